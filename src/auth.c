@@ -1,0 +1,493 @@
+/*
+ * Authentication: auth_file, client password checks, server logins.
+ *
+ * Owns: struct login_state's authentication half and the auth_file parser.
+ * A user that does not exist goes through the same exchange as one with a
+ * wrong password and gets the same error, so a client cannot probe for
+ * user names. Secrets never reach the log.
+ */
+#include "autoconf.h"
+
+#include "auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+#include "util/strbuf.h"
+
+/* ---- auth_file ---- */
+
+enum secret_kind secret_kind_of(const char *secret)
+{
+	if (!secret || !*secret)
+		return SECRET_NONE;
+	if (strncmp(secret, "md5", 3) == 0 && strlen(secret) == 35) {
+		bool hex = true;
+		for (int i = 3; i < 35; i++)
+			hex &= isxdigit((unsigned char)secret[i]) != 0;
+		if (hex)
+			return SECRET_MD5;
+	}
+	if (strncmp(secret, "SCRAM-SHA-256$", 14) == 0)
+		return SECRET_SCRAM;
+	return SECRET_PLAIN;
+}
+
+/* "text" with "" standing for one quote; advances *p past it. */
+static char *read_quoted(const char **p)
+{
+	const char *s = *p;
+	if (*s != '"')
+		return NULL;
+	s++;
+	struct strbuf sb;
+	strbuf_init(&sb);
+	for (;;) {
+		if (!*s || *s == '\n') {
+			strbuf_free(&sb);
+			return NULL;
+		}
+		if (*s == '"') {
+			if (s[1] == '"') {
+				strbuf_putc(&sb, '"');
+				s += 2;
+				continue;
+			}
+			s++;
+			break;
+		}
+		strbuf_putc(&sb, *s++);
+	}
+	*p = s;
+	return sb.data ? strbuf_steal(&sb) : xstrdup("");
+}
+
+struct auth_entry *auth_file_load(const char *path, struct cfg_diag *d)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		strbuf_printf(&d->text, "%s: could not open auth_file: %s\n", path, strerror(errno));
+		d->errors++;
+		return NULL;
+	}
+	struct auth_entry *list = xcalloc(1, sizeof(*list));
+	int n = 0, lineno = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		const char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == ';' || *p == '#')
+			continue;
+		char *user = read_quoted(&p);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char *secret = user ? read_quoted(&p) : NULL;
+		if (!user || !secret) {
+			strbuf_printf(&d->text, "%s:%d: expected \"user\" \"password\"\n", path, lineno);
+			d->errors++;
+			free(user);
+			free(secret);
+			continue;
+		}
+		list = xrealloc(list, sizeof(*list) * (size_t)(n + 2));
+		list[n].user = user;
+		list[n].secret = secret;
+		list[n].line = lineno;
+		n++;
+		list[n].user = NULL;
+	}
+	free(line);
+	fclose(f);
+	return list;
+}
+
+void auth_entries_free(struct auth_entry *e)
+{
+	if (!e)
+		return;
+	for (struct auth_entry *p = e; p->user; p++) {
+		free(p->user);
+		if (p->secret)
+			memset(p->secret, 0, strlen(p->secret));
+		free(p->secret);
+	}
+	free(e);
+}
+
+void auth_free_state(struct login_state *l)
+{
+	if (!l)
+		return;
+	free(l->user_name);
+	free(l->db_name);
+	for (int i = 0; i < NPARAMS; i++)
+		free(l->values[i]);
+	free(l->tenant);
+	if (l->scram) {
+		memset(l->scram, 0, sizeof(*l->scram));
+		free(l->scram);
+	}
+	free(l);
+}
+
+/* ---- client side ---- */
+
+static bool send_auth(struct client *c, uint32_t code, const void *data, size_t len)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return false;
+	pkt_auth(&pb, code, data, len);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&c->sb, &pb);
+	return true;
+}
+
+static void auth_failed(struct client *c)
+{
+	struct login_state *l = c->login;
+	client_login_fail(c, "28P01", "password authentication failed for user \"%s\"", l->user_name);
+}
+
+/* A secret for a user that does not exist: same work, never matches. */
+static void fake_scram_secret(struct scram_secret *s)
+{
+	uint8_t salt[16];
+	RAND_bytes(salt, sizeof(salt));
+	memset(s, 0, sizeof(*s));
+	memcpy(s->salt, salt, sizeof(salt));
+	s->salt_len = sizeof(salt);
+	s->iterations = SCRAM_DEFAULT_ITERATIONS;
+	RAND_bytes(s->stored_key, sizeof(s->stored_key));
+	RAND_bytes(s->server_key, sizeof(s->server_key));
+}
+
+static bool start_scram(struct client *c)
+{
+	struct login_state *l = c->login;
+	struct user *u = c->user;
+	struct scram_secret sec;
+	l->method = AUTH_SCRAM;
+	if (l->unknown_user || !u || u->kind == SECRET_NONE || u->kind == SECRET_MD5) {
+		/* no usable secret: the exchange runs and fails at the end */
+		fake_scram_secret(&sec);
+		l->unknown_user = true;
+	} else if (u->kind == SECRET_SCRAM) {
+		sec = u->scram;
+	} else {
+		uint8_t salt[16];
+		RAND_bytes(salt, sizeof(salt));
+		if (!scram_secret_from_password(u->secret, salt, sizeof(salt), SCRAM_DEFAULT_ITERATIONS, &sec, NULL))
+			return false;
+		l->scram_from_plain = true;
+	}
+	l->scram = xcalloc(1, sizeof(*l->scram));
+	scram_server_init(l->scram, &sec);
+	static const char mechs[] = "SCRAM-SHA-256\0";
+	return send_auth(c, AUTH_REQ_SASL, mechs, sizeof(mechs));
+}
+
+bool auth_begin(struct client *c)
+{
+	struct login_state *l = c->login;
+	const char *name = l->user_name;
+	int type = S()->auth_type;
+	bool has_file = S()->auth_file && *S()->auth_file;
+
+	/* The console is reached as any other database; its users need not
+	 * be in auth_file under trust. */
+	struct user *u = user_find(name);
+	if (type == AUTH_ANY || (type == AUTH_TRUST && !has_file)) {
+		c->user = u ? u : user_find_or_add(name);
+		client_auth_done(c);
+		return c->state != CL_JUSTFREE;
+	}
+	if (u && (u->in_auth_file || u->secret))
+		c->user = u;
+	else
+		l->unknown_user = true;
+
+	switch (type) {
+	case AUTH_TRUST:
+		if (l->unknown_user) {
+			client_login_fail(c, "28000", "no such user: \"%s\"", name);
+			return false;
+		}
+		client_auth_done(c);
+		return c->state != CL_JUSTFREE;
+	case AUTH_PLAIN:
+		l->method = AUTH_PLAIN;
+		return send_auth(c, AUTH_REQ_PASSWORD, NULL, 0) || (client_close(c, "53200", "out of memory"), false);
+	case AUTH_MD5:
+		/* Like Postgres: a user whose secret is SCRAM logs in with SCRAM. */
+		if (c->user && c->user->kind == SECRET_SCRAM)
+			return start_scram(c);
+		l->method = AUTH_MD5;
+		RAND_bytes(l->md5_salt, sizeof(l->md5_salt));
+		return send_auth(c, AUTH_REQ_MD5, l->md5_salt, sizeof(l->md5_salt));
+	case AUTH_SCRAM:
+		return start_scram(c);
+	default:
+		client_login_fail(c, "28000", "auth_type %s is not available", auth_type_name(type));
+		return false;
+	}
+}
+
+/* Does a cleartext password match the user's secret, whatever its form? */
+static bool password_matches(const struct user *u, const char *pw)
+{
+	switch (u->kind) {
+	case SECRET_PLAIN:
+		return strlen(pw) == strlen(u->secret) && ct_equal(pw, u->secret, strlen(pw));
+	case SECRET_MD5: {
+		char h[36];
+		md5_password_hash(pw, u->name, h);
+		return ct_equal(h, u->secret, 35);
+	}
+	case SECRET_SCRAM: {
+		struct scram_secret s;
+		if (!scram_secret_from_password(pw, u->scram.salt, u->scram.salt_len, u->scram.iterations, &s, NULL))
+			return false;
+		return ct_equal(s.stored_key, u->scram.stored_key, SCRAM_KEY_LEN) &&
+		       ct_equal(s.server_key, u->scram.server_key, SCRAM_KEY_LEN);
+	}
+	default:
+		return false;
+	}
+}
+
+static enum sb_verdict done_ok(struct client *c)
+{
+	client_auth_done(c);
+	return c->state == CL_JUSTFREE ? SB_CLOSED : SB_DROP;
+}
+
+enum sb_verdict auth_on_message(struct client *c, const struct pmsg *m)
+{
+	struct login_state *l = c->login;
+	struct preader r;
+	preader_init(&r, m->body, m->body_len);
+
+	switch (l->method) {
+	case AUTH_PLAIN: {
+		const char *pw = preader_cstr(&r);
+		if (!pw || !preader_done(&r)) {
+			client_close(c, "08P01", "malformed password message");
+			return SB_CLOSED;
+		}
+		if (l->unknown_user || !password_matches(c->user, pw)) {
+			auth_failed(c);
+			return SB_CLOSED;
+		}
+		return done_ok(c);
+	}
+	case AUTH_MD5: {
+		const char *resp = preader_cstr(&r);
+		if (!resp || !preader_done(&r)) {
+			client_close(c, "08P01", "malformed password message");
+			return SB_CLOSED;
+		}
+		if (l->unknown_user || strlen(resp) != 35) {
+			auth_failed(c);
+			return SB_CLOSED;
+		}
+		char hash[36], want[36];
+		const struct user *u = c->user;
+		if (u->kind == SECRET_MD5)
+			memcpy(hash, u->secret, 36);
+		else if (u->kind == SECRET_PLAIN)
+			md5_password_hash(u->secret, u->name, hash);
+		else {
+			auth_failed(c);
+			return SB_CLOSED;
+		}
+		md5_salted(hash, l->md5_salt, want);
+		if (!ct_equal(want, resp, 35)) {
+			auth_failed(c);
+			return SB_CLOSED;
+		}
+		return done_ok(c);
+	}
+	case AUTH_SCRAM: {
+		char out[SCRAM_MSG_MAX];
+		const char *err = NULL;
+		if (l->step == 0) {
+			const char *mech = preader_cstr(&r);
+			uint32_t len = preader_int32(&r);
+			const uint8_t *data = (len == 0xFFFFFFFFu) ? NULL : preader_bytes(&r, len);
+			if (!mech || r.bad || !data || !preader_done(&r)) {
+				client_close(c, "08P01", "malformed SASLInitialResponse message");
+				return SB_CLOSED;
+			}
+			if (!scram_server_first(l->scram, mech, (const char *)data, len, out, sizeof(out), &err)) {
+				client_close(c, "08P01", "%s", err);
+				return SB_CLOSED;
+			}
+			l->step = 1;
+			if (!send_auth(c, AUTH_REQ_SASL_CONT, out, strlen(out))) {
+				client_close(c, "53200", "out of memory");
+				return SB_CLOSED;
+			}
+			return SB_DROP;
+		}
+		size_t len = m->body_len;
+		if (!scram_server_final(l->scram, (const char *)m->body, len, out, sizeof(out), &err) ||
+		    l->unknown_user) {
+			if (err && strcmp(err, "password authentication failed") != 0 && !l->unknown_user) {
+				client_close(c, "08P01", "%s", err);
+				return SB_CLOSED;
+			}
+			auth_failed(c);
+			return SB_CLOSED;
+		}
+		/* The proof revealed ClientKey: with it pgtide can log in to a
+		 * Postgres that stores the same SCRAM secret (pass-through). */
+		struct user *u = c->user;
+		if (u->kind == SECRET_SCRAM && !l->scram_from_plain) {
+			memcpy(u->client_key, l->scram->client_key, SCRAM_KEY_LEN);
+			u->have_client_key = true;
+		}
+		if (!send_auth(c, AUTH_REQ_SASL_FIN, out, strlen(out))) {
+			client_close(c, "53200", "out of memory");
+			return SB_CLOSED;
+		}
+		return done_ok(c);
+	}
+	default:
+		client_close(c, "08P01", "unexpected password message");
+		return SB_CLOSED;
+	}
+}
+
+/* ---- server side: pgtide logging in to Postgres ---- */
+
+static bool send_password_msg(struct server *s, const char *pw)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	pkt_password(&pb, pw);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	return true;
+}
+
+bool auth_server_request(struct server *s, const struct pmsg *m, const char **err)
+{
+	uint32_t code;
+	const uint8_t *data;
+	size_t len;
+	static char msg[256];
+	if (!proto_parse_auth(m, &code, &data, &len)) {
+		*err = "malformed authentication request from server";
+		return false;
+	}
+	struct pool *p = s->pool;
+	struct user *u = p->user;
+	const char *dbpw = p->db->cfg->password;
+	const char *plain = dbpw ? dbpw : (u->kind == SECRET_PLAIN ? u->secret : NULL);
+
+	switch (code) {
+	case AUTH_REQ_OK:
+		return true;
+	case AUTH_REQ_PASSWORD:
+		if (!plain) {
+			snprintf(msg, sizeof(msg),
+				 "server asks for a cleartext password for user \"%s\", but pgtide has none", u->name);
+			*err = msg;
+			return false;
+		}
+		return send_password_msg(s, plain);
+	case AUTH_REQ_MD5: {
+		if (len != 4) {
+			*err = "malformed MD5 request from server";
+			return false;
+		}
+		char hash[36], out[36];
+		if (plain)
+			md5_password_hash(plain, u->name, hash);
+		else if (u->kind == SECRET_MD5)
+			memcpy(hash, u->secret, 36);
+		else {
+			snprintf(msg, sizeof(msg),
+				 "server asks for an MD5 password for user \"%s\", but pgtide has no usable secret", u->name);
+			*err = msg;
+			return false;
+		}
+		md5_salted(hash, data, out);
+		return send_password_msg(s, out);
+	}
+	case AUTH_REQ_SASL: {
+		bool found = false;
+		struct preader r;
+		preader_init(&r, data, len);
+		for (;;) {
+			const char *mech = preader_cstr(&r);
+			if (!mech || !*mech)
+				break;
+			if (strcmp(mech, "SCRAM-SHA-256") == 0)
+				found = true;
+		}
+		if (!found) {
+			*err = "server offers no SASL mechanism pgtide supports";
+			return false;
+		}
+		struct scram_client *sc = server_scram(s);
+		if (plain) {
+			scram_client_init_password(sc, plain);
+		} else if (u->kind == SECRET_SCRAM && u->have_client_key) {
+			scram_client_init_keys(sc, u->client_key, &u->scram);
+		} else {
+			snprintf(msg, sizeof(msg),
+				 "cannot log in to the server as \"%s\" with SCRAM: no password, and no client has logged in "
+				 "with SCRAM yet to provide the keys", u->name);
+			*err = msg;
+			return false;
+		}
+		char first[SCRAM_MSG_MAX];
+		if (!scram_client_first(sc, first, sizeof(first))) {
+			*err = "could not start SCRAM exchange";
+			return false;
+		}
+		struct pktbuf pb;
+		if (!sbuf_gen_begin(&s->sb, &pb))
+			return false;
+		pkt_sasl_initial(&pb, "SCRAM-SHA-256", first, strlen(first));
+		sbuf_gen_commit(&s->sb, &pb);
+		return !pb.failed;
+	}
+	case AUTH_REQ_SASL_CONT: {
+		struct scram_client *sc = server_scram(s);
+		char final[SCRAM_MSG_MAX];
+		if (!sc || !scram_client_final(sc, (const char *)data, len, final, sizeof(final), err))
+			return false;
+		struct pktbuf pb;
+		if (!sbuf_gen_begin(&s->sb, &pb))
+			return false;
+		pkt_sasl_response(&pb, final, strlen(final));
+		sbuf_gen_commit(&s->sb, &pb);
+		return !pb.failed;
+	}
+	case AUTH_REQ_SASL_FIN: {
+		struct scram_client *sc = server_scram(s);
+		return sc && scram_client_verify(sc, (const char *)data, len, err);
+	}
+	default:
+		snprintf(msg, sizeof(msg), "server requested an unsupported authentication method (%u)", code);
+		*err = msg;
+		return false;
+	}
+}

@@ -1,0 +1,56 @@
+/*
+ * Authentication: the auth_file, checking clients' passwords, and the
+ * password side of pgtide's own logins to Postgres.
+ *
+ * Owns: the per-login authentication exchange state and the parsing of
+ * auth_file. Must not decide pools or routing: a successful login is
+ * handed back to client.c (client_auth_done).
+ */
+#ifndef PGTIDE_AUTH_H
+#define PGTIDE_AUTH_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "pgtide.h"
+
+/* Everything a client needs while logging in; freed once it is in. */
+struct login_state {
+	char *user_name;
+	char *db_name;
+	char *values[NPARAMS];      /* tracked parameters from the startup packet */
+	char *tenant;               /* tenant from the startup packet, if any */
+	bool wait_welcome;          /* authenticated; the pool has no parameters yet */
+	/* authentication exchange */
+	int method;
+	int step;
+	uint8_t md5_salt[4];
+	struct scram_server *scram;
+	bool unknown_user;          /* go through the motions, then refuse */
+	bool scram_from_plain;      /* SCRAM secret made up from a plain password */
+};
+
+struct auth_entry {
+	char *user;
+	char *secret;
+	int line;
+};
+
+/* Parse an auth_file. Problems go to d as FILE:LINE lines; returns entries
+ * (NULL-terminated array) or NULL when the file cannot be read. */
+struct auth_entry *auth_file_load(const char *path, struct cfg_diag *d);
+void auth_entries_free(struct auth_entry *e);
+enum secret_kind secret_kind_of(const char *secret);
+
+/* Client authentication. auth_begin sends the first request (or finishes
+ * at once for trust). auth_on_message handles the client's 'p' message. */
+struct login_state;
+bool auth_begin(struct client *c);
+enum sb_verdict auth_on_message(struct client *c, const struct pmsg *m);
+void auth_free_state(struct login_state *l);
+
+/* pgtide logging in to Postgres: answer an 'R' request. Returns false with
+ * a reason when it cannot (no usable secret, bad server message). */
+bool auth_server_request(struct server *s, const struct pmsg *m, const char **err);
+
+#endif

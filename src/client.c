@@ -1,0 +1,941 @@
+/*
+ * Client connections: login, then the per-message state machine.
+ *
+ * Owns: struct client. A client is in exactly one list, named by its state
+ * (pgtide.h). Every client message is decided here: forwarded to the linked
+ * server (recording in the server's reply queue what it will answer),
+ * answered by pgtide itself, or refused with an ErrorResponse. A message
+ * that needs a server when none is free stays in the buffer (SB_STOP) until
+ * pool.c links one and continues us. Must not pick servers or read server
+ * replies.
+ */
+#include "autoconf.h"
+
+#include "client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+#include "sqlclass.h"
+#include "util/strbuf.h"
+
+static void client_free(void *arg);
+
+static bool id_eq(const struct hnode *n, const void *key)
+{
+	return container_of(n, struct client, id_hn)->id == *(const uint32_t *)key;
+}
+
+void client_module_init(void)
+{
+	list_init(&g.login_clients);
+	list_init(&g.admin_clients);
+	list_init(&g.cancel_clients);
+	list_init(&g.justfree_clients);
+	htab_init(&g.clients_by_id);
+}
+
+struct client *client_by_id(uint32_t id)
+{
+	struct hnode *n = htab_find(&g.clients_by_id, hash_u64(id), id_eq, &id);
+	return n ? container_of(n, struct client, id_hn) : NULL;
+}
+
+void client_addr_string(const struct client *c, char *buf, size_t len)
+{
+	if (c->family == AF_INET)
+		inet_ntop(AF_INET, c->addr, buf, (socklen_t)len);
+	else if (c->family == AF_INET6)
+		inet_ntop(AF_INET6, c->addr, buf, (socklen_t)len);
+	else
+		snprintf(buf, len, "unix");
+}
+
+const char *client_prefix(const struct client *c, char *buf, size_t len)
+{
+	char addr[64];
+	client_addr_string(c, addr, sizeof(addr));
+	const char *db = c->db ? c->db->name : (c->login && c->login->db_name ? c->login->db_name : "(login)");
+	const char *user = c->user ? c->user->name : (c->login && c->login->user_name ? c->login->user_name : "");
+	snprintf(buf, len, "C-%u %s/%s@%s:%u", c->id, db, user, addr, c->port);
+	return buf;
+}
+
+const char *client_state_name(const struct client *c)
+{
+	switch (c->state) {
+	case CL_LOGIN:
+		return "login";
+	case CL_WAITING:
+		return "waiting";
+	case CL_ACTIVE:
+		return "active";
+	case CL_CANCEL:
+		return "cancel";
+	default:
+		return "closed";
+	}
+}
+
+/* ---- output helpers ---- */
+
+static bool emit_error(struct client *c, const char *severity, const char *sqlstate, const char *fmt, va_list ap)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return false;
+	pkt_verror(&pb, severity, sqlstate, fmt, ap);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&c->sb, &pb);
+	return true;
+}
+
+static bool emit_errorf(struct client *c, const char *severity, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static bool emit_errorf(struct client *c, const char *severity, const char *sqlstate, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	bool ok = emit_error(c, severity, sqlstate, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+static void emit_simple(struct client *c, uint8_t type)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return;
+	pkt_empty(&pb, type);
+	sbuf_gen_commit(&c->sb, &pb);
+}
+
+static void emit_rfq(struct client *c, char status)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return;
+	pkt_rfq(&pb, status);
+	sbuf_gen_commit(&c->sb, &pb);
+	c->status = status;
+}
+
+static void emit_command_complete(struct client *c, const char *tag)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return;
+	pkt_command_complete(&pb, tag);
+	sbuf_gen_commit(&c->sb, &pb);
+}
+
+/* ---- closing ---- */
+
+static void client_detach_server(struct client *c, const char *why)
+{
+	struct server *s = c->server;
+	if (!s)
+		return;
+	if (s->release_pending || (server_is_idle_for_txn(s) && !s->in_copy &&
+				   pool_mode_of(s->pool, c->user) != POOL_SESSION)) {
+		pool_release_server(s);
+		return;
+	}
+	if (pool_mode_of(s->pool, c->user) == POOL_SESSION && server_is_idle_for_txn(s)) {
+		s->dirty = true;
+		pool_release_server(s);
+		return;
+	}
+	/* The server is mid-transaction or owes replies: Postgres rolls back
+	 * when we close it, which is the only safe ending. */
+	pool_unlink(c);
+	server_close(s, "%s", why);
+}
+
+static void client_finish_close(struct client *c, const char *reason)
+{
+	if (c->state == CL_JUSTFREE)
+		return;
+	if (c->state != CL_LOGIN && c->state != CL_CANCEL && (S()->log_disconnections))
+		client_log(c, LV_LOG, "closing because: %s (age=%llds)", reason ? reason : "client disconnected",
+			   (long long)((now_usec() - c->connect_time) / USEC));
+	client_detach_server(c, reason ? reason : "client disconnected during a transaction");
+	if (c->state == CL_WAITING)
+		pool_stop_waiting(c);
+	list_del(&c->node);
+	if (c->id)
+		htab_remove(&g.clients_by_id, &c->id_hn);
+	if (c->counted) {
+		if (c->db)
+			c->db->client_count--;
+		if (c->user)
+			c->user->client_count--;
+	}
+	if (c->login) {
+		auth_free_state(c->login);
+		c->login = NULL;
+	}
+	c->state = CL_JUSTFREE;
+	list_add_tail(&g.justfree_clients, &c->node);
+	g.n_clients--;
+	/* Try to deliver what is queued (a FATAL message) before closing. */
+	if (sbuf_has_output(&c->sb) && c->sb.fd >= 0)
+		sbuf_flush(&c->sb);
+	sbuf_close(&c->sb);
+	defer_call(client_free, NULL);
+}
+
+static void client_free(void *arg)
+{
+	(void)arg;
+	client_free_pending();
+}
+
+void client_free_pending(void)
+{
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &g.justfree_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		list_del(&c->node);
+		pset_unref(c->params);
+		free(c->pending_error);
+		free(c);
+	}
+}
+
+void client_close(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512] = "";
+	if (c->state == CL_JUSTFREE)
+		return;
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	if (sqlstate && c->sb.fd >= 0 && !c->sb.fwd_partial)
+		emit_errorf(c, "FATAL", sqlstate, "%s", msg);
+	client_finish_close(c, fmt ? msg : NULL);
+}
+
+void client_login_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	client_log(c, LV_LOG, "login failed: %s", msg);
+	client_close(c, sqlstate, "%s", msg);
+}
+
+void client_send_error(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	emit_error(c, "ERROR", sqlstate, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- when the server under a client is lost ---- */
+
+void client_server_lost(struct client *c, const char *fmt, ...)
+{
+	struct server *s = c->server;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!s)
+		return;
+	if (s->sb.fwd_partial && s->sb.stream_left) {
+		/* half a message went out: the client's stream cannot be mended */
+		pool_unlink(c);
+		client_close(c, NULL, "%s, in the middle of a message", msg);
+		return;
+	}
+	char was = s->status;
+	int syncs = server_pending_syncs(s);
+	bool open_group = s->unsynced;
+	pool_unlink(c);
+	client_log(c, LV_LOG, "%s", msg);
+
+	/* The transaction is gone. Inside a block the client learns it from
+	 * 'E' and must ROLLBACK; outside one its next statement starts afresh. */
+	char after = (was == 'I') ? 'I' : 'E';
+	bool first = true;
+	for (int i = 0; i < syncs; i++) {
+		if (first)
+			emit_errorf(c, "ERROR", "08006", "%s; the transaction was rolled back", msg);
+		else if (after == 'E')
+			emit_errorf(c, "ERROR", "25P02",
+				    "current transaction is aborted, commands ignored until end of transaction block");
+		else
+			emit_errorf(c, "ERROR", "08006", "%s; this statement did not run", msg);
+		first = false;
+		emit_rfq(c, after);
+	}
+	if (open_group) {
+		if (first)
+			emit_errorf(c, "ERROR", "08006", "%s; the transaction was rolled back", msg);
+		first = false;
+		c->skip_to_sync = true;
+	}
+	if (first && after == 'E') {
+		/* idle in a transaction: tell at the next statement */
+		size_t n = strlen(msg) + 64;
+		free(c->pending_error);
+		c->pending_error = xmalloc(sizeof(*c->pending_error) + n);
+		snprintf(c->pending_error->sqlstate, sizeof(c->pending_error->sqlstate), "08006");
+		snprintf(c->pending_error->message, n, "%s; the transaction was rolled back", msg);
+	}
+	c->status = after;
+	c->failed_block = after == 'E';
+	c->in_copy = false;
+	c->xact_start = 0;
+	c->query_start = 0;
+	if (sbuf_has_output(&c->sb))
+		sbuf_flush(&c->sb);
+	if (c->state == CL_ACTIVE && !c->sb.closing)
+		sbuf_continue(&c->sb);
+}
+
+void client_wait_failed(struct client *c, const char *sqlstate, const char *msg)
+{
+	pool_stop_waiting(c);
+	size_t n = strlen(msg) + 1;
+	free(c->pending_error);
+	c->pending_error = xmalloc(sizeof(*c->pending_error) + n);
+	snprintf(c->pending_error->sqlstate, sizeof(c->pending_error->sqlstate), "%s", sqlstate);
+	memcpy(c->pending_error->message, msg, n);
+	sbuf_continue(&c->sb);
+}
+
+/* ---- answering without a server ---- */
+
+/* Refuse one request: Query/FunctionCall get their ReadyForQuery now;
+ * extended-protocol messages make us skip to the client's Sync. */
+static void refuse(struct client *c, uint8_t type, const char *sqlstate, const char *msg)
+{
+	emit_errorf(c, "ERROR", sqlstate, "%s", msg);
+	if (type == 'Q' || type == 'F')
+		emit_rfq(c, c->status);
+	else if (type != 'S')
+		c->skip_to_sync = true;
+	else
+		emit_rfq(c, c->status);
+}
+
+/* pgtide plays the server for a client whose transaction was lost: an
+ * aborted block ends only with ROLLBACK (or COMMIT, which rolls back),
+ * in the simple or the extended protocol. */
+static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
+{
+	if (m->type == 'S') {
+		c->skip_to_sync = false;
+		c->emu = EMU_NONE;
+		emit_rfq(c, c->failed_block ? 'E' : 'I');
+		return SB_DROP;
+	}
+	if (c->skip_to_sync || m->type == 'H')
+		return SB_DROP;
+	const char *q;
+	size_t qlen;
+	struct msg_parse mp;
+	switch (m->type) {
+	case 'Q':
+		if (proto_parse_query(m, &q, &qlen) && sql_is_txn_exit(q, qlen)) {
+			emit_command_complete(c, "ROLLBACK");
+			c->failed_block = false;
+			emit_rfq(c, 'I');
+		} else {
+			emit_errorf(c, "ERROR", "25P02",
+				    "current transaction is aborted, commands ignored until end of transaction block");
+			emit_rfq(c, 'E');
+		}
+		return SB_DROP;
+	case 'P':
+		if (proto_parse_parse(m, &mp) && sql_is_txn_exit(mp.query, mp.query_len)) {
+			emit_simple(c, '1');
+			c->emu = EMU_EXIT_PARSED;
+			return SB_DROP;
+		}
+		break;
+	case 'B':
+	case 'D':
+		if (c->emu == EMU_EXIT_PARSED) {
+			emit_simple(c, m->type == 'B' ? '2' : 'n');
+			return SB_DROP;
+		}
+		break;
+	case 'E':
+		if (c->emu == EMU_EXIT_PARSED) {
+			emit_command_complete(c, "ROLLBACK");
+			c->failed_block = false;
+			c->emu = EMU_NONE;
+			return SB_DROP;
+		}
+		break;
+	case 'C':
+		emit_simple(c, '3');
+		return SB_DROP;
+	default:
+		return SB_DROP;
+	}
+	emit_errorf(c, "ERROR", "25P02",
+		    "current transaction is aborted, commands ignored until end of transaction block");
+	c->skip_to_sync = true;
+	return SB_DROP;
+}
+
+/* ---- welcome ---- */
+
+static void send_welcome(struct client *c)
+{
+	struct pool *p = c->pool;
+	struct login_state *l = c->login;
+	struct pktbuf pb;
+	pkt_init_growable(&pb, 1024);
+	pkt_auth(&pb, AUTH_REQ_OK, NULL, 0);
+
+	struct pset *set = pset_ref(p->welcome_set);
+	for (int i = 0; i < NPARAMS; i++) {
+		if (l && l->values[i]) {
+			struct pset *n = pset_with(set, i, l->values[i]);
+			pset_unref(set);
+			set = n;
+		}
+	}
+	pset_unref(c->params);
+	c->params = set;
+	for (int i = 0; i < p->n_welcome; i++) {
+		const char *name = p->welcome_names[i]->s;
+		const char *value = p->welcome_values[i]->s;
+		int idx = param_index(name);
+		if (idx >= 0 && set->v[idx])
+			value = set->v[idx]->s;
+		pkt_param_status(&pb, name, value);
+	}
+	pkt_backend_key(&pb, c->id, c->cancel_key);
+	pkt_rfq(&pb, 'I');
+	if (pb.failed || !sbuf_queue_heap(&c->sb, pb.buf, pb.len)) {
+		if (!pb.failed)
+			pb.buf = NULL;
+		pkt_free(&pb);
+		client_close(c, "53200", "out of memory");
+		return;
+	}
+	c->status = 'I';
+	if (l) {
+		auth_free_state(l);
+		c->login = NULL;
+	}
+	list_del(&c->node);
+	list_add_tail(&p->active_clients, &c->node);
+	c->state = CL_ACTIVE;
+	c->request_time = now_usec();
+	if (S()->log_connections)
+		client_log(c, LV_LOG, "login attempt: db=%s user=%s tls=no", c->db->name, c->user->name);
+	sbuf_flush(&c->sb);
+	sbuf_continue(&c->sb);
+}
+
+void client_welcome_ready(struct pool *p)
+{
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &g.login_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		if (c->pool == p && c->login && c->login->wait_welcome)
+			send_welcome(c);
+	}
+}
+
+void client_auth_done(struct client *c)
+{
+	struct login_state *l = c->login;
+	const char *dbname = l->db_name;
+
+	if (admin_is_console_db(dbname) || (c->listener && c->listener->admin_only)) {
+		admin_login(c);
+		return;
+	}
+	struct database *db = database_lookup_or_auto(dbname);
+	if (!db) {
+		client_login_fail(c, "3D000", "no such database: %s", dbname);
+		return;
+	}
+	if (db->disabled) {
+		client_login_fail(c, "57P03", "database \"%s\" does not allow connections (DISABLE)", dbname);
+		return;
+	}
+	struct user *pool_user = c->user;
+	if (db->cfg->user)
+		pool_user = user_find_or_add(db->cfg->user);
+	c->db = db;
+	c->pool = pool_get(db, pool_user);
+	c->counted = true;
+	db->client_count++;
+	c->user->client_count++;
+	db->last_used = now_usec();
+
+	if (c->pool->n_welcome) {
+		send_welcome(c);
+		return;
+	}
+	/* The pool has never logged in: its first server tells us what to
+	 * report to clients. */
+	struct pool *p = c->pool;
+	if (p->last_error && p->next_launch && now_usec() < p->next_launch && p->n_servers == 0) {
+		client_login_fail(c, p->last_sqlstate[0] ? p->last_sqlstate : "08006", "%s", p->last_error);
+		return;
+	}
+	l->wait_welcome = true;
+	c->wait_start = now_usec();
+	if (p->n_servers == 0 && !g.shutting_down) {
+		if (!p->next_launch || now_usec() >= p->next_launch)
+			server_launch(p);
+	}
+}
+
+/* ---- the startup packet ---- */
+
+static bool user_ignored(const char *name)
+{
+	return cfg_list_contains(S()->ignore_startup_parameters, name);
+}
+
+/* -c name=value / --name=value in "options", as libpq's PGOPTIONS sends
+ * them; backslash escapes a space. */
+static bool parse_options(struct client *c, const char *opts, char *err, size_t errlen)
+{
+	struct login_state *l = c->login;
+	const char *p = opts;
+	char tok[1024];
+	bool want_value = false;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		size_t n = 0;
+		while (*p && *p != ' ' && *p != '\t') {
+			if (*p == '\\' && p[1])
+				p++;
+			if (n + 1 < sizeof(tok))
+				tok[n++] = *p;
+			p++;
+		}
+		tok[n] = '\0';
+		const char *setting;
+		if (want_value) {
+			setting = tok;
+			want_value = false;
+		} else if (strcmp(tok, "-c") == 0) {
+			want_value = true;
+			continue;
+		} else if (strncmp(tok, "-c", 2) == 0) {
+			setting = tok + 2;
+		} else if (strncmp(tok, "--", 2) == 0) {
+			setting = tok + 2;
+		} else {
+			snprintf(err, errlen, "unsupported startup option \"%.200s\" in options", tok);
+			return false;
+		}
+		char *eq = strchr(setting, '=');
+		if (!eq) {
+			snprintf(err, errlen, "option \"%.200s\" has no value", setting);
+			return false;
+		}
+		*eq = '\0';
+		const char *name = setting, *value = eq + 1;
+		int idx = param_index(name);
+		if (idx >= 0) {
+			free(l->values[idx]);
+			l->values[idx] = xstrdup(value);
+		} else if (g.tenant_setting && strcasecmp(name, g.tenant_setting) == 0) {
+			free(l->tenant);
+			l->tenant = xstrdup(value);
+		} else if (!user_ignored(name)) {
+			snprintf(err, errlen, "unsupported startup parameter in options: %.200s", name);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void negotiate_protocol(struct client *c, const struct startup_packet *sp)
+{
+	const char *opts[STARTUP_MAX_PARAMS];
+	int n = 0;
+	for (int i = 0; i < sp->nparams; i++)
+		if (strncmp(sp->params[i].name, "_pq_.", 5) == 0)
+			opts[n++] = sp->params[i].name;
+	if ((sp->version & 0xFFFF) == 0 && n == 0)
+		return;
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return;
+	pkt_negotiate_protocol(&pb, 0, n, opts);
+	sbuf_gen_commit(&c->sb, &pb);
+}
+
+static void handle_cancel(struct client *c, const struct startup_packet *sp)
+{
+	struct client *target = client_by_id(sp->cancel_pid);
+	if (!target || target->cancel_key != sp->cancel_key || target == c) {
+		log_debug("cancel request for unknown client %u ignored", sp->cancel_pid);
+		return;
+	}
+	if (target->server && target->server->state == SV_ACTIVE) {
+		client_log(target, LV_LOG, "cancel request forwarded to backend %u", target->server->be_pid);
+		server_send_cancel(target->server);
+	} else if (target->state == CL_WAITING) {
+		client_log(target, LV_LOG, "cancel request: query dropped before it reached a server");
+		client_wait_failed(target, "57014", "canceling statement due to user request");
+	}
+}
+
+static int on_startup(struct client *c, const uint8_t *data, size_t len)
+{
+	struct startup_packet sp;
+	enum proto_result r = proto_read_startup(data, len, &sp);
+	if (r == PROTO_MORE)
+		return 0;
+	if (r == PROTO_BAD) {
+		client_close(c, "08P01", "%s", sp.err);
+		return -1;
+	}
+	switch (sp.kind) {
+	case SP_SSL:
+	case SP_GSSENC: {
+		/* TLS is not offered on this listener: say 'N', the client
+		 * decides whether to go on in the clear. */
+		struct pktbuf pb;
+		if (sbuf_gen_begin(&c->sb, &pb)) {
+			pkt_put_byte(&pb, 'N');
+			sbuf_gen_commit(&c->sb, &pb);
+		}
+		return (int)sp.len;
+	}
+	case SP_CANCEL:
+		handle_cancel(c, &sp);
+		list_del(&c->node);
+		list_add_tail(&g.cancel_clients, &c->node);
+		c->state = CL_CANCEL;
+		client_finish_close(c, "cancel request done");
+		return -1;
+	case SP_STARTUP:
+		break;
+	}
+
+	struct login_state *l = c->login;
+	const char *user = startup_param(&sp, "user");
+	if (!user || !*user) {
+		client_close(c, "28000", "no PostgreSQL user name specified in startup packet");
+		return -1;
+	}
+	l->user_name = xstrdup(user);
+	const char *db = startup_param(&sp, "database");
+	l->db_name = xstrdup(db && *db ? db : user);
+	if (g.n_clients > S()->max_client_conn) {
+		client_log(c, LV_WARNING, "refused: max_client_conn (%d) reached", S()->max_client_conn);
+		client_close(c, "53300", "no more connections allowed (max_client_conn=%d)", S()->max_client_conn);
+		return -1;
+	}
+	char err[512];
+	for (int i = 0; i < sp.nparams; i++) {
+		const char *name = sp.params[i].name, *value = sp.params[i].value;
+		if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0 || strncmp(name, "_pq_.", 5) == 0)
+			continue;
+		if (strcmp(name, "replication") == 0) {
+			bool on = true;
+			if (parse_bool(value, &on) && !on)
+				continue;
+			client_close(c, "08P01", "replication connections are not supported by pgtide");
+			return -1;
+		}
+		if (strcmp(name, "options") == 0) {
+			if (!parse_options(c, value, err, sizeof(err))) {
+				if (user_ignored("options"))
+					continue;
+				client_close(c, "08P01", "%s", err);
+				return -1;
+			}
+			continue;
+		}
+		int idx = param_index(name);
+		if (idx >= 0) {
+			free(l->values[idx]);
+			l->values[idx] = xstrdup(value);
+			continue;
+		}
+		if (g.tenant_setting && strcasecmp(name, g.tenant_setting) == 0) {
+			free(l->tenant);
+			l->tenant = xstrdup(value);
+			continue;
+		}
+		if (user_ignored(name))
+			continue;
+		client_close(c, "08P01", "unsupported startup parameter: %s", name);
+		return -1;
+	}
+	negotiate_protocol(c, &sp);
+	c->sb.raw = false;
+	if (!auth_begin(c))
+		return -1;
+	return (int)sp.len;
+}
+
+/* ---- sbuf callbacks ---- */
+
+static int client_on_raw(struct sbuf *sb, const uint8_t *data, size_t len)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	return on_startup(c, data, len);
+}
+
+static enum sb_verdict login_message(struct client *c, const struct pmsg *m)
+{
+	if (c->login && c->login->wait_welcome) {
+		client_close(c, "08P01", "unexpected message before login completed");
+		return SB_CLOSED;
+	}
+	if (m->type != 'p') {
+		client_close(c, "08P01", "expected password response, got message type %d", m->type);
+		return SB_CLOSED;
+	}
+	return auth_on_message(c, m);
+}
+
+/* Start of a transaction on a linked server: bring its session parameters
+ * in line with the client's, in the same write as the client's request. */
+static void prepare_server(struct client *c, struct server *s)
+{
+	if (s->params == c->params)
+		return;
+	char sql[4096];
+	int n = pset_diff_sql(s->params, c->params, sql, sizeof(sql));
+	if (n > 0) {
+		struct pktbuf pb;
+		if (sbuf_gen_begin(&s->sb, &pb)) {
+			pkt_query(&pb, sql);
+			if (!pb.failed) {
+				sbuf_gen_commit(&s->sb, &pb);
+				rq_push(s, 'Q', RQ_CONSUME | RQ_PARAMS);
+			}
+		}
+	}
+	pset_unref(s->params);
+	s->params = pset_ref(c->params);
+}
+
+static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool complete)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	(void)complete;
+	if (c->state == CL_LOGIN)
+		return login_message(c, m);
+	if (c->admin)
+		return admin_on_msg(c, m);
+
+	switch (m->type) {
+	case 'X':
+		client_finish_close(c, NULL);
+		return SB_CLOSED;
+	case 'd':
+	case 'c':
+	case 'f':
+		/* outside COPY, Postgres ignores these too */
+		return c->server ? SB_FORWARD : SB_DROP;
+	case 'Q': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': case 'H': case 'F':
+		break;
+	default:
+		client_close(c, "08P01", "invalid frontend message type %d", m->type);
+		return SB_CLOSED;
+	}
+	c->request_time = now_usec();
+
+	if (!c->server) {
+		if (c->pending_error) {
+			struct pending_error *pe = c->pending_error;
+			c->pending_error = NULL;
+			refuse(c, m->type, pe->sqlstate, pe->message);
+			free(pe);
+			return SB_DROP;
+		}
+		if (c->skip_to_sync || c->failed_block)
+			return emulate(c, m);
+		if (m->type == 'H')
+			return SB_DROP;
+		if (m->type == 'S') {
+			/* nothing is pending: Postgres would just say it is ready */
+			emit_rfq(c, c->status);
+			return SB_DROP;
+		}
+		if (g.shutting_down) {
+			client_close(c, "57P01", "pgtide is shutting down");
+			return SB_CLOSED;
+		}
+		if (!pool_acquire(c))
+			return SB_STOP;
+	}
+	struct server *s = c->server;
+	if (rq_full(s)) {
+		s->rq_blocked = true;
+		return SB_STOP;
+	}
+	s->release_pending = false;
+	if (server_is_idle_for_txn(s)) {
+		if (!c->xact_start)
+			c->xact_start = now_usec();
+		prepare_server(c, s);
+	}
+	if (!c->query_start)
+		c->query_start = now_usec();
+
+	switch (m->type) {
+	case 'S':
+		s->skipping = false;
+		s->unsynced = false;
+		rq_push(s, 'S', 0);
+		break;
+	case 'H':
+		break;
+	case 'Q':
+	case 'F':
+		if (!s->skipping)
+			rq_push(s, m->type, 0);
+		s->unsynced = false;
+		if (m->type == 'Q')
+			s->pool->query_count++;
+		break;
+	case 'D': {
+		char kind = 'P';
+		const char *name;
+		if (!s->skipping) {
+			if (complete && proto_parse_describe_close(m, &kind, &name) && kind == 'S')
+				rq_push(s, 'D', RQ_DESC_STMT);
+			else
+				rq_push(s, 'D', 0);
+		}
+		s->unsynced = true;
+		break;
+	}
+	case 'E':
+		s->pool->query_count++;
+		/* fall through */
+	default:
+		if (!s->skipping)
+			rq_push(s, m->type, 0);
+		s->unsynced = true;
+		break;
+	}
+	s->query_start = now_usec();
+	return SB_FORWARD;
+}
+
+static bool client_streamable(struct sbuf *sb, uint8_t type)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	return type == 'd' && c->state == CL_ACTIVE;
+}
+
+static void client_on_close(struct sbuf *sb, const char *reason)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	client_finish_close(c, reason ? reason : "client closed the connection");
+}
+
+static void client_on_bad(struct sbuf *sb, const char *reason)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	client_close(c, "08P01", "%s", reason);
+}
+
+static void client_on_drained(struct sbuf *sb)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	struct server *s = c->server;
+	if (s && s->release_pending) {
+		pool_release_server(s);
+		if (c->close_after_xact)
+			client_close(c, "57P01", "pgtide is shutting down");
+	}
+}
+
+static const struct sbuf_ops client_ops = {
+	.on_msg = client_on_msg,
+	.streamable = client_streamable,
+	.on_raw = client_on_raw,
+	.on_close = client_on_close,
+	.on_bad = client_on_bad,
+	.on_drained = client_on_drained,
+};
+
+/* ---- accept ---- */
+
+void client_accept(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	(void)salen;
+	sbuf_init(&c->sb, fd, &client_ops);
+	c->sb.raw = true;
+	c->sb.max_msg = (uint32_t)S()->max_packet_size;
+	c->listener = l;
+	c->family = (uint8_t)sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		memcpy(c->addr, &in->sin_addr, 4);
+		c->port = ntohs(in->sin_port);
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		memcpy(c->addr, &in6->sin6_addr, 16);
+		c->port = ntohs(in6->sin6_port);
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (S()->tcp_keepalive && sa->sa_family != AF_UNIX) {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
+	do {
+		c->id = ++g.next_client_id;
+	} while (c->id == 0 || client_by_id(c->id));
+	uint32_t key = 0;
+	if (RAND_bytes((unsigned char *)&key, sizeof(key)) != 1)
+		key = (uint32_t)random();
+	c->cancel_key = key;
+	htab_insert(&g.clients_by_id, &c->id_hn, hash_u64(c->id));
+	c->state = CL_LOGIN;
+	c->status = 'I';
+	c->connect_time = now_usec();
+	c->request_time = c->connect_time;
+	c->params = pset_empty();
+	c->login = xcalloc(1, sizeof(*c->login));
+	list_add_tail(&g.login_clients, &c->node);
+	g.n_clients++;
+	sbuf_start(&c->sb);
+}

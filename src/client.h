@@ -1,0 +1,57 @@
+/*
+ * Client connections: login, authentication hand-off, and the per-message
+ * state machine that forwards a client's traffic to its server.
+ *
+ * Owns: struct client's state machine (CL_*), the startup packet, the
+ * welcome, cancel requests, and the emulation pgtide does when a client has
+ * no server (lone Sync, an aborted transaction after a lost server). Must
+ * not pick servers (pool.c) nor follow replies (server.c).
+ */
+#ifndef PGTIDE_CLIENT_H
+#define PGTIDE_CLIENT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "pgtide.h"
+
+void client_module_init(void);
+/* A new connection from a listener. */
+void client_accept(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen);
+
+/* Authentication succeeded (auth.c): finish the login. */
+void client_auth_done(struct client *c);
+/* Refuse the login: FATAL with SQLSTATE, then close. */
+void client_login_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The pool got its first server's parameters: finish waiting logins. */
+void client_welcome_ready(struct pool *p);
+
+/* Close with an optional FATAL message to the client. */
+void client_close(struct client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* An ERROR (not fatal) for the client's pending request; the connection
+ * stays. Used for refusals that happen before a server is involved. */
+void client_send_error(struct client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The server under this client died or failed: the client gets errors for
+ * what it is waiting for, keeps its connection, and its transaction fails. */
+void client_server_lost(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A waiting client could not get a server (timeout, login failure). */
+void client_wait_failed(struct client *c, const char *sqlstate, const char *msg);
+
+void client_free_pending(void);
+struct client *client_by_id(uint32_t id);
+const char *client_prefix(const struct client *c, char *buf, size_t len);
+const char *client_state_name(const struct client *c);
+void client_addr_string(const struct client *c, char *buf, size_t len);
+
+#define client_log(c, lv, ...)                                                           \
+	do {                                                                                \
+		if (log_enabled(lv)) {                                                      \
+			char _pfx[192];                                                     \
+			log_msg((lv), client_prefix((c), _pfx, sizeof(_pfx)), __VA_ARGS__); \
+		}                                                                           \
+	} while (0)
+
+#endif

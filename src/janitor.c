@@ -1,0 +1,190 @@
+/*
+ * Periodic maintenance, twice a second.
+ *
+ * Owns: the timer and the order of checks. Each check walks only the list
+ * whose objects it can affect (waiting clients for query_wait_timeout,
+ * idle servers for server_idle_timeout...), so the cost follows the number
+ * of busy objects, not of all clients. Timeouts of 0 are off.
+ */
+#include "autoconf.h"
+
+#include "janitor.h"
+
+#include <stdio.h>
+
+#include "bufpool.h"
+#include "client.h"
+#include "log.h"
+#include "pgtide.h"
+#include "pool.h"
+#include "server.h"
+#include "stats.h"
+
+static struct event janitor_ev;
+static usec_t last_stats;
+
+static void check_login_clients(usec_t now)
+{
+	usec_t t = S()->client_login_timeout;
+	if (t <= 0)
+		return;
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &g.login_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		if (now - c->connect_time > t)
+			client_close(c, "08P01", "client_login_timeout (%lld s): login took too long",
+				     (long long)(t / USEC));
+	}
+}
+
+static void check_pool_clients(struct pool *p, usec_t now)
+{
+	const struct settings *s = S();
+	struct list *ln, *tmp;
+	if (s->query_wait_timeout > 0) {
+		list_for_each_safe(ln, tmp, &p->waiting_clients) {
+			struct client *c = container_of(ln, struct client, node);
+			if (now - c->wait_start > s->query_wait_timeout) {
+				char msg[160];
+				snprintf(msg, sizeof(msg),
+					 "query_wait_timeout (%lld s) exceeded waiting for a server connection",
+					 (long long)(s->query_wait_timeout / USEC));
+				client_log(c, LV_LOG, "%s", msg);
+				client_wait_failed(c, "57014", msg);
+			}
+		}
+	}
+	if (s->client_idle_timeout > 0 || s->idle_transaction_timeout > 0) {
+		list_for_each_safe(ln, tmp, &p->active_clients) {
+			struct client *c = container_of(ln, struct client, node);
+			struct server *sv = c->server;
+			usec_t idle = now - c->request_time;
+			if (!sv && s->client_idle_timeout > 0 && idle > s->client_idle_timeout) {
+				client_close(c, "57P01", "client_idle_timeout (%lld s): closing idle connection",
+					     (long long)(s->client_idle_timeout / USEC));
+			} else if (sv && s->idle_transaction_timeout > 0 && sv->status != 'I' && sv->rq_len == 0 &&
+				   idle > s->idle_transaction_timeout) {
+				client_close(c, "25P03",
+					     "idle_transaction_timeout (%lld s): terminating connection idle in transaction",
+					     (long long)(s->idle_transaction_timeout / USEC));
+			}
+		}
+	}
+}
+
+static void check_pool_servers(struct pool *p, usec_t now)
+{
+	const struct settings *s = S();
+	struct list *ln, *tmp;
+	int min = p->db->cfg->min_pool_size >= 0 ? p->db->cfg->min_pool_size : s->min_pool_size;
+
+	if (s->server_connect_timeout > 0) {
+		list_for_each_safe(ln, tmp, &p->login_servers) {
+			struct server *sv = container_of(ln, struct server, node);
+			if (now - sv->connect_time > s->server_connect_timeout) {
+				char msg[160];
+				snprintf(msg, sizeof(msg), "server_connect_timeout (%lld s): could not connect to %s:%d",
+					 (long long)(s->server_connect_timeout / USEC), server_host(sv), server_port(sv));
+				pool_login_failed(p, "08006", msg);
+				server_close(sv, "%s", msg);
+			}
+		}
+	}
+	list_for_each_safe(ln, tmp, &p->idle_servers) {
+		struct server *sv = container_of(ln, struct server, node);
+		if (sv->close_needed) {
+			server_close(sv, "close needed");
+		} else if (s->server_lifetime > 0 && now - sv->connect_time > s->server_lifetime && p->n_servers > min) {
+			server_close(sv, "server_lifetime (%lld s) reached", (long long)(s->server_lifetime / USEC));
+		} else if (s->server_idle_timeout > 0 && now - sv->release_time > s->server_idle_timeout &&
+			   p->n_servers > min) {
+			server_close(sv, "server_idle_timeout (%lld s) reached", (long long)(s->server_idle_timeout / USEC));
+		}
+	}
+	if (s->query_timeout > 0) {
+		list_for_each_safe(ln, tmp, &p->active_servers) {
+			struct server *sv = container_of(ln, struct server, node);
+			if (sv->rq_len > 0 && now - sv->query_start > s->query_timeout) {
+				if (!sv->cancel_sent) {
+					server_log(sv, LV_LOG, "query_timeout (%lld s): canceling the running query",
+						   (long long)(s->query_timeout / USEC));
+					server_send_cancel(sv);
+				} else if (now - sv->query_start > s->query_timeout + 5 * USEC) {
+					server_close(sv, "query_timeout: the server did not stop after a cancel");
+				}
+			} else if (sv->rq_len == 0) {
+				sv->cancel_sent = false;
+			}
+		}
+	}
+	/* reserve pool: clients waited long enough for a normal server */
+	bool reserve = false;
+	struct list *first = list_first(&p->waiting_clients);
+	if (first) {
+		struct client *c = container_of(first, struct client, node);
+		int rsv = p->db->cfg->reserve_pool >= 0 ? p->db->cfg->reserve_pool : s->reserve_pool_size;
+		if (rsv > 0 && now - c->wait_start > s->reserve_pool_timeout) {
+			reserve = true;
+			if (p->n_servers >= pool_size_of(p))
+				log_info("pool %s/%s: taking a server from the reserve pool", p->db->name, p->user->name);
+		}
+	}
+	if (p->n_waiting || p->n_servers < min)
+		pool_maybe_launch(p, reserve);
+}
+
+static void check_shutdown(usec_t now)
+{
+	if (!g.shutting_down)
+		return;
+	bool busy = false;
+	struct list *pn;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		if (!list_empty(&p->active_servers))
+			busy = true;
+	}
+	if (!busy || now >= g.shutdown_deadline)
+		event_base_loopbreak(g.base);
+}
+
+void janitor_run(void)
+{
+	clock_update();
+	usec_t now = now_usec();
+	check_login_clients(now);
+	struct list *pn, *ptmp;
+	list_for_each_safe(pn, ptmp, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		check_pool_clients(p, now);
+		check_pool_servers(p, now);
+	}
+	bufpool_trim();
+	if (S()->stats_period > 0 && now - last_stats >= S()->stats_period) {
+		if (last_stats)
+			stats_period_tick(S()->log_stats);
+		last_stats = now;
+	}
+	check_shutdown(now);
+}
+
+static void janitor_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	janitor_run();
+}
+
+void janitor_start(void)
+{
+	struct timeval tv = { 0, 500000 };
+	event_assign(&janitor_ev, g.base, -1, EV_PERSIST, janitor_cb, NULL);
+	event_add(&janitor_ev, &tv);
+	last_stats = now_usec();
+}
+
+void janitor_stop(void)
+{
+	event_del(&janitor_ev);
+}

@@ -1,0 +1,524 @@
+/*
+ * pgtide: command line, daemon start-up, signals, reload and shutdown.
+ *
+ * Owns: the order in which everything starts and stops, and the swap of
+ * configurations on reload. Must not contain protocol or pooling logic.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "bufpool.h"
+#include "client.h"
+#include "config.h"
+#include "dns.h"
+#include "janitor.h"
+#include "listener.h"
+#include "log.h"
+#include "params.h"
+#include "pgtide.h"
+#include "pool.h"
+#include "server.h"
+#include "util/hash.h"
+#include "util/strbuf.h"
+
+struct pgtide g;
+
+static struct event sig_hup, sig_int, sig_term, sig_usr1, sig_usr2;
+static int shutdown_signals;
+
+usec_t now_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC + ts.tv_nsec / 1000;
+}
+
+usec_t wall_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (usec_t)ts.tv_sec * USEC + ts.tv_nsec / 1000;
+}
+
+void clock_update(void)
+{
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"pgtide %s -- PostgreSQL connection pooler with tenant context and read routing\n"
+		"\n"
+		"Usage: pgtide [OPTION]... CONFIG\n"
+		"  -d, --daemon      run in the background (needs pidfile)\n"
+		"  -v, --verbose     more log output (repeat for more)\n"
+		"  -q, --quiet       no log output on stderr\n"
+		"  -t, --check       check CONFIG and exit: 0 when valid\n"
+		"  -V, --version     print the version and exit\n"
+		"  -h, --help        print this help and exit\n"
+		"\n"
+		"Signals: HUP reloads, INT/TERM shut down gracefully (twice: at once),\n"
+		"USR1 pauses, USR2 resumes. See etc/pgtide.ini for every setting.\n",
+		PACKAGE_VERSION);
+}
+
+static void print_diag(struct cfg_diag *d, FILE *out)
+{
+	if (d->text.len)
+		fputs(d->text.data, out);
+}
+
+static void log_diag(struct cfg_diag *d)
+{
+	if (!d->text.len)
+		return;
+	char *save = NULL;
+	char *copy = xstrdup(d->text.data);
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, ": warning: "))
+			log_warn("%s", line);
+		else
+			log_error("%s", line);
+	}
+	free(copy);
+}
+
+/* Load the config and its auth_file; NULL with diagnostics on failure. */
+static struct config *load_all(const char *path, struct cfg_diag *d, struct auth_entry **auth)
+{
+	*auth = NULL;
+	struct config *c = config_load(path, d);
+	if (!c)
+		return NULL;
+	if (c->s.auth_file && *c->s.auth_file) {
+		char *p = config_path(c, c->s.auth_file);
+		int before = d->errors;
+		*auth = auth_file_load(p, d);
+		free(p);
+		if (d->errors > before) {
+			auth_entries_free(*auth);
+			*auth = NULL;
+			config_free(c);
+			return NULL;
+		}
+	}
+	if (c->s.auth_type == AUTH_HBA && c->s.auth_hba_file && *c->s.auth_hba_file) {
+		char *p = config_path(c, c->s.auth_hba_file);
+		if (access(p, R_OK) != 0) {
+			strbuf_printf(&d->text, "%s: could not read auth_hba_file: %s\n", p, strerror(errno));
+			d->errors++;
+			free(p);
+			auth_entries_free(*auth);
+			*auth = NULL;
+			config_free(c);
+			return NULL;
+		}
+		free(p);
+	}
+	return c;
+}
+
+static void set_tenant_setting(void)
+{
+	free(g.tenant_setting);
+	g.tenant_setting = NULL;
+	const char *t = S()->tenant_setting;
+	if (t && *t) {
+		g.tenant_setting = xstrdup(t);
+		for (char *p = g.tenant_setting; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+	}
+}
+
+static void apply_logging(bool quiet, int extra_verbose)
+{
+	char *lf = S()->logfile && *S()->logfile ? config_path(g.cfg, S()->logfile) : NULL;
+	if (!log_configure(S()->verbose + extra_verbose, quiet, lf, S()->syslog, S()->syslog_ident))
+		log_error("could not open log file \"%s\": %s", lf, strerror(errno));
+	free(lf);
+}
+
+static int cmdline_verbose;
+static bool cmdline_quiet;
+
+static void warn_restart(const char *name)
+{
+	log_warn("%s changed in the configuration; it takes effect only after a restart", name);
+}
+
+bool pgtide_reload(void)
+{
+	struct cfg_diag d;
+	struct auth_entry *auth;
+	cfg_diag_init(&d, false);
+	struct config *nc = load_all(g.config_path, &d, &auth);
+	log_diag(&d);
+	cfg_diag_free(&d);
+	if (!nc) {
+		log_error("reload failed: keeping the running configuration");
+		return false;
+	}
+	/* Settings bound at start-up (sockets, pidfile) keep their running values. */
+	config_carry_fixed(nc, g.cfg, warn_restart);
+	struct config *old = g.cfg;
+	g.cfg = nc;
+	objects_apply_config(nc, auth);
+	auth_entries_free(auth);
+	config_free(old);
+	set_tenant_setting();
+	apply_logging(cmdline_quiet, cmdline_verbose);
+	log_reopen();
+	log_info("configuration reloaded");
+	janitor_run();
+	return true;
+}
+
+void pgtide_pause(bool on)
+{
+	log_info(on ? "pausing: no new transactions start until RESUME" : "resuming");
+	pool_pause_all(on);
+}
+
+static void close_idle_for_shutdown(void)
+{
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &g.login_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		client_close(c, "57P01", "pgtide is shutting down");
+	}
+	struct list *pn;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		list_for_each_safe(ln, tmp, &p->waiting_clients) {
+			struct client *c = container_of(ln, struct client, node);
+			client_close(c, "57P01", "pgtide is shutting down");
+		}
+		list_for_each_safe(ln, tmp, &p->active_clients) {
+			struct client *c = container_of(ln, struct client, node);
+			if (!c->server || (server_is_idle_for_txn(c->server) && !sbuf_has_output(&c->sb)))
+				client_close(c, "57P01", "pgtide is shutting down");
+			else
+				c->close_after_xact = true;
+		}
+		list_for_each_safe(ln, tmp, &p->idle_servers) {
+			struct server *s = container_of(ln, struct server, node);
+			server_close(s, "shutting down");
+		}
+		list_for_each_safe(ln, tmp, &p->login_servers) {
+			struct server *s = container_of(ln, struct server, node);
+			server_close(s, "shutting down");
+		}
+	}
+}
+
+void pgtide_shutdown(bool immediate)
+{
+	if (immediate) {
+		log_info("shutting down now");
+		event_base_loopbreak(g.base);
+		return;
+	}
+	if (g.shutting_down)
+		return;
+	g.shutting_down = true;
+	g.shutdown_deadline = now_usec() + S()->shutdown_timeout;
+	log_info("shutting down: no new connections; waiting up to %lld s for running transactions",
+		 (long long)(S()->shutdown_timeout / USEC));
+	listeners_close();
+	close_idle_for_shutdown();
+	janitor_run();
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading configuration");
+		pgtide_reload();
+		break;
+	case SIGINT:
+	case SIGTERM:
+		shutdown_signals++;
+		pgtide_shutdown(shutdown_signals > 1);
+		break;
+	case SIGUSR1:
+		pgtide_pause(true);
+		break;
+	case SIGUSR2:
+		pgtide_pause(false);
+		break;
+	default:
+		break;
+	}
+}
+
+static void setup_signals(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	evsignal_assign(&sig_hup, g.base, SIGHUP, on_signal, NULL);
+	evsignal_assign(&sig_int, g.base, SIGINT, on_signal, NULL);
+	evsignal_assign(&sig_term, g.base, SIGTERM, on_signal, NULL);
+	evsignal_assign(&sig_usr1, g.base, SIGUSR1, on_signal, NULL);
+	evsignal_assign(&sig_usr2, g.base, SIGUSR2, on_signal, NULL);
+	evsignal_add(&sig_hup, NULL);
+	evsignal_add(&sig_int, NULL);
+	evsignal_add(&sig_term, NULL);
+	evsignal_add(&sig_usr1, NULL);
+	evsignal_add(&sig_usr2, NULL);
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)S()->max_client_conn + 64 > rl.rlim_cur)
+		log_warn("max_client_conn (%d) is above the open-file limit (%llu): clients past the limit are refused",
+			 S()->max_client_conn, (unsigned long long)rl.rlim_cur);
+}
+
+static bool write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f) {
+		int pid = 0;
+		if (fscanf(f, "%d", &pid) == 1 && pid > 0 && pid != getpid() && kill(pid, 0) == 0) {
+			fclose(f);
+			log_error("pidfile \"%s\" names a running process (%d); is pgtide already running?", path, pid);
+			return false;
+		}
+		fclose(f);
+	}
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+		log_error("could not write pidfile \"%s\": %s", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static bool drop_privileges(const char *user)
+{
+	if (!user || !*user || geteuid() != 0)
+		return true;
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		log_error("user \"%s\" does not exist", user);
+		return false;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_error("could not switch to user \"%s\": %s", user, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Fork into the background; the parent waits until the child has its
+ * sockets open (or failed) and exits with the child's verdict. */
+static int daemonize(void)
+{
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		die("pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(pfd[1]);
+		char ok = 0;
+		ssize_t n = read(pfd[0], &ok, 1);
+		_exit(n == 1 && ok == 1 ? 0 : 1);
+	}
+	close(pfd[0]);
+	setsid();
+	int nul = open("/dev/null", O_RDWR);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	log_stderr_off();
+	return pfd[1];
+}
+
+static void report_ready(int fd, bool ok)
+{
+	if (fd < 0)
+		return;
+	char c = ok ? 1 : 0;
+	if (write(fd, &c, 1) < 0) {
+		/* parent is gone: nothing to report to */
+	}
+	close(fd);
+}
+
+static void final_cleanup(void)
+{
+	struct list *ln, *tmp, *pn;
+	list_for_each_safe(ln, tmp, &g.admin_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		client_close(c, "57P01", "pgtide is shutting down");
+	}
+	list_for_each_safe(ln, tmp, &g.login_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		client_close(c, "57P01", "pgtide is shutting down");
+	}
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		struct list *lists[] = { &p->waiting_clients, &p->active_clients };
+		for (size_t i = 0; i < 2; i++)
+			list_for_each_safe(ln, tmp, lists[i]) {
+				struct client *c = container_of(ln, struct client, node);
+				client_close(c, "57P01", "pgtide is shutting down");
+			}
+		struct list *sl[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			list_for_each_safe(ln, tmp, sl[i]) {
+				struct server *s = container_of(ln, struct server, node);
+				server_close(s, "shutting down");
+			}
+	}
+	client_free_pending();
+	server_free_pending();
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "daemon", no_argument, NULL, 'd' }, { "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },  { "check", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool daemon = false, check = false;
+	int opt;
+	log_init();
+	while ((opt = getopt_long(argc, argv, "dvqtVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': daemon = true; break;
+		case 'v': cmdline_verbose++; break;
+		case 'q': cmdline_quiet = true; break;
+		case 't': check = true; break;
+		case 'V': printf("pgtide %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	g.config_path = argv[optind];
+
+	hash_seed_random();
+	params_init();
+
+	struct cfg_diag d;
+	struct auth_entry *auth = NULL;
+	cfg_diag_init(&d, check);
+	struct config *cfg = load_all(g.config_path, &d, &auth);
+	if (check) {
+		print_diag(&d, cfg ? stdout : stderr);
+		cfg_diag_free(&d);
+		if (!cfg)
+			return 1;
+		puts("configuration OK");
+		auth_entries_free(auth);
+		config_free(cfg);
+		return 0;
+	}
+	if (!cfg) {
+		print_diag(&d, stderr);
+		cfg_diag_free(&d);
+		return 1;
+	}
+	g.cfg = cfg;
+	apply_logging(cmdline_quiet, cmdline_verbose);
+	log_diag(&d);
+	cfg_diag_free(&d);
+	if (daemon && !(S()->pidfile && *S()->pidfile))
+		die("-d needs pidfile to be set in the configuration");
+
+	int ready_fd = daemon ? daemonize() : -1;
+	if (S()->pidfile && *S()->pidfile) {
+		char *pf = config_path(g.cfg, S()->pidfile);
+		if (!write_pidfile(pf)) {
+			report_ready(ready_fd, false);
+			return 1;
+		}
+		free(pf);
+	}
+
+	struct event_config *ec = event_config_new();
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	g.base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!g.base)
+		die("could not create the event loop");
+	g.start_time = wall_usec();
+	list_init(&g.pools);
+	bufpool_init((size_t)S()->pkt_buf);
+	sbuf_global_init(g.base);
+	dns_init(g.base);
+	objects_init();
+	client_module_init();
+	server_module_init();
+	objects_apply_config(g.cfg, auth);
+	auth_entries_free(auth);
+	set_tenant_setting();
+	raise_fd_limit();
+	setup_signals();
+
+	if (!listeners_open()) {
+		report_ready(ready_fd, false);
+		return 1;
+	}
+	if (!drop_privileges(S()->user)) {
+		report_ready(ready_fd, false);
+		return 1;
+	}
+	report_ready(ready_fd, true);
+	janitor_start();
+	log_info("pgtide %s started (pid %d)", PACKAGE_VERSION, (int)getpid());
+
+	event_base_dispatch(g.base);
+
+	janitor_stop();
+	listeners_close();
+	final_cleanup();
+	if (S()->pidfile && *S()->pidfile) {
+		char *pf = config_path(g.cfg, S()->pidfile);
+		unlink(pf);
+		free(pf);
+	}
+	log_info("pgtide stopped");
+	dns_shutdown();
+	event_base_free(g.base);
+	config_free(g.cfg);
+	return 0;
+}

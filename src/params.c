@@ -1,0 +1,231 @@
+/*
+ * Tracked session parameters: interned strings and interned sets.
+ *
+ * Owns: the two intern tables. Nothing here knows about connections; the
+ * owners hold references and drop them when they change or go away.
+ */
+#include "autoconf.h"
+
+#include "params.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/strbuf.h"
+
+static const struct {
+	const char *name;
+	bool reported;
+} param_table[NPARAMS] = {
+	[P_CLIENT_ENCODING] = { "client_encoding", true },
+	[P_DATESTYLE] = { "DateStyle", true },
+	[P_TIMEZONE] = { "TimeZone", true },
+	[P_STANDARD_CONFORMING_STRINGS] = { "standard_conforming_strings", true },
+	[P_APPLICATION_NAME] = { "application_name", true },
+	[P_INTERVALSTYLE] = { "IntervalStyle", true },
+	[P_EXTRA_FLOAT_DIGITS] = { "extra_float_digits", false },
+	[P_DEFAULT_TRANSACTION_READ_ONLY] = { "default_transaction_read_only", true },
+};
+
+static struct htab istr_tab, pset_tab;
+static struct pset *empty_set;
+
+int param_index(const char *name)
+{
+	for (int i = 0; i < NPARAMS; i++)
+		if (strcasecmp(param_table[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+const char *param_name(int idx)
+{
+	return param_table[idx].name;
+}
+
+bool param_reported(int idx)
+{
+	return param_table[idx].reported;
+}
+
+static bool istr_eq(const struct hnode *n, const void *key)
+{
+	const struct istr *s = container_of(n, struct istr, hn);
+	return strcmp(s->s, key) == 0;
+}
+
+struct istr *istr_get(const char *s)
+{
+	uint64_t h = hash_str(s);
+	struct hnode *n = htab_find(&istr_tab, h, istr_eq, s);
+	if (n) {
+		struct istr *is = container_of(n, struct istr, hn);
+		is->refs++;
+		return is;
+	}
+	size_t len = strlen(s);
+	struct istr *is = xmalloc(sizeof(*is) + len + 1);
+	is->refs = 1;
+	is->len = (uint32_t)len;
+	memcpy(is->s, s, len + 1);
+	htab_insert(&istr_tab, &is->hn, h);
+	return is;
+}
+
+struct istr *istr_ref(struct istr *s)
+{
+	if (s)
+		s->refs++;
+	return s;
+}
+
+void istr_unref(struct istr *s)
+{
+	if (!s || --s->refs)
+		return;
+	htab_remove(&istr_tab, &s->hn);
+	free(s);
+}
+
+static uint64_t pset_hash(struct istr *const v[NPARAMS])
+{
+	return hash_bytes(v, sizeof(struct istr *) * NPARAMS);
+}
+
+static bool pset_eq(const struct hnode *n, const void *key)
+{
+	const struct pset *p = container_of(n, struct pset, hn);
+	return memcmp(p->v, key, sizeof(p->v)) == 0;
+}
+
+/* Takes over the references in v. */
+static struct pset *pset_intern(struct istr *v[NPARAMS])
+{
+	uint64_t h = pset_hash(v);
+	struct hnode *n = htab_find(&pset_tab, h, pset_eq, v);
+	if (n) {
+		struct pset *p = container_of(n, struct pset, hn);
+		p->refs++;
+		for (int i = 0; i < NPARAMS; i++)
+			istr_unref(v[i]);
+		return p;
+	}
+	struct pset *p = xcalloc(1, sizeof(*p));
+	p->refs = 1;
+	memcpy(p->v, v, sizeof(p->v));
+	htab_insert(&pset_tab, &p->hn, h);
+	return p;
+}
+
+void params_init(void)
+{
+	htab_init(&istr_tab);
+	htab_init(&pset_tab);
+	struct istr *v[NPARAMS] = { 0 };
+	empty_set = pset_intern(v);
+}
+
+struct pset *pset_empty(void)
+{
+	return pset_ref(empty_set);
+}
+
+struct pset *pset_ref(struct pset *p)
+{
+	if (p)
+		p->refs++;
+	return p;
+}
+
+void pset_unref(struct pset *p)
+{
+	if (!p || --p->refs)
+		return;
+	htab_remove(&pset_tab, &p->hn);
+	for (int i = 0; i < NPARAMS; i++)
+		istr_unref(p->v[i]);
+	free(p);
+}
+
+struct pset *pset_with(struct pset *p, int idx, const char *value)
+{
+	struct istr *v[NPARAMS];
+	for (int i = 0; i < NPARAMS; i++)
+		v[i] = istr_ref(p->v[i]);
+	istr_unref(v[idx]);
+	v[idx] = value ? istr_get(value) : NULL;
+	return pset_intern(v);
+}
+
+bool sql_quote_literal(const char *s, char *buf, size_t len)
+{
+	/* E'' with doubled backslashes reads the same whatever
+	 * standard_conforming_strings is; plain '' is used when there is no
+	 * backslash, so the common case stays readable in server logs. */
+	bool backslash = strchr(s, '\\') != NULL;
+	size_t n = 0;
+	if (backslash) {
+		if (n + 1 >= len)
+			return false;
+		buf[n++] = 'E';
+	}
+	if (n + 1 >= len)
+		return false;
+	buf[n++] = '\'';
+	for (const char *p = s; *p; p++) {
+		size_t need = (*p == '\'' || (*p == '\\' && backslash)) ? 2 : 1;
+		if (n + need + 2 > len)
+			return false;
+		if (need == 2)
+			buf[n++] = *p;
+		buf[n++] = *p;
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return true;
+}
+
+int pset_diff_sql(const struct pset *have, const struct pset *want, char *buf, size_t len)
+{
+	int count = 0;
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < NPARAMS; i++) {
+		if (want->v[i] == have->v[i])
+			continue;
+		if (!want->v[i]) {
+			/* the client never set it: back to the server's default */
+			int w = snprintf(buf + n, len - n, "RESET %s;", param_table[i].name);
+			if (w < 0 || (size_t)w >= len - n) {
+				buf[n] = '\0';
+				break;
+			}
+			n += (size_t)w;
+			count++;
+			continue;
+		}
+		char lit[1024];
+		if (!sql_quote_literal(want->v[i]->s, lit, sizeof(lit)))
+			continue; /* absurdly long value: leave the server's */
+		int w = snprintf(buf + n, len - n, "SET %s = %s;", param_table[i].name, lit);
+		if (w < 0 || (size_t)w >= len - n) {
+			buf[n] = '\0';
+			break;
+		}
+		n += (size_t)w;
+		count++;
+	}
+	return count;
+}
+
+size_t pset_count(void)
+{
+	return pset_tab.count;
+}
+
+size_t istr_count(void)
+{
+	return istr_tab.count;
+}

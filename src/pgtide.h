@@ -1,0 +1,277 @@
+/*
+ * The core objects: users, databases, pools, clients and servers, and the
+ * process-wide state that ties them together.
+ *
+ * Owns: type definitions only. Each object's behaviour lives in its own
+ * file (pool.c, client.c, server.c); the comment on each state names the
+ * list that holds an object in that state, as PgBouncer's bouncer.h does.
+ */
+#ifndef PGTIDE_PGTIDE_H
+#define PGTIDE_PGTIDE_H
+
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "params.h"
+#include "sbuf.h"
+#include "scram.h"
+#include "util/hash.h"
+#include "util/list.h"
+
+struct pool;
+struct server;
+struct client;
+struct tenant;
+
+/* ---- users ---- */
+
+enum secret_kind { SECRET_NONE, SECRET_PLAIN, SECRET_MD5, SECRET_SCRAM };
+
+struct user {
+	struct hnode hn;             /* users table, by name */
+	char *name;
+	enum secret_kind kind;
+	char *secret;                /* as written in auth_file */
+	struct scram_secret scram;   /* parsed when kind == SECRET_SCRAM */
+	bool have_client_key;        /* learned from a client's SCRAM proof */
+	uint8_t client_key[SCRAM_KEY_LEN];
+	bool in_auth_file;
+	int pool_mode;               /* [users]; -1 inherits */
+	int max_user_connections;    /* [users]; -1 inherits */
+	struct istr *tenant;         /* [users] tenant=: bound user */
+	int server_count;            /* server connections, all pools */
+	int client_count;
+};
+
+/* ---- databases ---- */
+
+struct database {
+	struct hnode hn;             /* databases table, by name */
+	char *name;
+	struct db_config *cfg;       /* own deep copy; replaced on reload */
+	bool autodb;                 /* made from the "*" entry */
+	bool removed;                /* gone from the config; kept while in use */
+	bool paused;
+	bool disabled;
+	int server_count;            /* for max_db_connections */
+	int client_count;
+	usec_t last_used;
+	struct list pools;           /* struct pool.db_node */
+};
+
+/* ---- pools: one per (database, user) ---- */
+
+struct pool {
+	struct list db_node;
+	struct list all_node;
+	struct database *db;
+	struct user *user;           /* the user servers log in as */
+
+	struct list idle_servers;    /* SV_IDLE, most recently released first */
+	struct list active_servers;  /* SV_ACTIVE: linked to a client */
+	struct list tested_servers;  /* SV_TESTED: running a check/reset query */
+	struct list login_servers;   /* SV_LOGIN: connecting and authenticating */
+	struct list active_clients;  /* CL_ACTIVE: logged in */
+	struct list waiting_clients; /* CL_WAITING: FIFO for a server */
+	int n_servers;               /* in any state but closing */
+	int n_waiting;
+
+	/* What new clients are told at login: the first server's report. */
+	int n_welcome;
+	struct istr **welcome_names;
+	struct istr **welcome_values;
+	struct pset *welcome_set;
+
+	/* Server login failures: back off, and tell waiting clients why. */
+	usec_t next_launch;
+	usec_t retry_delay;
+	char *last_error;
+	char last_sqlstate[6];
+
+	/* statistics (SHOW STATS) */
+	uint64_t xact_count, query_count, bytes_in, bytes_out;
+	uint64_t xact_time, query_time, wait_time;
+	uint64_t errors;
+};
+
+/* ---- clients ---- */
+
+enum client_state {
+	CL_LOGIN,       /* login list: startup packet and authentication */
+	CL_WAITING,     /* pool->waiting_clients: needs a server */
+	CL_ACTIVE,      /* pool->active_clients (or admin list): logged in */
+	CL_CANCEL,      /* cancel list: a CancelRequest connection */
+	CL_JUSTFREE,    /* justfree list: closed, freed at end of loop */
+};
+
+struct login_state;
+
+enum { EMU_NONE, EMU_EXIT_PARSED };
+
+/* An error decided while the client waited; sent for its next request. */
+struct pending_error {
+	char sqlstate[6];
+	char message[];
+};
+
+struct client {
+	struct sbuf sb;
+	struct list node;            /* in the list of its state */
+	struct hnode id_hn;          /* clients by id (cancel, KILL_CLIENT) */
+	struct pool *pool;
+	struct server *server;       /* linked server */
+	struct user *user;
+	struct database *db;
+	struct listener *listener;
+	struct pset *params;         /* what the client believes is set */
+	struct tenant *tenant;
+	struct login_state *login;   /* heap, only while logging in */
+	struct pending_error *pending_error; /* answer for the next request */
+	usec_t connect_time;
+	usec_t request_time;
+	usec_t wait_start;
+	usec_t xact_start;
+	usec_t query_start;
+	uint32_t id;                 /* also the pid clients see in BackendKeyData */
+	uint32_t cancel_key;
+	uint16_t port;
+	uint8_t family;
+	uint8_t addr[16];
+	uint8_t state;
+	uint8_t emu;                 /* emulate(): EMU_* */
+	char status;                 /* transaction status last told to the client */
+	bool admin;
+	bool admin_full;             /* admin_users, not only stats_users */
+	bool close_after_xact;       /* shutdown: leave after this transaction */
+	bool failed_block;           /* pgtide emulates an aborted transaction */
+	bool skip_to_sync;           /* extended protocol: ignore until Sync */
+	bool in_copy;                /* COPY IN from client in progress */
+	bool want_server;            /* waiting is for a transaction */
+	bool counted;                /* counted in user/db client totals */
+};
+
+/* ---- servers ---- */
+
+enum server_state {
+	SV_LOGIN,       /* pool->login_servers: connecting, authenticating */
+	SV_IDLE,        /* pool->idle_servers: ready */
+	SV_ACTIVE,      /* pool->active_servers: linked to a client */
+	SV_TESTED,      /* pool->tested_servers: pgtide's own query running */
+	SV_JUSTFREE,    /* justfree list */
+};
+
+/* One reply the server owes, in order (see server.c). */
+struct rq_entry {
+	uint8_t type;   /* frontend message that asked: Q P B D E C S F, or X for internal */
+	uint8_t flags;
+	uint16_t pad;
+	uint32_t aux;
+};
+
+#define RQ_CONSUME 0x01      /* pgtide's own message: replies are not forwarded */
+#define RQ_DESC_STMT 0x02    /* Describe of a statement: 't' then 'T'/'n' */
+#define RQ_GOT_T 0x04
+#define RQ_PARAMS 0x08       /* parameter sync query */
+#define RQ_TENANT 0x10       /* tenant injection */
+#define RQ_CHECK 0x20        /* check or reset query */
+
+#define RQ_CAP 512
+
+struct server_login;
+
+struct server {
+	struct sbuf sb;
+	struct list node;
+	struct pool *pool;
+	struct client *client;
+	struct server_login *login;  /* heap, only while logging in */
+	struct pset *params;
+	usec_t connect_time;
+	usec_t request_time;         /* last time a client used it */
+	usec_t release_time;
+	usec_t query_start;          /* query_timeout */
+	uint32_t id;
+	uint32_t be_pid, be_key;
+	uint8_t state;
+	char status;                 /* transaction status from its last ReadyForQuery */
+	bool unsynced;               /* extended messages sent since the last Sync */
+	bool skipping;               /* after an error, the server skips to Sync */
+	bool release_pending;        /* idle; released once the client has it all */
+	bool close_needed;           /* close when released (reload, lifetime) */
+	bool dirty;                  /* session state may be left (session mode) */
+	bool waiting_check;          /* a check query gates its next use */
+	bool in_copy;
+	bool rq_blocked;             /* client stopped: reply queue was full */
+	bool cancel_sent;
+	uint16_t rq_head, rq_len;
+	struct rq_entry rq[RQ_CAP];
+};
+
+/* ---- listeners ---- */
+
+struct listener {
+	struct list node;
+	int fd;
+	struct event ev;
+	bool admin_only;
+	bool unix_socket;
+	char addr[64];
+	int port;
+	char *path;                  /* unix socket file */
+	char *lock_path;
+	int lock_fd;
+	struct event retry_ev;       /* accept paused after EMFILE */
+	bool paused;
+};
+
+/* ---- the process ---- */
+
+struct pgtide {
+	struct event_base *base;
+	struct config *cfg;
+	char *config_path;
+	struct htab users;           /* struct user, by name */
+	struct htab databases;       /* struct database, by name */
+	struct htab clients_by_id;   /* struct client */
+	struct list pools;           /* struct pool.all_node */
+	struct list login_clients;   /* CL_LOGIN */
+	struct list admin_clients;   /* CL_ACTIVE admin console */
+	struct list cancel_clients;  /* CL_CANCEL */
+	struct list justfree_clients;
+	struct list justfree_servers;
+	struct list listeners;
+	int n_clients;               /* all client connections */
+	uint32_t next_client_id;
+	uint32_t next_server_id;
+	bool shutting_down;
+	bool paused;                 /* SIGUSR1 / PAUSE */
+	usec_t shutdown_deadline;
+	usec_t start_time;
+	char *tenant_setting;        /* effective tenant setting (lowercase) */
+};
+
+extern struct pgtide g;
+
+/* Reload the configuration (SIGHUP, RELOAD). false keeps the running one. */
+bool pgtide_reload(void);
+/* Graceful shutdown (first SIGINT/SIGTERM, SHUTDOWN); immediate ends now. */
+void pgtide_shutdown(bool immediate);
+/* PAUSE/RESUME from signals and the console. */
+void pgtide_pause(bool on);
+
+/* Monotonic and wall clocks. */
+usec_t now_usec(void);
+usec_t wall_usec(void);
+void clock_update(void);
+
+/* Per-database effective values, resolved against the live config. */
+static inline const struct settings *S(void)
+{
+	return &g.cfg->s;
+}
+
+#endif

@@ -1,0 +1,565 @@
+/*
+ * Users, databases and pools, and the hand-over of servers to clients.
+ *
+ * Owns: the users and databases tables, struct pool and its lists, the
+ * counting behind pool_size / reserve_pool / max_db_connections /
+ * max_user_connections, and the FIFO of waiting clients. A server goes to
+ * the longest-waiting client first; idle servers are reused most recently
+ * released first (warm caches) unless server_round_robin is set.
+ */
+#include "autoconf.h"
+
+#include "pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "client.h"
+#include "log.h"
+#include "server.h"
+#include "util/strbuf.h"
+
+static struct db_config *autodb_template;
+
+static bool user_eq(const struct hnode *n, const void *key)
+{
+	return strcmp(container_of(n, struct user, hn)->name, key) == 0;
+}
+
+static bool db_eq(const struct hnode *n, const void *key)
+{
+	return strcmp(container_of(n, struct database, hn)->name, key) == 0;
+}
+
+void objects_init(void)
+{
+	htab_init(&g.users);
+	htab_init(&g.databases);
+	list_init(&g.pools);
+}
+
+struct user *user_find(const char *name)
+{
+	struct hnode *n = htab_find(&g.users, hash_str(name), user_eq, name);
+	return n ? container_of(n, struct user, hn) : NULL;
+}
+
+struct user *user_find_or_add(const char *name)
+{
+	struct user *u = user_find(name);
+	if (u)
+		return u;
+	u = xcalloc(1, sizeof(*u));
+	u->name = xstrdup(name);
+	u->pool_mode = -1;
+	u->max_user_connections = -1;
+	htab_insert(&g.users, &u->hn, hash_str(name));
+	return u;
+}
+
+static void user_set_secret(struct user *u, const char *secret)
+{
+	if (u->secret && secret && strcmp(u->secret, secret) == 0)
+		return;
+	free(u->secret);
+	u->secret = secret ? xstrdup(secret) : NULL;
+	u->kind = secret ? secret_kind_of(secret) : SECRET_NONE;
+	u->have_client_key = false; /* learned keys belong to the old secret */
+	if (u->kind == SECRET_SCRAM && !scram_parse_secret(secret, &u->scram)) {
+		log_warn("user \"%s\": SCRAM secret in auth_file is malformed; treating as plain password", u->name);
+		u->kind = SECRET_PLAIN;
+	}
+}
+
+struct database *database_find(const char *name)
+{
+	struct hnode *n = htab_find(&g.databases, hash_str(name), db_eq, name);
+	return n ? container_of(n, struct database, hn) : NULL;
+}
+
+static struct database *database_new(const char *name, struct db_config *cfg, bool autodb)
+{
+	struct database *db = xcalloc(1, sizeof(*db));
+	db->name = xstrdup(name);
+	db->cfg = cfg;
+	db->autodb = autodb;
+	db->last_used = now_usec();
+	list_init(&db->pools);
+	htab_insert(&g.databases, &db->hn, hash_str(name));
+	return db;
+}
+
+/* Servers log in with these; a change means existing servers are stale. */
+static bool db_conn_changed(const struct db_config *a, const struct db_config *b)
+{
+#define DIFF(f) ((a->f == NULL) != (b->f == NULL) || (a->f && strcmp(a->f, b->f) != 0))
+	return DIFF(primary.host) || a->primary.port != b->primary.port || DIFF(dbname) || DIFF(user) ||
+	       DIFF(password) || DIFF(client_encoding) || DIFF(datestyle) || DIFF(timezone) ||
+	       DIFF(application_name) || DIFF(connect_query);
+#undef DIFF
+}
+
+static void db_close_servers_later(struct database *db)
+{
+	struct list *pn;
+	list_for_each(pn, &db->pools) {
+		struct pool *p = container_of(pn, struct pool, db_node);
+		struct list *lists[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers };
+		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+			struct list *sn, *tmp;
+			list_for_each_safe(sn, tmp, lists[i]) {
+				struct server *s = container_of(sn, struct server, node);
+				s->close_needed = true;
+				if (s->state == SV_IDLE)
+					server_close(s, "database configuration changed");
+			}
+		}
+	}
+}
+
+static struct db_config *autodb_config(const char *name)
+{
+	struct db_config *c = db_config_dup(autodb_template);
+	free(c->name);
+	c->name = xstrdup(name);
+	if (!c->dbname)
+		c->dbname = xstrdup(name);
+	return c;
+}
+
+void objects_apply_config(struct config *cfg, struct auth_entry *auth)
+{
+	/* users: auth_file entries, then [users] settings */
+	size_t it;
+	struct hnode *n, *next;
+	for (n = htab_next(&g.users, NULL, &it); n; n = next) {
+		next = htab_next(&g.users, n, &it);
+		struct user *u = container_of(n, struct user, hn);
+		u->in_auth_file = false;
+		u->pool_mode = -1;
+		u->max_user_connections = -1;
+		istr_unref(u->tenant);
+		u->tenant = NULL;
+	}
+	for (struct auth_entry *e = auth; e && e->user; e++) {
+		struct user *u = user_find_or_add(e->user);
+		user_set_secret(u, e->secret);
+		u->in_auth_file = true;
+	}
+	for (n = htab_next(&g.users, NULL, &it); n; n = next) {
+		next = htab_next(&g.users, n, &it);
+		struct user *u = container_of(n, struct user, hn);
+		if (!u->in_auth_file && u->secret)
+			user_set_secret(u, NULL); /* removed from auth_file */
+	}
+	for (int i = 0; i < cfg->n_users; i++) {
+		const struct user_config *uc = cfg->users[i];
+		struct user *u = user_find_or_add(uc->name);
+		u->pool_mode = uc->pool_mode;
+		u->max_user_connections = uc->max_user_connections;
+		if (uc->tenant)
+			u->tenant = istr_get(uc->tenant);
+	}
+
+	/* databases */
+	for (n = htab_next(&g.databases, NULL, &it); n; n = next) {
+		next = htab_next(&g.databases, n, &it);
+		struct database *db = container_of(n, struct database, hn);
+		if (!db->autodb)
+			db->removed = true;
+	}
+	autodb_template = NULL;
+	for (int i = 0; i < cfg->n_dbs; i++) {
+		const struct db_config *dc = cfg->dbs[i];
+		if (strcmp(dc->name, "*") == 0) {
+			autodb_template = cfg->dbs[i];
+			continue;
+		}
+		struct database *db = database_find(dc->name);
+		struct db_config *copy = db_config_dup(dc);
+		if (!copy->dbname)
+			copy->dbname = xstrdup(dc->name);
+		if (!db) {
+			database_new(dc->name, copy, false);
+			continue;
+		}
+		if (db_conn_changed(db->cfg, copy))
+			db_close_servers_later(db);
+		db_config_free(db->cfg);
+		db->cfg = copy;
+		db->removed = false;
+		db->autodb = false;
+	}
+	for (n = htab_next(&g.databases, NULL, &it); n; n = next) {
+		next = htab_next(&g.databases, n, &it);
+		struct database *db = container_of(n, struct database, hn);
+		if (!db->autodb)
+			continue;
+		if (!autodb_template) {
+			db->removed = true;
+			continue;
+		}
+		struct db_config *copy = autodb_config(db->name);
+		if (db_conn_changed(db->cfg, copy))
+			db_close_servers_later(db);
+		db_config_free(db->cfg);
+		db->cfg = copy;
+		db->removed = false;
+	}
+}
+
+struct database *database_lookup_or_auto(const char *name)
+{
+	struct database *db = database_find(name);
+	if (db && !db->removed)
+		return db;
+	if (!autodb_template)
+		return NULL;
+	if (db) {
+		db_config_free(db->cfg);
+		db->cfg = autodb_config(name);
+		db->removed = false;
+		db->autodb = true;
+		return db;
+	}
+	return database_new(name, autodb_config(name), true);
+}
+
+struct pool *pool_get(struct database *db, struct user *u)
+{
+	struct list *pn;
+	list_for_each(pn, &db->pools) {
+		struct pool *p = container_of(pn, struct pool, db_node);
+		if (p->user == u)
+			return p;
+	}
+	struct pool *p = xcalloc(1, sizeof(*p));
+	p->db = db;
+	p->user = u;
+	list_init(&p->idle_servers);
+	list_init(&p->active_servers);
+	list_init(&p->tested_servers);
+	list_init(&p->login_servers);
+	list_init(&p->active_clients);
+	list_init(&p->waiting_clients);
+	list_add_tail(&db->pools, &p->db_node);
+	list_add_tail(&g.pools, &p->all_node);
+	return p;
+}
+
+/* ---- effective limits ---- */
+
+int pool_size_of(const struct pool *p)
+{
+	return db_pool_size(g.cfg, p->db->cfg);
+}
+
+static int pool_min_size(const struct pool *p)
+{
+	return p->db->cfg->min_pool_size >= 0 ? p->db->cfg->min_pool_size : S()->min_pool_size;
+}
+
+static int pool_reserve_size(const struct pool *p)
+{
+	return p->db->cfg->reserve_pool >= 0 ? p->db->cfg->reserve_pool : S()->reserve_pool_size;
+}
+
+static int db_max_connections(const struct database *db)
+{
+	return db->cfg->max_db_connections >= 0 ? db->cfg->max_db_connections : S()->max_db_connections;
+}
+
+static int user_max_connections(const struct user *u)
+{
+	return u->max_user_connections >= 0 ? u->max_user_connections : S()->max_user_connections;
+}
+
+int pool_mode_of(const struct pool *p, const struct user *client_user)
+{
+	if (client_user && client_user->pool_mode >= 0)
+		return client_user->pool_mode;
+	if (p->user->pool_mode >= 0)
+		return p->user->pool_mode;
+	return db_pool_mode(g.cfg, p->db->cfg, NULL);
+}
+
+bool pool_can_serve(const struct pool *p)
+{
+	return !g.paused && !p->db->paused && !p->db->disabled;
+}
+
+/* ---- linking ---- */
+
+void pool_link(struct client *c, struct server *s)
+{
+	struct pool *p = s->pool;
+	if (c->state == CL_WAITING) {
+		usec_t waited = now_usec() - c->wait_start;
+		p->wait_time += (uint64_t)waited;
+		list_del(&c->node);
+		p->n_waiting--;
+		list_add_tail(&p->active_clients, &c->node);
+		c->state = CL_ACTIVE;
+		c->wait_start = 0;
+	}
+	list_del(&s->node);
+	list_add_tail(&p->active_servers, &s->node);
+	s->state = SV_ACTIVE;
+	s->client = c;
+	s->request_time = now_usec();
+	c->server = s;
+	c->sb.dst = &s->sb;
+	s->sb.dst = &c->sb;
+}
+
+void pool_unlink(struct client *c)
+{
+	struct server *s = c->server;
+	if (!s)
+		return;
+	c->server = NULL;
+	c->sb.dst = NULL;
+	s->client = NULL;
+	s->sb.dst = NULL;
+	s->release_pending = false;
+}
+
+void pool_stop_waiting(struct client *c)
+{
+	if (c->state != CL_WAITING)
+		return;
+	struct pool *p = c->pool;
+	list_del(&c->node);
+	p->n_waiting--;
+	p->wait_time += (uint64_t)(now_usec() - c->wait_start);
+	list_add_tail(&p->active_clients, &c->node);
+	c->state = CL_ACTIVE;
+	c->wait_start = 0;
+}
+
+static bool server_needs_check(const struct server *s)
+{
+	const char *q = S()->server_check_query;
+	if (!q || !*q)
+		return false;
+	return now_usec() - s->release_time >= S()->server_check_delay;
+}
+
+bool pool_acquire(struct client *c)
+{
+	struct pool *p = c->pool;
+	if (pool_can_serve(p) && p->n_waiting == 0) {
+		for (;;) {
+			struct list *ln = S()->server_round_robin ? list_last(&p->idle_servers) : list_first(&p->idle_servers);
+			if (!ln)
+				break;
+			struct server *s = container_of(ln, struct server, node);
+			if (server_needs_check(s)) {
+				server_run_check(s, S()->server_check_query);
+				continue;
+			}
+			pool_link(c, s);
+			return true;
+		}
+	}
+	/* wait, first come first served */
+	list_del(&c->node);
+	list_add_tail(&p->waiting_clients, &c->node);
+	c->state = CL_WAITING;
+	c->wait_start = now_usec();
+	p->n_waiting++;
+	pool_maybe_launch(p, false);
+	return false;
+}
+
+void pool_server_ready(struct server *s)
+{
+	struct pool *p = s->pool;
+	s->release_pending = false;
+	if (s->close_needed || g.shutting_down) {
+		server_close(s, s->close_needed ? "close needed" : "shutting down");
+		return;
+	}
+	if (pool_can_serve(p)) {
+		struct list *ln = list_first(&p->waiting_clients);
+		if (ln) {
+			struct client *c = container_of(ln, struct client, node);
+			pool_link(c, s);
+			sbuf_continue(&c->sb);
+			return;
+		}
+	}
+	list_del(&s->node);
+	list_add_head(&p->idle_servers, &s->node);
+	s->state = SV_IDLE;
+}
+
+void pool_release_server(struct server *s)
+{
+	struct client *c = s->client;
+	if (c)
+		pool_unlink(c);
+	s->release_time = now_usec();
+	usec_t life = S()->server_lifetime;
+	if (life > 0 && s->release_time - s->connect_time >= life) {
+		server_close(s, "server_lifetime (%lld s) reached", (long long)(life / USEC));
+		return;
+	}
+	if (s->dirty && pool_mode_of(s->pool, c ? c->user : NULL) == POOL_SESSION) {
+		const char *reset = S()->server_reset_query;
+		s->dirty = false;
+		if (reset && *reset) {
+			server_run_check(s, reset);
+			return;
+		}
+	}
+	pool_server_ready(s);
+}
+
+void pool_server_gone(struct server *s)
+{
+	struct pool *p = s->pool;
+	p->n_servers--;
+	p->db->server_count--;
+	p->user->server_count--;
+	/* someone may be waiting for room under a limit */
+	if (p->n_waiting)
+		pool_maybe_launch(p, false);
+	else {
+		/* another pool of the same database may be blocked by max_db_connections */
+		struct list *pn;
+		list_for_each(pn, &p->db->pools) {
+			struct pool *o = container_of(pn, struct pool, db_node);
+			if (o != p && o->n_waiting)
+				pool_maybe_launch(o, false);
+		}
+	}
+}
+
+static int servers_logging_in(const struct pool *p)
+{
+	return (int)list_count(&p->login_servers);
+}
+
+void pool_maybe_launch(struct pool *p, bool allow_reserve)
+{
+	if (g.shutting_down || !pool_can_serve(p))
+		return;
+	if (p->db->removed)
+		return;
+	if (p->next_launch && now_usec() < p->next_launch)
+		return;
+	int limit = pool_size_of(p) + (allow_reserve ? pool_reserve_size(p) : 0);
+	int maxdb = db_max_connections(p->db);
+	int maxuser = user_max_connections(p->user);
+	int want = p->n_waiting - servers_logging_in(p) - (int)list_count(&p->tested_servers);
+	int min = pool_min_size(p);
+	if (p->n_servers + (want > 0 ? want : 0) < min)
+		want = min - p->n_servers;
+	while (want-- > 0) {
+		if (p->n_servers >= limit) {
+			if (!allow_reserve && p->n_waiting && pool_reserve_size(p) > 0)
+				break; /* janitor opens the reserve after reserve_pool_timeout */
+			break;
+		}
+		if (maxdb > 0 && p->db->server_count >= maxdb)
+			break;
+		if (maxuser > 0 && p->user->server_count >= maxuser)
+			break;
+		if (!server_launch(p))
+			break;
+	}
+}
+
+static bool error_is_definitive(const char *sqlstate)
+{
+	/* authentication, missing database, privilege: retrying will not help */
+	return sqlstate && (strncmp(sqlstate, "28", 2) == 0 || strcmp(sqlstate, "3D000") == 0 ||
+			    strcmp(sqlstate, "42501") == 0 || strcmp(sqlstate, "08P01") == 0);
+}
+
+void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
+{
+	usec_t max = S()->server_login_retry;
+	usec_t first = max < USEC ? max : USEC / 4;
+	p->retry_delay = p->retry_delay ? p->retry_delay * 2 : first;
+	if (p->retry_delay > max)
+		p->retry_delay = max;
+	p->next_launch = now_usec() + p->retry_delay;
+	free(p->last_error);
+	p->last_error = xstrdup(msg);
+	snprintf(p->last_sqlstate, sizeof(p->last_sqlstate), "%s", sqlstate ? sqlstate : "08006");
+
+	/* Clients that no other server of this pool will serve learn why now,
+	 * when the reason will not go away by itself. */
+	if (!error_is_definitive(sqlstate) || p->n_servers > 0)
+		return;
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &p->waiting_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		client_wait_failed(c, p->last_sqlstate, msg);
+	}
+	struct list *cn;
+	list_for_each_safe(cn, tmp, &g.login_clients) {
+		struct client *c = container_of(cn, struct client, node);
+		if (c->pool == p)
+			client_login_fail(c, p->last_sqlstate, "%s", msg);
+	}
+}
+
+void pool_login_succeeded(struct pool *p)
+{
+	p->retry_delay = 0;
+	p->next_launch = 0;
+	free(p->last_error);
+	p->last_error = NULL;
+	p->last_sqlstate[0] = '\0';
+}
+
+void pool_set_welcome(struct pool *p, int n, const char *const *names, const char *const *values)
+{
+	for (int i = 0; i < p->n_welcome; i++) {
+		istr_unref(p->welcome_names[i]);
+		istr_unref(p->welcome_values[i]);
+	}
+	free(p->welcome_names);
+	free(p->welcome_values);
+	pset_unref(p->welcome_set);
+	p->welcome_names = xcalloc((size_t)(n ? n : 1), sizeof(struct istr *));
+	p->welcome_values = xcalloc((size_t)(n ? n : 1), sizeof(struct istr *));
+	struct pset *set = pset_empty();
+	for (int i = 0; i < n; i++) {
+		p->welcome_names[i] = istr_get(names[i]);
+		p->welcome_values[i] = istr_get(values[i]);
+		int idx = param_index(names[i]);
+		if (idx >= 0) {
+			struct pset *nset = pset_with(set, idx, values[i]);
+			pset_unref(set);
+			set = nset;
+		}
+	}
+	p->n_welcome = n;
+	p->welcome_set = set;
+}
+
+void pool_pause_all(bool on)
+{
+	g.paused = on;
+	if (on)
+		return;
+	struct list *pn;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		while (p->n_waiting && !list_empty(&p->idle_servers)) {
+			struct server *s = container_of(list_first(&p->idle_servers), struct server, node);
+			pool_server_ready(s);
+		}
+		pool_maybe_launch(p, false);
+	}
+}
+
+void pool_reconnect_db(struct database *db)
+{
+	db_close_servers_later(db);
+}

@@ -1,0 +1,60 @@
+/*
+ * Users, databases and pools: the objects the configuration describes, and
+ * the hand-over of servers to clients.
+ *
+ * Owns: the users and databases tables, every pool, and the rules of
+ * acquire and release (pool size, reserve pool, max_db_connections,
+ * max_user_connections, FIFO waiting). Must not parse messages or touch
+ * sockets: linking is bookkeeping, the bytes belong to client.c/server.c.
+ */
+#ifndef PGTIDE_POOL_H
+#define PGTIDE_POOL_H
+
+#include <stdbool.h>
+
+#include "pgtide.h"
+
+struct auth_entry;
+
+void objects_init(void);
+/* Make runtime objects match a (new) config and its auth_file. */
+void objects_apply_config(struct config *cfg, struct auth_entry *auth);
+
+struct user *user_find(const char *name);
+/* A user object for a name with no auth_file entry (trust without auth_file,
+ * forced users): created on demand, no secret. */
+struct user *user_find_or_add(const char *name);
+/* The database a client asked for, created from "*" when allowed. */
+struct database *database_find(const char *name);
+struct database *database_lookup_or_auto(const char *name);
+struct pool *pool_get(struct database *db, struct user *u);
+
+int pool_size_of(const struct pool *p);
+int pool_mode_of(const struct pool *p, const struct user *client_user);
+
+/* Give c a server now if one is free (true), or queue it (false). */
+bool pool_acquire(struct client *c);
+void pool_link(struct client *c, struct server *s);
+void pool_unlink(struct client *c);
+/* The client's transaction is over: the server goes back to the pool. */
+void pool_release_server(struct server *s);
+/* A server became usable: logged in, checked or reset. */
+void pool_server_ready(struct server *s);
+/* Bookkeeping for a server that is going away. */
+void pool_server_gone(struct server *s);
+/* A client stops waiting (closed, timed out). */
+void pool_stop_waiting(struct client *c);
+/* Open new servers if clients wait and limits allow. */
+void pool_maybe_launch(struct pool *p, bool allow_reserve);
+/* A server login failed: back off, and tell clients that cannot be served. */
+void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
+void pool_login_succeeded(struct pool *p);
+/* Capture the first server's ParameterStatus list for new clients. */
+void pool_set_welcome(struct pool *p, int n, const char *const *names, const char *const *values);
+
+/* PAUSE / RESUME / RECONNECT: whole process or one database. */
+void pool_pause_all(bool on);
+void pool_reconnect_db(struct database *db);
+bool pool_can_serve(const struct pool *p);
+
+#endif

@@ -1,0 +1,661 @@
+/*
+ * Buffered socket I/O and the per-socket message loop.
+ *
+ * Owns: fds, their events, iobufs and outqs. Must not interpret messages:
+ * the owner's sbuf_ops decide. Never frees an owner: closing is the owner's
+ * business and happens through its deferred-free list.
+ *
+ * The pump, for one socket: parse what is buffered and hand each message to
+ * the owner; flush the peer's queue and our own; read once more if the last
+ * read filled the buffer. One read normally drains the socket, one writev
+ * sends a whole batch, and nothing is copied on the way through.
+ */
+#include "autoconf.h"
+
+#include "sbuf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bufpool.h"
+#include "log.h"
+
+static struct event_base *ev_base;
+
+/* ---- deferred work ---- */
+
+struct defer_item {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static struct event defer_ev;
+static struct sbuf *sched_head, *sched_tail;
+static struct defer_item *defer_items;
+static size_t defer_n, defer_cap;
+static bool defer_active;
+
+static void defer_arm(void)
+{
+	if (!defer_active) {
+		defer_active = true;
+		event_active(&defer_ev, EV_TIMEOUT, 1);
+	}
+}
+
+static void sbuf_pump(struct sbuf *sb, bool can_read);
+
+static void defer_run(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	defer_active = false;
+	for (int rounds = 0; rounds < 64 && (sched_head || defer_n); rounds++) {
+		while (sched_head) {
+			struct sbuf *sb = sched_head;
+			sched_head = sb->next_sched;
+			if (!sched_head)
+				sched_tail = NULL;
+			sb->next_sched = NULL;
+			sb->scheduled = false;
+			if (!sb->closing)
+				sbuf_pump(sb, false);
+		}
+		/* Generic calls (deferred frees) run after the pumps they may follow. */
+		size_t n = defer_n;
+		struct defer_item *items = defer_items;
+		defer_items = NULL;
+		defer_n = defer_cap = 0;
+		for (size_t i = 0; i < n; i++)
+			items[i].fn(items[i].arg);
+		free(items);
+	}
+	if (sched_head || defer_n)
+		defer_arm();
+}
+
+void defer_init(struct event_base *base)
+{
+	event_assign(&defer_ev, base, -1, 0, defer_run, NULL);
+}
+
+void defer_call(void (*fn)(void *), void *arg)
+{
+	if (defer_n == defer_cap) {
+		size_t ncap = defer_cap ? defer_cap * 2 : 16;
+		struct defer_item *n = realloc(defer_items, ncap * sizeof(*n));
+		if (!n) {
+			log_error("out of memory queueing deferred work");
+			return;
+		}
+		defer_items = n;
+		defer_cap = ncap;
+	}
+	defer_items[defer_n].fn = fn;
+	defer_items[defer_n].arg = arg;
+	defer_n++;
+	defer_arm();
+}
+
+static void sbuf_schedule(struct sbuf *sb)
+{
+	if (sb->scheduled || sb->closing)
+		return;
+	sb->scheduled = true;
+	sb->next_sched = NULL;
+	if (sched_tail)
+		sched_tail->next_sched = sb;
+	else
+		sched_head = sb;
+	sched_tail = sb;
+	defer_arm();
+}
+
+static void sbuf_unschedule(struct sbuf *sb)
+{
+	if (!sb->scheduled)
+		return;
+	struct sbuf **pp = &sched_head, *prev = NULL;
+	while (*pp && *pp != sb) {
+		prev = *pp;
+		pp = &(*pp)->next_sched;
+	}
+	if (*pp) {
+		*pp = sb->next_sched;
+		if (sched_tail == sb)
+			sched_tail = prev;
+	}
+	sb->next_sched = NULL;
+	sb->scheduled = false;
+}
+
+/* ---- buffers ---- */
+
+static struct iobuf *iobuf_new(void)
+{
+	struct iobuf *b = bufpool_get();
+	if (!b)
+		return NULL;
+	b->cap = (uint32_t)(bufpool_block_size() - sizeof(struct iobuf));
+	b->pos = b->end = 0;
+	b->heap = false;
+	return b;
+}
+
+static void iobuf_free(struct iobuf *b)
+{
+	if (b->heap)
+		free(b);
+	else
+		bufpool_put(b);
+}
+
+static struct outq *outq_new(void)
+{
+	struct outq *q = bufpool_get();
+	if (!q)
+		return NULL;
+	q->head = q->nseg = 0;
+	q->head_off = 0;
+	q->src = NULL;
+	q->gen_len = 0;
+	q->gen_cap = (uint32_t)(bufpool_block_size() - sizeof(struct outq));
+	q->nheap = 0;
+	q->orphan = NULL;
+	return q;
+}
+
+static bool outq_ensure(struct sbuf *sb)
+{
+	if (!sb->out)
+		sb->out = outq_new();
+	return sb->out != NULL;
+}
+
+static void sbuf_unpinned(struct sbuf *src)
+{
+	if (src->pins == 0 && !src->in_pump && !src->closing)
+		sbuf_schedule(src);
+}
+
+/* Everything in the queue was written: let go of what it pointed into. */
+static void outq_release(struct sbuf *sb)
+{
+	struct outq *q = sb->out;
+	if (!q)
+		return;
+	sb->out = NULL;
+	struct sbuf *src = q->src;
+	for (int i = 0; i < q->nheap; i++)
+		free(q->heap[i]);
+	if (q->orphan)
+		iobuf_free(q->orphan);
+	bufpool_put(q);
+	if (src) {
+		src->pins--;
+		sbuf_unpinned(src);
+	}
+}
+
+/* Forward n bytes of src's buffer to dst. false: no room, flush first. */
+static bool outq_add_ref(struct sbuf *dst, struct sbuf *src, const uint8_t *p, size_t n)
+{
+	if (!outq_ensure(dst))
+		return false;
+	struct outq *q = dst->out;
+	if (q->src && q->src != src)
+		return false;
+	if (q->nseg > q->head) {
+		struct iovec *last = &q->seg[q->nseg - 1];
+		if ((const uint8_t *)last->iov_base + last->iov_len == p) {
+			last->iov_len += n;
+			goto pinned;
+		}
+	}
+	if (q->nseg == OUTQ_SEGS)
+		return false;
+	q->seg[q->nseg].iov_base = (void *)p;
+	q->seg[q->nseg].iov_len = n;
+	q->nseg++;
+pinned:
+	if (!q->src) {
+		q->src = src;
+		src->pins++;
+	}
+	return true;
+}
+
+static bool outq_room_for_ref(struct sbuf *dst)
+{
+	return !dst->out || (dst->out->nseg < OUTQ_SEGS - 2);
+}
+
+bool sbuf_gen_begin(struct sbuf *sb, struct pktbuf *pb)
+{
+	if (!outq_ensure(sb))
+		return false;
+	struct outq *q = sb->out;
+	if (q->nseg >= OUTQ_SEGS - 1)
+		return false;
+	pkt_init_fixed(pb, q->gen + q->gen_len, q->gen_cap - q->gen_len);
+	return true;
+}
+
+void sbuf_gen_commit(struct sbuf *sb, struct pktbuf *pb)
+{
+	struct outq *q = sb->out;
+	if (pb->failed || pb->len == 0 || !q)
+		return;
+	uint8_t *start = q->gen + q->gen_len;
+	q->gen_len += (uint32_t)pb->len;
+	if (q->nseg > q->head) {
+		struct iovec *last = &q->seg[q->nseg - 1];
+		if ((uint8_t *)last->iov_base + last->iov_len == start) {
+			last->iov_len += pb->len;
+			return;
+		}
+	}
+	q->seg[q->nseg].iov_base = start;
+	q->seg[q->nseg].iov_len = pb->len;
+	q->nseg++;
+}
+
+size_t sbuf_gen_room(struct sbuf *sb)
+{
+	if (!outq_ensure(sb))
+		return 0;
+	if (sb->out->nseg >= OUTQ_SEGS - 1)
+		return 0;
+	return sb->out->gen_cap - sb->out->gen_len;
+}
+
+bool sbuf_queue_heap(struct sbuf *sb, void *block, size_t len)
+{
+	if (!outq_ensure(sb) || sb->out->nheap == OUTQ_HEAP || sb->out->nseg >= OUTQ_SEGS) {
+		free(block);
+		return false;
+	}
+	struct outq *q = sb->out;
+	q->heap[q->nheap++] = block;
+	q->seg[q->nseg].iov_base = block;
+	q->seg[q->nseg].iov_len = len;
+	q->nseg++;
+	return true;
+}
+
+bool sbuf_has_output(const struct sbuf *sb)
+{
+	return sb->out && sb->out->head < sb->out->nseg;
+}
+
+bool sbuf_has_input(const struct sbuf *sb)
+{
+	return sb->in && sb->in->pos < sb->in->end;
+}
+
+void sbuf_discard_input(struct sbuf *sb)
+{
+	if (sb->in) {
+		sb->in->end = sb->in->pos;
+		sb->stream_left = 0;
+	}
+}
+
+/* ---- lifecycle ---- */
+
+static void sbuf_event_cb(evutil_socket_t fd, short what, void *arg);
+
+void sbuf_global_init(struct event_base *base)
+{
+	ev_base = base;
+	defer_init(base);
+}
+
+void sbuf_init(struct sbuf *sb, int fd, const struct sbuf_ops *ops)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->fd = fd;
+	sb->ops = ops;
+	sb->max_msg = INT_MAX;
+}
+
+bool sbuf_start(struct sbuf *sb)
+{
+	sb->ev_flags = 0;
+	sbuf_update_events(sb);
+	return true;
+}
+
+void sbuf_close(struct sbuf *sb)
+{
+	sb->closing = true;
+	sbuf_unschedule(sb);
+	if (sb->ev_flags) {
+		event_del(&sb->ev);
+		sb->ev_flags = 0;
+	}
+	if (sb->out)
+		outq_release(sb);
+	/* A peer's queue may still point into our buffer: those bytes were
+	 * promised to the peer, so the queue inherits the buffer and frees it
+	 * once they are written. */
+	if (sb->dst && sb->dst->out && sb->dst->out->src == sb) {
+		struct outq *q = sb->dst->out;
+		q->src = NULL;
+		sb->pins--;
+		q->orphan = sb->in;
+		sb->in = NULL;
+	}
+	if (sb->in) {
+		iobuf_free(sb->in);
+		sb->in = NULL;
+	}
+	if (sb->fd >= 0) {
+		close(sb->fd);
+		sb->fd = -1;
+	}
+	sb->dst = NULL;
+}
+
+void sbuf_continue(struct sbuf *sb)
+{
+	sb->stopped = false;
+	if (!sb->in_pump)
+		sbuf_schedule(sb);
+}
+
+/* ---- events ---- */
+
+static bool can_take_more(const struct sbuf *sb)
+{
+	const struct iobuf *b = sb->in;
+	if (!b)
+		return true;
+	if (b->end < b->cap)
+		return true;
+	return !sb->pins && b->pos > 0;
+}
+
+void sbuf_update_events(struct sbuf *sb)
+{
+	if (sb->fd < 0 || sb->closing)
+		return;
+	short want = 0;
+	if (sbuf_has_output(sb))
+		want |= EV_WRITE;
+	if (can_take_more(sb))
+		want |= EV_READ;
+	if (want == sb->ev_flags)
+		return;
+	if (sb->ev_flags)
+		event_del(&sb->ev);
+	sb->ev_flags = want;
+	if (want) {
+		event_assign(&sb->ev, ev_base, sb->fd, (short)(want | EV_PERSIST), sbuf_event_cb, sb);
+		event_add(&sb->ev, NULL);
+	}
+}
+
+bool sbuf_flush(struct sbuf *sb)
+{
+	struct outq *q = sb->out;
+	if (!q || sb->fd < 0)
+		return true;
+	if (q->head == q->nseg) {
+		/* allocated, never used */
+		outq_release(sb);
+		return true;
+	}
+	while (q->head < q->nseg) {
+		int cnt = q->nseg - q->head;
+		if (cnt > IOV_MAX)
+			cnt = IOV_MAX;
+		ssize_t n = writev(sb->fd, &q->seg[q->head], cnt);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				sbuf_update_events(sb);
+				return true;
+			}
+			sb->ops->on_close(sb, strerror(errno));
+			return false;
+		}
+		sb->bytes_out += (uint64_t)n;
+		size_t left = (size_t)n;
+		while (left > 0 && q->head < q->nseg) {
+			struct iovec *v = &q->seg[q->head];
+			if (left >= v->iov_len) {
+				left -= v->iov_len;
+				q->head++;
+			} else {
+				v->iov_base = (uint8_t *)v->iov_base + left;
+				v->iov_len -= left;
+				left = 0;
+			}
+		}
+	}
+	outq_release(sb);
+	if (sb->ops->on_drained)
+		sb->ops->on_drained(sb);
+	if (!sb->in_pump)
+		sbuf_update_events(sb);
+	return !sb->closing;
+}
+
+/* Make the buffer big enough for one message of len bytes (only while
+ * nothing points into it). */
+static bool iobuf_grow(struct sbuf *sb, uint32_t len)
+{
+	struct iobuf *b = sb->in;
+	size_t have = b->end - b->pos;
+	struct iobuf *nb = malloc(sizeof(*nb) + len);
+	if (!nb)
+		return false;
+	nb->cap = len;
+	nb->heap = true;
+	nb->pos = 0;
+	nb->end = (uint32_t)have;
+	memcpy(nb->data, b->data + b->pos, have);
+	iobuf_free(b);
+	sb->in = nb;
+	return true;
+}
+
+enum input_result { IN_OK, IN_STOPPED, IN_BLOCKED, IN_CLOSED };
+
+static enum input_result handle_input(struct sbuf *sb)
+{
+	struct iobuf *b = sb->in;
+	while (b->pos < b->end) {
+		uint8_t *p = b->data + b->pos;
+		size_t avail = b->end - b->pos;
+
+		if (sb->stream_left) {
+			size_t n = avail < sb->stream_left ? avail : sb->stream_left;
+			if (sb->fwd_partial) {
+				if (!sb->dst || !outq_add_ref(sb->dst, sb, p, n)) {
+					if (!sb->dst) {
+						sb->fwd_partial = false;
+						continue;
+					}
+					return IN_BLOCKED;
+				}
+			}
+			b->pos += (uint32_t)n;
+			sb->stream_left -= (uint32_t)n;
+			continue;
+		}
+		if (sb->raw) {
+			int used = sb->ops->on_raw(sb, p, avail);
+			if (used < 0)
+				return IN_CLOSED;
+			if (used == 0)
+				return sb->stopped ? IN_STOPPED : IN_OK;
+			b->pos += (uint32_t)used;
+			if (sb->stopped)
+				return IN_STOPPED;
+			continue;
+		}
+
+		struct pmsg m;
+		enum proto_result r = proto_header(p, avail, sb->max_msg, &m);
+		if (r == PROTO_MORE)
+			return IN_OK;
+		if (r == PROTO_BAD) {
+			sb->ops->on_bad(sb, "invalid message length");
+			return IN_CLOSED;
+		}
+		bool complete = avail >= m.len;
+		if (!complete && !sb->ops->streamable(sb, m.type)) {
+			if (m.len > b->cap) {
+				if (sb->pins)
+					return IN_BLOCKED;
+				if (!iobuf_grow(sb, m.len)) {
+					sb->ops->on_close(sb, "out of memory for a large message");
+					return IN_CLOSED;
+				}
+				b = sb->in;
+			}
+			return IN_OK;
+		}
+		if (sb->dst && !outq_room_for_ref(sb->dst))
+			return IN_BLOCKED;
+		enum sb_verdict v = sb->ops->on_msg(sb, &m, complete);
+		switch (v) {
+		case SB_FORWARD:
+		case SB_DROP: {
+			size_t n = complete ? m.len : avail;
+			if (v == SB_FORWARD && !outq_add_ref(sb->dst, sb, p, n)) {
+				/* on_msg checked for room; reaching here is a bug */
+				log_error("internal error: no room to forward a message");
+				sb->ops->on_close(sb, "internal error: output queue full");
+				return IN_CLOSED;
+			}
+			b->pos += (uint32_t)n;
+			if (!complete) {
+				sb->stream_left = m.len - (uint32_t)n;
+				sb->fwd_partial = v == SB_FORWARD;
+			}
+			break;
+		}
+		case SB_STOP:
+			if (sb->closing)
+				return IN_CLOSED;
+			sb->stopped = true;
+			return IN_STOPPED;
+		case SB_CLOSED:
+			return IN_CLOSED;
+		}
+		if (sb->closing)
+			return IN_CLOSED;
+		b = sb->in;
+		if (!b)
+			return IN_OK;
+	}
+	return IN_OK;
+}
+
+/* Room to read into; compacts when nothing points into the buffer. */
+static size_t read_room(struct sbuf *sb)
+{
+	struct iobuf *b = sb->in;
+	if (!b) {
+		b = sb->in = iobuf_new();
+		if (!b)
+			return 0;
+	}
+	if (!sb->pins && b->pos > 0) {
+		/* What is left is at most one partial message: cheap to move. */
+		memmove(b->data, b->data + b->pos, b->end - b->pos);
+		b->end -= b->pos;
+		b->pos = 0;
+	}
+	return b->cap - b->end;
+}
+
+static void release_idle_buffer(struct sbuf *sb)
+{
+	struct iobuf *b = sb->in;
+	if (b && b->pos == b->end && !sb->pins && !sb->stream_left) {
+		iobuf_free(b);
+		sb->in = NULL;
+	}
+}
+
+static void sbuf_pump(struct sbuf *sb, bool can_read)
+{
+	if (sb->closing || sb->in_pump)
+		return;
+	sb->in_pump = true;
+	for (int round = 0; round < 16; round++) {
+		enum input_result r = IN_OK;
+		if (!sb->stopped && sb->in && sb->in->pos < sb->in->end)
+			r = handle_input(sb);
+		if (r == IN_CLOSED || sb->closing)
+			break;
+		if (sb->dst && sb->dst->out && !sbuf_flush(sb->dst)) {
+			if (sb->closing)
+				break;
+		}
+		if (sb->closing)
+			break;
+		if (sb->out && !sbuf_flush(sb))
+			break;
+		if (sb->closing)
+			break;
+		if (r == IN_BLOCKED) {
+			/* Output filled up; go on only if the flush emptied it. */
+			if ((sb->dst && sbuf_has_output(sb->dst)) || sbuf_has_output(sb))
+				break;
+			continue;
+		}
+		if (!can_read)
+			break;
+		size_t room = read_room(sb);
+		if (room == 0)
+			break;
+		ssize_t n = read(sb->fd, sb->in->data + sb->in->end, room);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			sb->ops->on_close(sb, strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			sb->ops->on_close(sb, NULL);
+			break;
+		}
+		sb->in->end += (uint32_t)n;
+		sb->bytes_in += (uint64_t)n;
+		if ((size_t)n < room)
+			can_read = false; /* drained: parse it, then wait for the next event */
+		if (sb->stopped && !sb->raw)
+			continue;
+	}
+	sb->in_pump = false;
+	if (sb->closing)
+		return;
+	release_idle_buffer(sb);
+	sbuf_update_events(sb);
+}
+
+static void sbuf_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sbuf *sb = arg;
+	(void)fd;
+	if (what & EV_WRITE) {
+		if (!sbuf_flush(sb) || sb->closing)
+			return;
+	}
+	if (what & EV_READ)
+		sbuf_pump(sb, true);
+	else if (!sb->closing)
+		sbuf_update_events(sb);
+}

@@ -1,0 +1,750 @@
+/*
+ * Server connections: connect, log in, follow replies, run pgtide's own
+ * queries.
+ *
+ * Owns: struct server. Every message a server sends answers something that
+ * was sent to it, in order; the reply queue (rq) records what was sent, so
+ * each reply is matched to its request: forwarded to the client, or consumed
+ * when the request was pgtide's own (parameter syncs, checks, resets). The
+ * queue also tells when a transaction is over (ReadyForQuery with nothing
+ * left owed) and what a client still waits for if the server dies.
+ * Must not choose clients (pool.c) or parse client messages (client.c).
+ */
+#include "autoconf.h"
+
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "client.h"
+#include "dns.h"
+#include "log.h"
+#include "pool.h"
+#include "util/strbuf.h"
+
+struct server_login {
+	struct scram_client scram;
+	bool sasl_started;
+	int n_params;
+	char **names;
+	char **values;
+};
+
+static const char *const state_names[] = {
+	[SV_LOGIN] = "login", [SV_IDLE] = "idle", [SV_ACTIVE] = "active",
+	[SV_TESTED] = "tested", [SV_JUSTFREE] = "closed",
+};
+
+const char *server_state_name(int st)
+{
+	return state_names[st];
+}
+
+const char *server_host(const struct server *s)
+{
+	const char *h = s->pool->db->cfg->primary.host;
+	if (!h || !*h)
+		h = *S()->unix_socket_dir ? S()->unix_socket_dir : "/tmp";
+	return h;
+}
+
+int server_port(const struct server *s)
+{
+	return s->pool->db->cfg->primary.port;
+}
+
+const char *server_prefix(const struct server *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "S-%u %s/%s@%s:%d", s->id, s->pool->db->name, s->pool->user->name, server_host(s),
+		 server_port(s));
+	return buf;
+}
+
+/* ---- reply queue ---- */
+
+void rq_push(struct server *s, uint8_t type, uint8_t flags)
+{
+	struct rq_entry *e = &s->rq[(s->rq_head + s->rq_len) % RQ_CAP];
+	e->type = type;
+	e->flags = flags;
+	e->aux = 0;
+	s->rq_len++;
+}
+
+static struct rq_entry *rq_first(struct server *s)
+{
+	return s->rq_len ? &s->rq[s->rq_head] : NULL;
+}
+
+static void rq_pop(struct server *s)
+{
+	s->rq_head = (uint16_t)((s->rq_head + 1) % RQ_CAP);
+	s->rq_len--;
+	if (s->rq_blocked && s->rq_len < RQ_CAP / 2 && s->client) {
+		s->rq_blocked = false;
+		sbuf_continue(&s->client->sb);
+	}
+}
+
+bool server_is_idle_for_txn(const struct server *s)
+{
+	return s->status == 'I' && s->rq_len == 0 && !s->unsynced;
+}
+
+int server_pending_syncs(const struct server *s)
+{
+	int n = 0;
+	for (int i = 0; i < s->rq_len; i++) {
+		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
+		if (!(e->flags & RQ_CONSUME) && (e->type == 'S' || e->type == 'Q' || e->type == 'F'))
+			n++;
+	}
+	return n;
+}
+
+/* After an error in extended protocol the server skips to the next Sync:
+ * requests before that Sync will get no reply. */
+static void rq_skip_to_sync(struct server *s)
+{
+	while (s->rq_len) {
+		struct rq_entry *e = rq_first(s);
+		if (e->type == 'S')
+			return;
+		rq_pop(s);
+	}
+	s->skipping = true;
+}
+
+/* ---- lifecycle ---- */
+
+static void server_free(void *arg);
+
+void server_module_init(void)
+{
+	list_init(&g.justfree_servers);
+}
+
+static void login_free(struct server *s)
+{
+	struct server_login *l = s->login;
+	if (!l)
+		return;
+	for (int i = 0; i < l->n_params; i++) {
+		free(l->names[i]);
+		free(l->values[i]);
+	}
+	free(l->names);
+	free(l->values);
+	memset(&l->scram, 0, sizeof(l->scram));
+	free(l);
+	s->login = NULL;
+}
+
+void server_close(struct server *s, const char *fmt, ...)
+{
+	if (s->state == SV_JUSTFREE)
+		return;
+	char reason[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (S()->log_disconnections || s->state == SV_LOGIN)
+		server_log(s, LV_LOG, "closing because: %s (age=%llds)", reason,
+			   (long long)((now_usec() - s->connect_time) / USEC));
+
+	struct client *c = s->client;
+	if (c) {
+		bool complete = server_is_idle_for_txn(s) && !s->in_copy;
+		if (complete)
+			pool_unlink(c);
+		else
+			client_server_lost(c, "server connection lost (%s)", reason);
+	}
+	dns_cancel(s);
+	list_del(&s->node);
+	bool was_counted = true;
+	s->state = SV_JUSTFREE;
+	list_add_tail(&g.justfree_servers, &s->node);
+	sbuf_close(&s->sb);
+	login_free(s);
+	if (was_counted)
+		pool_server_gone(s);
+	defer_call(server_free, NULL);
+}
+
+static void server_free(void *arg)
+{
+	(void)arg;
+	server_free_pending();
+}
+
+void server_free_pending(void)
+{
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &g.justfree_servers) {
+		struct server *s = container_of(ln, struct server, node);
+		list_del(&s->node);
+		pset_unref(s->params);
+		free(s);
+	}
+}
+
+/* ---- pgtide's own queries ---- */
+
+static bool queue_query(struct server *s, const char *sql, uint8_t flags)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	pkt_query(&pb, sql);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	rq_push(s, 'Q', (uint8_t)(RQ_CONSUME | flags));
+	return true;
+}
+
+void server_run_check(struct server *s, const char *sql)
+{
+	list_del(&s->node);
+	list_add_tail(&s->pool->tested_servers, &s->node);
+	s->state = SV_TESTED;
+	if (!queue_query(s, sql, RQ_CHECK)) {
+		server_close(s, "could not queue check query");
+		return;
+	}
+	server_log(s, LV_NOISE, "running \"%s\"", sql);
+	sbuf_flush(&s->sb);
+}
+
+/* ---- cancel requests to Postgres ---- */
+
+struct cancel_conn {
+	int fd;
+	struct event ev;
+	uint8_t pkt[16];
+};
+
+static void cancel_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cancel_conn *cc = arg;
+	(void)what;
+	ssize_t n = write(fd, cc->pkt, sizeof(cc->pkt));
+	if (n != (ssize_t)sizeof(cc->pkt))
+		log_debug("cancel request not sent: %s", n < 0 ? strerror(errno) : "short write");
+	close(fd);
+	free(cc);
+}
+
+void server_send_cancel(struct server *s)
+{
+	if (!s->be_pid || s->state != SV_ACTIVE)
+		return;
+	struct cancel_conn *cc = xcalloc(1, sizeof(*cc));
+	struct pktbuf pb;
+	pkt_init_fixed(&pb, cc->pkt, sizeof(cc->pkt));
+	pkt_cancel_request(&pb, s->be_pid, s->be_key);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getpeername(s->sb.fd, (struct sockaddr *)&ss, &len) < 0) {
+		free(cc);
+		return;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		free(cc);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+		close(fd);
+		free(cc);
+		return;
+	}
+	cc->fd = fd;
+	event_assign(&cc->ev, g.base, fd, EV_WRITE, cancel_cb, cc);
+	struct timeval tv = { 10, 0 };
+	event_add(&cc->ev, &tv);
+	s->cancel_sent = true;
+	server_log(s, LV_DEBUG, "sent cancel request for backend %u", s->be_pid);
+}
+
+/* ---- replies ---- */
+
+static enum sb_verdict protocol_error(struct server *s, const struct pmsg *m, const char *what)
+{
+	struct rq_entry *e = rq_first(s);
+	server_close(s, "protocol error: unexpected '%c' %s (waiting for reply to '%c')", m->type, what,
+		     e ? e->type : '-');
+	return SB_CLOSED;
+}
+
+static void track_param(struct server *s, const struct pmsg *m, bool to_client)
+{
+	const char *name, *value;
+	if (!proto_parse_param_status(m, &name, &value))
+		return;
+	int idx = param_index(name);
+	if (idx < 0)
+		return;
+	struct pset *n = pset_with(s->params, idx, value);
+	pset_unref(s->params);
+	s->params = n;
+	struct client *c = s->client;
+	if (c && to_client) {
+		struct pset *cn = pset_with(c->params, idx, value);
+		pset_unref(c->params);
+		c->params = cn;
+	}
+}
+
+static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, struct rq_entry *e)
+{
+	struct msg_error err;
+	bool parsed = proto_parse_error(m, &err);
+	s->pool->errors++;
+	if (e->flags & RQ_CONSUME) {
+		if (e->flags & RQ_CHECK) {
+			server_log(s, LV_WARNING, "check or reset query failed: %s", parsed ? err.message : "?");
+			s->close_needed = true;
+		} else if (e->flags & RQ_PARAMS) {
+			server_log(s, LV_WARNING, "could not set a client's parameters: %s", parsed ? err.message : "?");
+			/* forget what we believed the server had; next link sets all again */
+			pset_unref(s->params);
+			s->params = pset_empty();
+		} else {
+			server_log(s, LV_WARNING, "pgtide's own request failed: %s", parsed ? err.message : "?");
+			server_close(s, "internal request failed");
+			return SB_CLOSED;
+		}
+		if (e->type != 'Q' && e->type != 'F')
+			rq_skip_to_sync(s);
+		return SB_DROP;
+	}
+	if (parsed && err.severity && strcmp(err.severity, "FATAL") == 0)
+		s->close_needed = true;
+	if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
+		rq_skip_to_sync(s);
+	if (e->type == 'Q' || e->type == 'F' || e->type == 'S')
+		s->in_copy = false;
+	return s->client ? SB_FORWARD : SB_DROP;
+}
+
+static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct rq_entry *e)
+{
+	char st;
+	if (!proto_parse_rfq(m, &st))
+		return protocol_error(s, m, "(bad ReadyForQuery)");
+	uint8_t flags = e->flags;
+	s->status = st;
+	s->in_copy = false;
+	rq_pop(s);
+	if (flags & RQ_CONSUME) {
+		if ((flags & RQ_CHECK) && s->state == SV_TESTED && s->rq_len == 0) {
+			if (s->close_needed)
+				server_close(s, "check or reset query failed");
+			else
+				pool_server_ready(s);
+			return SB_DROP;
+		}
+		return SB_DROP;
+	}
+	struct client *c = s->client;
+	if (!c)
+		return SB_DROP;
+	c->status = st;
+	struct pool *p = s->pool;
+	usec_t now = now_usec();
+	if (c->query_start) {
+		p->query_time += (uint64_t)(now - c->query_start);
+		c->query_start = 0;
+	}
+	if (s->rq_len == 0 && !s->unsynced) {
+		int mode = pool_mode_of(p, c->user);
+		if (st == 'I' && c->xact_start) {
+			p->xact_count++;
+			p->xact_time += (uint64_t)(now - c->xact_start);
+			c->xact_start = 0;
+		}
+		if (s->close_needed && st == 'I') {
+			s->release_pending = true; /* closed at release */
+		} else if (mode == POOL_SESSION) {
+			s->dirty = true;
+		} else if (st == 'I') {
+			s->release_pending = true;
+		} else if (mode == POOL_STATEMENT) {
+			client_close(c, "08P01", "transaction blocks not allowed in statement pool mode");
+			server_close(s, "client used a transaction in statement pool mode");
+			return SB_CLOSED;
+		}
+	}
+	return SB_FORWARD;
+}
+
+static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
+{
+	struct rq_entry *e = rq_first(s);
+	if (!e) {
+		if (m->type == 'E') {
+			struct msg_error err;
+			if (proto_parse_error(m, &err))
+				server_close(s, "server error: %s %s", err.sqlstate, err.message);
+			else
+				server_close(s, "server sent an unreadable error");
+			return SB_CLOSED;
+		}
+		return protocol_error(s, m, "with no request outstanding");
+	}
+	bool consume = (e->flags & RQ_CONSUME) || !s->client;
+	enum sb_verdict fwd = consume ? SB_DROP : SB_FORWARD;
+
+	if (m->type == 'E')
+		return on_error_reply(s, m, e);
+
+	switch (e->type) {
+	case 'Q':
+	case 'F':
+		switch (m->type) {
+		case 'Z':
+			return on_ready(s, m, e);
+		case 'G':
+			s->in_copy = true;
+			return fwd;
+		case 'W':
+			return protocol_error(s, m, "(COPY BOTH / replication is not supported through a pool)");
+		case 'T': case 'D': case 'C': case 'I': case 'H': case 'd': case 'c': case 'V':
+			if (m->type == 'C')
+				s->in_copy = false;
+			return fwd;
+		default:
+			return protocol_error(s, m, "in reply to a query");
+		}
+	case 'P':
+		if (m->type != '1')
+			return protocol_error(s, m, "in reply to Parse");
+		rq_pop(s);
+		return fwd;
+	case 'B':
+		if (m->type != '2')
+			return protocol_error(s, m, "in reply to Bind");
+		rq_pop(s);
+		return fwd;
+	case 'D':
+		if (m->type == 't' && (e->flags & RQ_DESC_STMT) && !(e->flags & RQ_GOT_T)) {
+			e->flags |= RQ_GOT_T;
+			return fwd;
+		}
+		if (m->type == 'T' || m->type == 'n') {
+			rq_pop(s);
+			return fwd;
+		}
+		return protocol_error(s, m, "in reply to Describe");
+	case 'E':
+		switch (m->type) {
+		case 'D': case 'd': case 'H': case 'c':
+			return fwd;
+		case 'G':
+			s->in_copy = true;
+			return fwd;
+		case 'C': case 'I': case 's':
+			s->in_copy = false;
+			rq_pop(s);
+			return fwd;
+		default:
+			return protocol_error(s, m, "in reply to Execute");
+		}
+	case 'C':
+		if (m->type != '3')
+			return protocol_error(s, m, "in reply to Close");
+		rq_pop(s);
+		return fwd;
+	case 'S':
+		if (m->type == 'Z')
+			return on_ready(s, m, e);
+		return protocol_error(s, m, "in reply to Sync");
+	default:
+		return protocol_error(s, m, "(internal: bad request record)");
+	}
+}
+
+/* ---- login ---- */
+
+static void login_keep_param(struct server *s, const struct pmsg *m)
+{
+	const char *name, *value;
+	if (!proto_parse_param_status(m, &name, &value))
+		return;
+	struct server_login *l = s->login;
+	l->names = xrealloc(l->names, sizeof(char *) * (size_t)(l->n_params + 1));
+	l->values = xrealloc(l->values, sizeof(char *) * (size_t)(l->n_params + 1));
+	l->names[l->n_params] = xstrdup(name);
+	l->values[l->n_params] = xstrdup(value);
+	l->n_params++;
+	track_param(s, m, false);
+}
+
+static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
+{
+	struct pool *p = s->pool;
+	switch (m->type) {
+	case 'R': {
+		const char *err = NULL;
+		if (!auth_server_request(s, m, &err)) {
+			pool_login_failed(p, "08006", err);
+			server_close(s, "login failed: %s", err);
+			return SB_CLOSED;
+		}
+		return SB_DROP;
+	}
+	case 'S':
+		login_keep_param(s, m);
+		return SB_DROP;
+	case 'K':
+		if (!proto_parse_backend_key(m, &s->be_pid, &s->be_key))
+			return protocol_error(s, m, "(bad BackendKeyData)");
+		return SB_DROP;
+	case 'N':
+		return SB_DROP;
+	case 'v':
+		return SB_DROP; /* we asked for plain 3.0; nothing to adjust */
+	case 'E': {
+		struct msg_error err;
+		char msg[512];
+		const char *state = "08006";
+		if (proto_parse_error(m, &err)) {
+			snprintf(msg, sizeof(msg), "%s", err.message);
+			state = err.sqlstate;
+		} else {
+			snprintf(msg, sizeof(msg), "server refused the login");
+		}
+		char st[6];
+		snprintf(st, sizeof(st), "%s", state);
+		pool_login_failed(p, st, msg);
+		server_close(s, "login failed: %s", msg);
+		return SB_CLOSED;
+	}
+	case 'Z': {
+		char st;
+		if (!proto_parse_rfq(m, &st))
+			return protocol_error(s, m, "(bad ReadyForQuery)");
+		s->status = st;
+		struct server_login *l = s->login;
+		if (!p->n_welcome && l) {
+			pool_set_welcome(p, l->n_params, (const char *const *)l->names, (const char *const *)l->values);
+			client_welcome_ready(p);
+		}
+		login_free(s);
+		pool_login_succeeded(p);
+		if (S()->log_connections)
+			server_log(s, LV_LOG, "new server connection (backend pid %u)", s->be_pid);
+		s->release_time = now_usec();
+		const char *cq = p->db->cfg->connect_query;
+		if (cq && *cq)
+			server_run_check(s, cq);
+		else
+			pool_server_ready(s);
+		return SB_DROP;
+	}
+	default:
+		return protocol_error(s, m, "during login");
+	}
+}
+
+/* ---- sbuf callbacks ---- */
+
+static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool complete)
+{
+	struct server *s = container_of(sb, struct server, sb);
+	(void)complete;
+	if (s->state == SV_LOGIN)
+		return login_msg(s, m);
+	if (s->state == SV_JUSTFREE)
+		return SB_CLOSED;
+
+	struct rq_entry *e = rq_first(s);
+	bool consume = !s->client || (e && (e->flags & RQ_CONSUME));
+	switch (m->type) {
+	case 'N':
+	case 'A':
+		return consume ? SB_DROP : SB_FORWARD;
+	case 'S':
+		track_param(s, m, true);
+		return consume ? SB_DROP : SB_FORWARD;
+	default:
+		break;
+	}
+	enum sb_verdict v = server_reply(s, m);
+	if (v == SB_FORWARD && m->type == 'Z' && s->client)
+		s->client->request_time = now_usec();
+	return v;
+}
+
+static bool server_streamable(struct sbuf *sb, uint8_t type)
+{
+	struct server *s = container_of(sb, struct server, sb);
+	return s->state != SV_LOGIN && (type == 'D' || type == 'd');
+}
+
+static void server_on_close(struct sbuf *sb, const char *reason)
+{
+	struct server *s = container_of(sb, struct server, sb);
+	if (s->state == SV_LOGIN) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "could not connect to server %s:%d: %s", server_host(s), server_port(s),
+			 reason ? reason : "connection closed during login");
+		pool_login_failed(s->pool, "08006", msg);
+		server_close(s, "%s", msg);
+		return;
+	}
+	server_close(s, "%s", reason ? reason : "server closed the connection");
+}
+
+static void server_on_bad(struct sbuf *sb, const char *reason)
+{
+	server_on_close(sb, reason);
+}
+
+static const struct sbuf_ops server_ops = {
+	.on_msg = server_on_msg,
+	.streamable = server_streamable,
+	.on_raw = NULL,
+	.on_close = server_on_close,
+	.on_bad = server_on_bad,
+	.on_drained = NULL,
+};
+
+/* ---- connecting ---- */
+
+static void set_tcp_options(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (S()->tcp_keepalive) {
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		if (S()->tcp_keepidle > 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &S()->tcp_keepidle, sizeof(int));
+		if (S()->tcp_keepintvl > 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &S()->tcp_keepintvl, sizeof(int));
+		if (S()->tcp_keepcnt > 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &S()->tcp_keepcnt, sizeof(int));
+	}
+	if (S()->tcp_user_timeout > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &S()->tcp_user_timeout, sizeof(int));
+}
+
+static bool queue_startup(struct server *s)
+{
+	const struct db_config *dc = s->pool->db->cfg;
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	pkt_begin_untyped(&pb);
+	pkt_put_int32(&pb, PROTO_V3);
+	pkt_put_cstr(&pb, "user");
+	pkt_put_cstr(&pb, s->pool->user->name);
+	pkt_put_cstr(&pb, "database");
+	pkt_put_cstr(&pb, dc->dbname ? dc->dbname : s->pool->db->name);
+	const struct { const char *name; const char *value; } extra[] = {
+		{ "client_encoding", dc->client_encoding },
+		{ "DateStyle", dc->datestyle },
+		{ "TimeZone", dc->timezone },
+		{ "application_name", dc->application_name },
+	};
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		if (extra[i].value) {
+			pkt_put_cstr(&pb, extra[i].name);
+			pkt_put_cstr(&pb, extra[i].value);
+		}
+	}
+	pkt_put_byte(&pb, 0);
+	pkt_end_untyped(&pb);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	return true;
+}
+
+static void server_connect_to(void *arg, int err, const struct sockaddr *sa, socklen_t len)
+{
+	struct server *s = arg;
+	char msg[256];
+	if (s->state != SV_LOGIN)
+		return;
+	if (err) {
+		snprintf(msg, sizeof(msg), "could not resolve server address \"%s\"", server_host(s));
+		pool_login_failed(s->pool, "08006", msg);
+		server_close(s, "%s", msg);
+		return;
+	}
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "could not create socket: %s", strerror(errno));
+		pool_login_failed(s->pool, "08006", msg);
+		server_close(s, "%s", msg);
+		return;
+	}
+	if (sa->sa_family != AF_UNIX)
+		set_tcp_options(fd);
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+		snprintf(msg, sizeof(msg), "could not connect to server %s:%d: %s", server_host(s), server_port(s),
+			 strerror(errno));
+		close(fd);
+		pool_login_failed(s->pool, "08006", msg);
+		server_close(s, "%s", msg);
+		return;
+	}
+	s->sb.fd = fd;
+	if (!queue_startup(s)) {
+		server_close(s, "could not build startup packet");
+		return;
+	}
+	sbuf_start(&s->sb);
+}
+
+static void server_connect_deferred(void *arg)
+{
+	struct server *s = arg;
+	if (s->state != SV_LOGIN)
+		return;
+	dns_resolve(server_host(s), server_port(s), server_connect_to, s);
+}
+
+struct server *server_launch(struct pool *p)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	sbuf_init(&s->sb, -1, &server_ops);
+	s->sb.max_msg = (uint32_t)S()->max_packet_size;
+	s->id = ++g.next_server_id;
+	s->pool = p;
+	s->state = SV_LOGIN;
+	s->status = 'I';
+	s->params = pset_empty();
+	s->connect_time = now_usec();
+	s->login = xcalloc(1, sizeof(*s->login));
+	list_add_tail(&p->login_servers, &s->node);
+	p->n_servers++;
+	p->db->server_count++;
+	p->user->server_count++;
+	server_log(s, LV_DEBUG, "launching new connection");
+	/* connect from the deferred queue: a failure must not run inside the
+	 * caller's loop over clients */
+	defer_call(server_connect_deferred, s);
+	return s;
+}
+
+struct scram_client *server_scram(struct server *s)
+{
+	return s->login ? &s->login->scram : NULL;
+}

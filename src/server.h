@@ -1,0 +1,56 @@
+/*
+ * Server connections: connecting and logging in to Postgres, following the
+ * replies a server owes, and pgtide's own queries (checks, resets,
+ * parameter syncs).
+ *
+ * Owns: struct server's state machine (SV_*), its reply queue and its
+ * login. Must not decide which client gets a server (pool.c) nor interpret
+ * client messages (client.c).
+ */
+#ifndef PGTIDE_SERVER_H
+#define PGTIDE_SERVER_H
+
+#include <stdbool.h>
+
+#include "pgtide.h"
+
+void server_module_init(void);
+/* Open a new connection for pool p (counted in the pool at once). */
+struct server *server_launch(struct pool *p);
+/* Close now; the linked client (if any) is told its transaction failed. */
+void server_close(struct server *s, const char *reason, ...) __attribute__((format(printf, 2, 3)));
+/* Run pgtide's own query on an unlinked server; when its ReadyForQuery
+ * arrives the server goes back to the pool (or closes on error). */
+void server_run_check(struct server *s, const char *sql);
+/* Free servers on the justfree list (deferred). */
+void server_free_pending(void);
+
+/* Reply queue, used by client.c while forwarding. */
+static inline bool rq_full(const struct server *s)
+{
+	return s->rq_len >= RQ_CAP;
+}
+void rq_push(struct server *s, uint8_t type, uint8_t flags);
+bool server_is_idle_for_txn(const struct server *s);
+/* Count the sync points (Sync, Query, FunctionCall) a client waits for. */
+int server_pending_syncs(const struct server *s);
+
+/* "S-7 db/user@host:port" */
+const char *server_prefix(const struct server *s, char *buf, size_t len);
+#define server_log(s, lv, ...)                                                           \
+	do {                                                                                \
+		if (log_enabled(lv)) {                                                      \
+			char _pfx[192];                                                     \
+			log_msg((lv), server_prefix((s), _pfx, sizeof(_pfx)), __VA_ARGS__); \
+		}                                                                           \
+	} while (0)
+
+/* Send a CancelRequest for the query s is running (query_timeout, clients). */
+void server_send_cancel(struct server *s);
+const char *server_state_name(int st);
+/* The SCRAM exchange of a server that is logging in (auth.c). */
+struct scram_client *server_scram(struct server *s);
+const char *server_host(const struct server *s);
+int server_port(const struct server *s);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * Growable byte/string buffer for cold paths (config, admin output, logs).
+ *
+ * Owns: its heap block. Never used on the per-message path, which works in
+ * fixed buffers (see sbuf.c).
+ */
+#ifndef PGTIDE_UTIL_STRBUF_H
+#define PGTIDE_UTIL_STRBUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct strbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool failed; /* an allocation failed; contents are truncated */
+};
+
+void strbuf_init(struct strbuf *sb);
+void strbuf_free(struct strbuf *sb);
+void strbuf_reset(struct strbuf *sb);
+bool strbuf_reserve(struct strbuf *sb, size_t extra);
+void strbuf_append(struct strbuf *sb, const void *data, size_t len);
+void strbuf_puts(struct strbuf *sb, const char *s);
+void strbuf_putc(struct strbuf *sb, char c);
+void strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
+/* Take the heap block out of the buffer (NUL-terminated); caller frees. */
+char *strbuf_steal(struct strbuf *sb);
+
+/* Small string helpers. */
+bool str_iequal(const char *a, const char *b);
+bool str_iprefix(const char *s, const char *prefix);
+char *str_trim(char *s);
+char *xstrdup(const char *s);
+void *xcalloc(size_t n, size_t size);
+void *xmalloc(size_t size);
+void *xrealloc(void *p, size_t size);
+/* Copy at most dstsize-1 bytes and NUL-terminate; returns strlen(src). */
+size_t str_copy(char *dst, const char *src, size_t dstsize);
+
+#endif
