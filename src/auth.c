@@ -245,8 +245,10 @@ bool auth_begin(struct client *c)
 	}
 }
 
-/* Does a cleartext password match the user's secret, whatever its form? */
-static bool password_matches(const struct user *u, const char *pw)
+/* Does a cleartext password match the user's secret, whatever its form?
+ * For a SCRAM secret the password also yields ClientKey, which lets pgtide
+ * log in to a Postgres that stores the same secret. */
+static bool password_matches(struct user *u, const char *pw)
 {
 	switch (u->kind) {
 	case SECRET_PLAIN:
@@ -258,10 +260,16 @@ static bool password_matches(const struct user *u, const char *pw)
 	}
 	case SECRET_SCRAM: {
 		struct scram_secret s;
-		if (!scram_secret_from_password(pw, u->scram.salt, u->scram.salt_len, u->scram.iterations, &s, NULL))
+		uint8_t ck[SCRAM_KEY_LEN];
+		if (!scram_secret_from_password(pw, u->scram.salt, u->scram.salt_len, u->scram.iterations, &s, ck))
 			return false;
-		return ct_equal(s.stored_key, u->scram.stored_key, SCRAM_KEY_LEN) &&
-		       ct_equal(s.server_key, u->scram.server_key, SCRAM_KEY_LEN);
+		bool ok = ct_equal(s.stored_key, u->scram.stored_key, SCRAM_KEY_LEN) &&
+			  ct_equal(s.server_key, u->scram.server_key, SCRAM_KEY_LEN);
+		if (ok) {
+			memcpy(u->client_key, ck, SCRAM_KEY_LEN);
+			u->have_client_key = true;
+		}
+		return ok;
 	}
 	default:
 		return false;

@@ -479,6 +479,8 @@ static bool error_is_definitive(const char *sqlstate)
 			    strcmp(sqlstate, "42501") == 0 || strcmp(sqlstate, "08P01") == 0);
 }
 
+static void fail_waiters(void *arg);
+
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 {
 	usec_t max = S()->server_login_retry;
@@ -491,10 +493,19 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	p->last_error = xstrdup(msg);
 	snprintf(p->last_sqlstate, sizeof(p->last_sqlstate), "%s", sqlstate ? sqlstate : "08006");
 
-	/* Clients that no other server of this pool will serve learn why now,
-	 * when the reason will not go away by itself. */
-	if (!error_is_definitive(sqlstate) || p->n_servers > 0)
+	/* Clients that no other server of this pool will serve learn why, when
+	 * the reason will not go away by itself. Deferred: the failed server is
+	 * still counted while our caller closes it. */
+	if (error_is_definitive(sqlstate))
+		defer_call(fail_waiters, p);
+}
+
+static void fail_waiters(void *arg)
+{
+	struct pool *p = arg;
+	if (p->n_servers > 0 || !p->last_error)
 		return;
+	const char *msg = p->last_error;
 	struct list *ln, *tmp;
 	list_for_each_safe(ln, tmp, &p->waiting_clients) {
 		struct client *c = container_of(ln, struct client, node);

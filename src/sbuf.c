@@ -391,6 +391,9 @@ void sbuf_update_events(struct sbuf *sb)
 		want |= EV_READ;
 	if (want == sb->ev_flags)
 		return;
+	log_noise("sbuf fd=%d events %d -> %d (pins=%d in=%u/%u/%u out=%d)", sb->fd, sb->ev_flags, want, sb->pins,
+		  sb->in ? sb->in->pos : 0, sb->in ? sb->in->end : 0, sb->in ? sb->in->cap : 0,
+		  sb->out ? sb->out->nseg - sb->out->head : -1);
 	if (sb->ev_flags)
 		event_del(&sb->ev);
 	sb->ev_flags = want;
@@ -592,7 +595,7 @@ static void sbuf_pump(struct sbuf *sb, bool can_read)
 	if (sb->closing || sb->in_pump)
 		return;
 	sb->in_pump = true;
-	for (int round = 0; round < 16; round++) {
+	for (int round = 0;; round++) {
 		enum input_result r = IN_OK;
 		if (!sb->stopped && sb->in && sb->in->pos < sb->in->end)
 			r = handle_input(sb);
@@ -616,6 +619,11 @@ static void sbuf_pump(struct sbuf *sb, bool can_read)
 		}
 		if (!can_read)
 			break;
+		if (round == 15) {
+			/* a busy socket yields to the others and goes on later */
+			sbuf_schedule(sb);
+			break;
+		}
 		size_t room = read_room(sb);
 		if (room == 0)
 			break;

@@ -306,7 +306,13 @@ bool scram_server_first(struct scram_server *s, const char *mech, const char *in
 		return false;
 	if (!take_attr(&p, end, 'r', cnonce, sizeof(cnonce)) || !nonce_valid(cnonce, strlen(cnonce)))
 		return false;
-	/* extensions after r= are ignored, as RFC 5802 allows */
+	/* extensions after r= are ignored, as RFC 5802 allows, but each must
+	 * still look like one: a letter, '=', a value */
+	while (p < end) {
+		char ext[SCRAM_MSG_MAX];
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) || !take_attr(&p, end, *p, ext, sizeof(ext)))
+			return false;
+	}
 
 	char snonce[64], salt[128];
 	if (!make_nonce(snonce, sizeof(snonce)))

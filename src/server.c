@@ -500,7 +500,8 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 	case 'R': {
 		const char *err = NULL;
 		if (!auth_server_request(s, m, &err)) {
-			pool_login_failed(p, "08006", err);
+			/* pgtide cannot answer: retrying will not change that */
+			pool_login_failed(p, "28000", err);
 			server_close(s, "login failed: %s", err);
 			return SB_CLOSED;
 		}

@@ -11,12 +11,14 @@ set -u
 : "${PYTHON:=/usr/bin/python3}"
 export PATH="$PGBIN:$PATH"
 export PGCONNECT_TIMEOUT=10
+export PYTHONDONTWRITEBYTECODE=1
 
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${builddir:-$(pwd)}
 PGTIDE=${PGTIDE:-$builddir/src/pgtide}
 TESTBIN=${TESTBIN:-$builddir/tests/integration}
 TNAME=$(basename "$0" .sh)
+export PYTHONPATH="$srcdir/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/pgtide-$TNAME.XXXXXX")
 chmod 755 "$T"
