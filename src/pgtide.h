@@ -91,6 +91,7 @@ struct pool {
 	usec_t retry_delay;
 	char *last_error;
 	char last_sqlstate[6];
+	bool last_definitive;
 
 	/* statistics (SHOW STATS) */
 	uint64_t xact_count, query_count, bytes_in, bytes_out;

@@ -493,13 +493,16 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	p->last_error = xstrdup(msg);
 	snprintf(p->last_sqlstate, sizeof(p->last_sqlstate), "%s", sqlstate ? sqlstate : "08006");
 
-	/* Clients that no other server of this pool will serve learn why, when
-	 * the reason will not go away by itself. Deferred: the failed server is
-	 * still counted while our caller closes it. */
-	if (error_is_definitive(sqlstate))
-		defer_call(fail_waiters, p);
+	/* Clients no other server of this pool can serve learn why. Deferred:
+	 * the failed server is still counted while our caller closes it. */
+	p->last_definitive = error_is_definitive(sqlstate);
+	defer_call(fail_waiters, p);
 }
 
+/* Clients still logging in (no parameters to welcome them with) fail at
+ * once: their connection attempt is what failed. Clients already in wait
+ * for a server only when retrying cannot help; otherwise they wait for the
+ * next attempt, up to query_wait_timeout. */
 static void fail_waiters(void *arg)
 {
 	struct pool *p = arg;
@@ -507,13 +510,14 @@ static void fail_waiters(void *arg)
 		return;
 	const char *msg = p->last_error;
 	struct list *ln, *tmp;
-	list_for_each_safe(ln, tmp, &p->waiting_clients) {
-		struct client *c = container_of(ln, struct client, node);
-		client_wait_failed(c, p->last_sqlstate, msg);
+	if (p->last_definitive) {
+		list_for_each_safe(ln, tmp, &p->waiting_clients) {
+			struct client *c = container_of(ln, struct client, node);
+			client_wait_failed(c, p->last_sqlstate, msg);
+		}
 	}
-	struct list *cn;
-	list_for_each_safe(cn, tmp, &g.login_clients) {
-		struct client *c = container_of(cn, struct client, node);
+	list_for_each_safe(ln, tmp, &g.login_clients) {
+		struct client *c = container_of(ln, struct client, node);
 		if (c->pool == p)
 			client_login_fail(c, p->last_sqlstate, "%s", msg);
 	}
