@@ -81,3 +81,13 @@ void bufpool_stats(struct bufpool_stats *st)
 	st->free = n_free;
 	st->peak = peak_used;
 }
+
+void bufpool_free_all(void)
+{
+	while (free_list) {
+		struct free_block *f = free_list;
+		free_list = f->next;
+		n_free--;
+		munmap(f, block_size);
+	}
+}

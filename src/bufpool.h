@@ -19,6 +19,8 @@ void *bufpool_get(void);   /* NULL when out of memory */
 void bufpool_put(void *block);
 /* Free blocks not needed since the last call (janitor, about once a second). */
 void bufpool_trim(void);
+/* At exit: unmap every free block. */
+void bufpool_free_all(void);
 
 struct bufpool_stats {
 	size_t block_size;

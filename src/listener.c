@@ -30,6 +30,7 @@
 #include "util/strbuf.h"
 
 static int spare_fd = -1;
+static struct list closed = LIST_INIT(closed);
 
 static void reserve_spare(void)
 {
@@ -284,11 +285,22 @@ void listeners_close(void)
 		}
 		if (l->lock_fd >= 0)
 			close(l->lock_fd);
-		/* clients keep a pointer for SHOW CLIENTS: the struct stays */
+		/* clients keep a pointer for SHOW CLIENTS: freed at exit */
 		list_del(&l->node);
+		list_add_tail(&closed, &l->node);
 	}
 	if (spare_fd >= 0) {
 		close(spare_fd);
 		spare_fd = -1;
+	}
+}
+
+void listeners_free(void)
+{
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &closed) {
+		struct listener *l = container_of(ln, struct listener, node);
+		list_del(&l->node);
+		free(l);
 	}
 }

@@ -13,6 +13,8 @@
 
 bool listeners_open(void);
 void listeners_close(void);
+/* At exit, after every client is gone. */
+void listeners_free(void);
 /* Stop accepting (shutdown) without closing the unix socket file yet. */
 void listeners_pause(bool paused);
 

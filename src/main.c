@@ -33,6 +33,7 @@
 #include "pgtide.h"
 #include "pool.h"
 #include "server.h"
+#include "stats.h"
 #include "util/hash.h"
 #include "util/strbuf.h"
 
@@ -511,6 +512,7 @@ int main(int argc, char **argv)
 	janitor_stop();
 	listeners_close();
 	final_cleanup();
+	defer_run_now();
 	if (S()->pidfile && *S()->pidfile) {
 		char *pf = config_path(g.cfg, S()->pidfile);
 		unlink(pf);
@@ -518,6 +520,13 @@ int main(int argc, char **argv)
 	}
 	log_info("pgtide stopped");
 	dns_shutdown();
+	listeners_free();
+	stats_free();
+	objects_free();
+	htab_free(&g.clients_by_id);
+	free(g.tenant_setting);
+	params_free();
+	bufpool_free_all();
 	event_base_free(g.base);
 	config_free(g.cfg);
 	return 0;

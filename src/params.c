@@ -229,3 +229,11 @@ size_t istr_count(void)
 {
 	return istr_tab.count;
 }
+
+void params_free(void)
+{
+	pset_unref(empty_set);
+	empty_set = NULL;
+	htab_free(&istr_tab);
+	htab_free(&pset_tab);
+}

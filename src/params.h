@@ -44,6 +44,8 @@ struct pset {
 };
 
 void params_init(void);
+/* At exit, after every holder let go. */
+void params_free(void);
 /* Index of a tracked parameter by name (case-insensitive), or -1. */
 int param_index(const char *name);
 const char *param_name(int idx);

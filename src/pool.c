@@ -417,12 +417,29 @@ void pool_release_server(struct server *s)
 	pool_server_ready(s);
 }
 
+/* During shutdown: leave as soon as no transaction is running. */
+static void shutdown_progress(void *arg)
+{
+	(void)arg;
+	struct list *pn;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		if (!list_empty(&p->active_servers))
+			return;
+	}
+	event_base_loopbreak(g.base);
+}
+
 void pool_server_gone(struct server *s)
 {
 	struct pool *p = s->pool;
 	p->n_servers--;
 	p->db->server_count--;
 	p->user->server_count--;
+	if (g.shutting_down) {
+		defer_call(shutdown_progress, NULL);
+		return;
+	}
 	/* someone may be waiting for room under a limit */
 	if (p->n_waiting)
 		pool_maybe_launch(p, false);
@@ -577,4 +594,43 @@ void pool_pause_all(bool on)
 void pool_reconnect_db(struct database *db)
 {
 	db_close_servers_later(db);
+}
+
+void objects_free(void)
+{
+	struct list *pn, *ptmp;
+	list_for_each_safe(pn, ptmp, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		list_del(&p->all_node);
+		for (int i = 0; i < p->n_welcome; i++) {
+			istr_unref(p->welcome_names[i]);
+			istr_unref(p->welcome_values[i]);
+		}
+		free(p->welcome_names);
+		free(p->welcome_values);
+		pset_unref(p->welcome_set);
+		free(p->last_error);
+		free(p);
+	}
+	size_t it;
+	struct hnode *n, *next;
+	for (n = htab_next(&g.databases, NULL, &it); n; n = next) {
+		next = htab_next(&g.databases, n, &it);
+		struct database *db = container_of(n, struct database, hn);
+		htab_remove(&g.databases, n);
+		db_config_free(db->cfg);
+		free(db->name);
+		free(db);
+	}
+	for (n = htab_next(&g.users, NULL, &it); n; n = next) {
+		next = htab_next(&g.users, n, &it);
+		struct user *u = container_of(n, struct user, hn);
+		htab_remove(&g.users, n);
+		free(u->name);
+		free(u->secret);
+		istr_unref(u->tenant);
+		free(u);
+	}
+	htab_free(&g.databases);
+	htab_free(&g.users);
 }

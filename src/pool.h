@@ -17,6 +17,8 @@
 struct auth_entry;
 
 void objects_init(void);
+/* At exit: free users, databases and pools. */
+void objects_free(void);
 /* Make runtime objects match a (new) config and its auth_file. */
 void objects_apply_config(struct config *cfg, struct auth_entry *auth);
 

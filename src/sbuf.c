@@ -78,6 +78,12 @@ static void defer_run(evutil_socket_t fd, short what, void *arg)
 		defer_arm();
 }
 
+void defer_run_now(void)
+{
+	defer_run(-1, 0, NULL);
+	event_del(&defer_ev);
+}
+
 void defer_init(struct event_base *base)
 {
 	event_assign(&defer_ev, base, -1, 0, defer_run, NULL);

@@ -135,5 +135,7 @@ bool sbuf_has_input(const struct sbuf *sb);
 /* Deferred work: run after the current callbacks, once per loop. */
 void defer_init(struct event_base *base);
 void defer_call(void (*fn)(void *), void *arg);
+/* At exit: run what is queued. */
+void defer_run_now(void);
 
 #endif

@@ -109,3 +109,18 @@ void stats_period_tick(bool log)
 				 (unsigned long long)s->avg.wait_time);
 	}
 }
+
+void stats_free(void)
+{
+	if (!snaps_init)
+		return;
+	size_t it;
+	struct hnode *n, *next;
+	for (n = htab_next(&snaps, NULL, &it); n; n = next) {
+		next = htab_next(&snaps, n, &it);
+		htab_remove(&snaps, n);
+		free(container_of(n, struct db_snap, hn));
+	}
+	htab_free(&snaps);
+	snaps_init = false;
+}

@@ -27,5 +27,6 @@ void stats_db_totals(const struct database *db, struct stat_totals *t);
 /* Per-second rates and per-transaction/query averages of the last period. */
 void stats_db_averages(const struct database *db, struct stat_totals *avg);
 void stats_period_tick(bool log);
+void stats_free(void);
 
 #endif

@@ -45,6 +45,13 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	for d in "${CLUSTERS[@]}"; do as_pg pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1; done
+	# Under --enable-sanitizers any report from pgtide fails the test.
+	if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/pgtide*.log >/dev/null 2>&1; then
+		echo "FAIL: sanitizer report from pgtide:" >&2
+		grep -h -A25 -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/pgtide*.log >&2
+		FAILED=1
+		rc=1
+	fi
 	if [ "$FAILED" != 0 ] || [ "$rc" != 0 ]; then
 		for f in "$T"/*.log; do
 			[ -f "$f" ] || continue
@@ -53,6 +60,7 @@ cleanup() {
 		done
 	fi
 	if [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T"; else echo "# kept $T" >&2; fi
+	exit "$rc"
 }
 trap cleanup EXIT
 

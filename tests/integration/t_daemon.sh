@@ -118,12 +118,14 @@ except psycopg.Error as e:
     pass
 busy.execute("insert into shut_t values (43)")
 busy.commit()
-time.sleep(0.5)
-try:
-    os.kill(pid, 0)
+for _ in range(50):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.1)
+else:
     raise SystemExit("pgtide still running after the last transaction")
-except ProcessLookupError:
-    pass
 admin = psycopg.connect(f"host=127.0.0.1 port={pgport} user=postgres dbname=postgres")
 assert admin.execute("select count(*) from shut_t where x in (42, 43)").fetchone()[0] == 2
 PY
