@@ -395,6 +395,37 @@ START_TEST(table_access)
 }
 END_TEST
 
+/* etc/pgtide.ini documents every setting with its default, and is valid. */
+START_TEST(sample_file_documents_every_setting)
+{
+	const char *src = getenv("srcdir");
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/etc/pgtide.ini", src ? src : ".");
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t n = getdelim(&text, &cap, '\0', f);
+	fclose(f);
+	ck_assert_int_gt(n, 0);
+	for (int i = 0; i < config_key_count(); i++) {
+		const struct cfg_key_info *k = config_key(i);
+		char want[512];
+		snprintf(want, sizeof(want), "\n;%s = %s\n", k->name, k->def);
+		if (!*k->def)
+			snprintf(want, sizeof(want), "\n;%s =\n", k->name);
+		ck_assert_msg(strstr(text, want) != NULL, "etc/pgtide.ini lacks \"%s\"", want + 1);
+	}
+	free(text);
+	struct cfg_diag d;
+	cfg_diag_init(&d, true);
+	struct config *c = config_load(path, &d);
+	ck_assert_msg(c != NULL, "%s", d.text.data);
+	config_free(c);
+	cfg_diag_free(&d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
@@ -410,6 +441,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, long_lines_and_odd_syntax);
 	tcase_add_test(tc, value_parsers);
 	tcase_add_test(tc, table_access);
+	tcase_add_test(tc, sample_file_documents_every_setting);
 	suite_add_tcase(s, tc);
 	return s;
 }
