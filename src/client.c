@@ -14,6 +14,7 @@
 #include "client.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
@@ -31,6 +32,7 @@
 #include "pool.h"
 #include "server.h"
 #include "sqlclass.h"
+#include "tenant.h"
 #include "util/strbuf.h"
 
 static void client_free(void *arg);
@@ -213,6 +215,7 @@ void client_free_pending(void)
 		struct client *c = container_of(ln, struct client, node);
 		list_del(&c->node);
 		pset_unref(c->params);
+		tenant_attach(c, NULL);
 		free(c->pending_error);
 		free(c);
 	}
@@ -317,6 +320,16 @@ void client_server_lost(struct client *c, const char *fmt, ...)
 		sbuf_continue(&c->sb);
 }
 
+void client_fail_request(struct client *c, const char *state_and_msg)
+{
+	const char *msg = strlen(state_and_msg) > 6 ? state_and_msg + 6 : state_and_msg;
+	size_t n = strlen(msg) + 1;
+	free(c->pending_error);
+	c->pending_error = xmalloc(sizeof(*c->pending_error) + n);
+	snprintf(c->pending_error->sqlstate, sizeof(c->pending_error->sqlstate), "%.5s", state_and_msg);
+	memcpy(c->pending_error->message, msg, n);
+}
+
 void client_wait_failed(struct client *c, const char *sqlstate, const char *msg)
 {
 	pool_stop_waiting(c);
@@ -405,6 +418,108 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
 	return SB_DROP;
 }
 
+/* Refuse a request where it stands: locally when nothing is in flight on a
+ * server, else as a server-side error that takes the request's place, so
+ * replies keep their order and an open transaction fails as Postgres
+ * would fail it. */
+static enum sb_verdict deny(struct client *c, const struct pmsg *m, const char *sqlstate, const char *msg)
+{
+	struct server *s = c->server;
+	if (!s || (s->rq_len == 0 && !s->unsynced && s->status == 'I')) {
+		refuse(c, m->type, sqlstate, msg);
+		return SB_DROP;
+	}
+	if (s->skipping)
+		return SB_DROP; /* an earlier error: the server skips this anyway */
+	if (!tenant_queue_denial(s, m->type, sqlstate, msg)) {
+		client_close(c, "53200", "out of memory");
+		return SB_CLOSED;
+	}
+	return SB_DROP;
+}
+
+static void reply_tenant_set(struct client *c, enum tenant_stmt k, const char *value)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return;
+	if (k == TS_SET_CONFIG) {
+		const char *names[] = { "set_config" };
+		const uint32_t types[] = { OID_TEXT };
+		const char *cells[] = { value };
+		pkt_row_description(&pb, 1, names, types);
+		pkt_data_row(&pb, 1, cells);
+		pkt_command_complete(&pb, "SELECT 1");
+	} else {
+		pkt_command_complete(&pb, k == TS_RESET ? "RESET" : "SET");
+	}
+	pkt_rfq(&pb, 'I');
+	if (!pb.failed)
+		sbuf_gen_commit(&c->sb, &pb);
+	c->status = 'I';
+}
+
+/* A whole SET/RESET/set_config of the tenant setting outside a
+ * transaction: pgtide answers it, as Postgres would, and the new tenant
+ * applies from the next statement on. false: not such a statement. */
+static bool intercept_tenant_set(struct client *c, const struct pmsg *m, const char *q, size_t len)
+{
+	char value[1100], err[256];
+	enum tenant_stmt k = sql_tenant_statement(q, len, g.tenant_setting, value, sizeof(value));
+	if (k == TS_NONE)
+		return false;
+	struct istr *bound = c->user->tenant;
+	if (k == TS_VALUE_TOO_LONG) {
+		snprintf(err, sizeof(err), "invalid value for parameter \"%s\": value too long", g.tenant_setting);
+		refuse(c, m->type, "22023", err);
+		return true;
+	}
+	if (k != TS_RESET && !*value)
+		k = k == TS_SET_CONFIG ? k : TS_RESET; /* '' means no tenant */
+	bool clear = k == TS_RESET || !*value;
+	if (!clear && !tenant_valid(value, err, sizeof(err))) {
+		refuse(c, m->type, "22023", err);
+		return true;
+	}
+	if (bound && (clear || strcmp(value, bound->s) != 0)) {
+		snprintf(err, sizeof(err), "permission denied to set parameter \"%s\": user \"%s\" is bound to tenant \"%s\"",
+			 g.tenant_setting, c->user->name, bound->s);
+		refuse(c, m->type, "42501", err);
+		return true;
+	}
+	struct tenant *t = clear ? NULL : tenant_get(value);
+	tenant_attach(c, t);
+	tenant_unref(t);
+	client_log(c, LV_DEBUG, "tenant %s%s%s", t ? "set to \"" : "cleared", t ? t->id : "", t ? "\"" : "");
+	reply_tenant_set(c, k, value);
+	return true;
+}
+
+/* Statements that change server session state pgtide keeps track of. */
+static void note_session_changes(struct server *s, const char *q, size_t len)
+{
+	const char *p = q;
+	while (p < q + len && isspace((unsigned char)*p))
+		p++;
+	if (p >= q + len || !strchr("dDrR", *p))
+		return;
+	char w[16];
+	sql_first_word(q, len, w, sizeof(w));
+	bool reset_all = false;
+	if (strcmp(w, "discard") == 0) {
+		reset_all = true;
+		s->tenant_stmt_ok = false;
+	} else if (strcmp(w, "deallocate") == 0) {
+		s->tenant_stmt_ok = false;
+	} else if (strcmp(w, "reset") == 0) {
+		reset_all = sql_icontains(q, len, "all");
+	}
+	if (reset_all) {
+		tenant_server_forget(s);
+		server_forget_unreported_params(s);
+	}
+}
+
 /* ---- welcome ---- */
 
 static void send_welcome(struct client *c)
@@ -467,6 +582,33 @@ void client_welcome_ready(struct pool *p)
 	}
 }
 
+/* The client's tenant at login: its user's bound tenant, or the startup
+ * parameter. A bad id refuses the connection. */
+static bool login_tenant(struct client *c)
+{
+	const char *want = c->login->tenant;
+	struct istr *bound = c->user->tenant;
+	char err[256];
+	struct tenant *t = NULL;
+	if (bound) {
+		if (want && strcmp(want, bound->s) != 0) {
+			client_login_fail(c, "42501", "permission denied to set parameter \"%s\": user \"%s\" is bound to tenant \"%s\"",
+					  g.tenant_setting, c->user->name, bound->s);
+			return false;
+		}
+		t = tenant_get(bound->s);
+	} else if (want && *want) {
+		if (!tenant_valid(want, err, sizeof(err))) {
+			client_login_fail(c, "22023", "%s", err);
+			return false;
+		}
+		t = tenant_get(want);
+	}
+	tenant_attach(c, t);
+	tenant_unref(t);
+	return true;
+}
+
 void client_auth_done(struct client *c)
 {
 	struct login_state *l = c->login;
@@ -485,6 +627,8 @@ void client_auth_done(struct client *c)
 		client_login_fail(c, "57P03", "database \"%s\" does not allow connections (DISABLE)", dbname);
 		return;
 	}
+	if (tenant_enabled() && !login_tenant(c))
+		return;
 	struct user *pool_user = c->user;
 	if (db->cfg->user)
 		pool_user = user_find_or_add(db->cfg->user);
@@ -772,14 +916,54 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	}
 	c->request_time = now_usec();
 
-	if (!c->server) {
-		if (c->pending_error) {
-			struct pending_error *pe = c->pending_error;
-			c->pending_error = NULL;
-			refuse(c, m->type, pe->sqlstate, pe->message);
-			free(pe);
-			return SB_DROP;
+	const char *text = NULL;
+	size_t tlen = 0;
+	if (m->type == 'Q' || m->type == 'P') {
+		struct msg_parse mp;
+		bool ok = m->type == 'Q' ? proto_parse_query(m, &text, &tlen) : proto_parse_parse(m, &mp);
+		if (!ok) {
+			client_close(c, "08P01", "malformed %s message", m->type == 'Q' ? "Query" : "Parse");
+			return SB_CLOSED;
 		}
+		if (m->type == 'P') {
+			text = mp.query;
+			tlen = mp.query_len;
+		}
+	}
+	if (c->skip_to_sync && (!c->server || c->server->rq_len == 0))
+		return emulate(c, m);
+
+	bool write_attempt = false;
+	if (tenant_enabled() && !c->failed_block && !c->pending_error) {
+		bool outside = !c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy);
+		if (m->type == 'Q' && outside && intercept_tenant_set(c, m, text, tlen))
+			return SB_DROP;
+		if (text && sql_tenant_write_attempt(text, tlen, g.tenant_setting)) {
+			if (c->user->tenant) {
+				char err[256];
+				snprintf(err, sizeof(err), "permission denied to set parameter \"%s\": user \"%s\" is bound to tenant \"%s\"",
+					 g.tenant_setting, c->user->name, c->user->tenant->s);
+				client_log(c, LV_LOG, "refused a statement that changes %s", g.tenant_setting);
+				return deny(c, m, "42501", err);
+			}
+			write_attempt = true;
+		}
+		if (!c->tenant && outside && m->type != 'S' && m->type != 'H' && db_tenant_required(g.cfg, c->db->cfg)) {
+			char err[256];
+			snprintf(err, sizeof(err), "a tenant is required: set \"%s\" first (tenant_required = 1)",
+				 g.tenant_setting);
+			return deny(c, m, "28000", err);
+		}
+	}
+
+	if (c->pending_error && (!c->server || (c->server->rq_len == 0 && !c->server->unsynced))) {
+		struct pending_error *pe = c->pending_error;
+		c->pending_error = NULL;
+		refuse(c, m->type, pe->sqlstate, pe->message);
+		free(pe);
+		return SB_DROP;
+	}
+	if (!c->server) {
 		if (c->skip_to_sync || c->failed_block)
 			return emulate(c, m);
 		if (m->type == 'H')
@@ -807,6 +991,22 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			c->xact_start = now_usec();
 		prepare_server(c, s);
 	}
+	/* Each request group starts with the client's tenant in effect. */
+	if (tenant_enabled() && !s->unsynced && !s->skipping && m->type != 'S' && m->type != 'H' &&
+	    !tenant_in_effect(s, c)) {
+		bool wait = text && sql_needs_own_transaction(text, tlen);
+		if (!tenant_queue_set(s, c, wait)) {
+			client_close(c, "53200", "out of memory");
+			return SB_CLOSED;
+		}
+		if (wait)
+			return SB_STOP; /* continued when the SET's ReadyForQuery arrives */
+	}
+	if (text) {
+		note_session_changes(s, text, tlen);
+		if (write_attempt)
+			tenant_server_forget(s);
+	}
 	if (!c->query_start)
 		c->query_start = now_usec();
 
@@ -823,8 +1023,11 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		if (!s->skipping)
 			rq_push(s, m->type, 0);
 		s->unsynced = false;
-		if (m->type == 'Q')
+		if (m->type == 'Q') {
 			s->pool->query_count++;
+			if (c->tenant)
+				c->tenant->queries++;
+		}
 		break;
 	case 'D': {
 		char kind = 'P';
@@ -840,6 +1043,8 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	}
 	case 'E':
 		s->pool->query_count++;
+		if (c->tenant)
+			c->tenant->queries++;
 		/* fall through */
 	default:
 		if (!s->skipping)

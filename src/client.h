@@ -37,6 +37,9 @@ void client_send_error(struct client *c, const char *sqlstate, const char *fmt, 
 /* The server under this client died or failed: the client gets errors for
  * what it is waiting for, keeps its connection, and its transaction fails. */
 void client_server_lost(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The client's next request fails with "SQLSTATE message" (a waited-for
+ * tenant SET failed); the request stays in the buffer and is answered. */
+void client_fail_request(struct client *c, const char *state_and_msg);
 /* A waiting client could not get a server (timeout, login failure). */
 void client_wait_failed(struct client *c, const char *sqlstate, const char *msg);
 

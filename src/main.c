@@ -34,6 +34,7 @@
 #include "pool.h"
 #include "server.h"
 #include "stats.h"
+#include "tenant.h"
 #include "util/hash.h"
 #include "util/strbuf.h"
 
@@ -145,6 +146,9 @@ static void set_tenant_setting(void)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');
 	}
+	char err[256];
+	if (!tenant_configure(err, sizeof(err)))
+		log_error("tenant_pattern: %s", err); /* validated at load: not reached */
 }
 
 static void apply_logging(bool quiet, int extra_verbose)
@@ -489,6 +493,7 @@ int main(int argc, char **argv)
 	objects_init();
 	client_module_init();
 	server_module_init();
+	tenant_module_init();
 	objects_apply_config(g.cfg, auth);
 	auth_entries_free(auth);
 	set_tenant_setting();
@@ -523,6 +528,7 @@ int main(int argc, char **argv)
 	listeners_free();
 	stats_free();
 	objects_free();
+	tenant_module_free();
 	htab_free(&g.clients_by_id);
 	free(g.tenant_setting);
 	params_free();

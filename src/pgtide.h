@@ -179,6 +179,8 @@ struct rq_entry {
 #define RQ_PARAMS 0x08       /* parameter sync query */
 #define RQ_TENANT 0x10       /* tenant injection */
 #define RQ_CHECK 0x20        /* check or reset query */
+#define RQ_WAIT 0x40         /* the client waits for this one's ReadyForQuery */
+#define RQ_RESET 0x80        /* server_reset_query: session state is gone */
 
 #define RQ_CAP 512
 
@@ -208,6 +210,15 @@ struct server {
 	bool in_copy;
 	bool rq_blocked;             /* client stopped: reply queue was full */
 	bool cancel_sent;
+	/* tenant context (tenant.c) */
+	bool tenant_known;           /* tenant_val is what the session has */
+	bool tenant_pending;         /* ... but its transaction is still open */
+	bool tenant_stmt_ok;         /* "_pgtide_tenant" is prepared for tenant_stmt */
+	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
+	uint32_t tenant_client;      /* the client that SET went with */
+	struct tenant *tenant_val;
+	struct tenant *tenant_stmt;
+	char *wait_error;            /* a waited-for SET failed: "SQLSTATE message" */
 	uint16_t rq_head, rq_len;
 	struct rq_entry rq[RQ_CAP];
 };

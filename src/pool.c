@@ -356,7 +356,7 @@ bool pool_acquire(struct client *c)
 				break;
 			struct server *s = container_of(ln, struct server, node);
 			if (server_needs_check(s)) {
-				server_run_check(s, S()->server_check_query);
+				server_run_check(s, S()->server_check_query, false);
 				continue;
 			}
 			pool_link(c, s);
@@ -410,7 +410,7 @@ void pool_release_server(struct server *s)
 		const char *reset = S()->server_reset_query;
 		s->dirty = false;
 		if (reset && *reset) {
-			server_run_check(s, reset);
+			server_run_check(s, reset, true);
 			return;
 		}
 	}

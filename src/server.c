@@ -30,6 +30,7 @@
 #include "dns.h"
 #include "log.h"
 #include "pool.h"
+#include "tenant.h"
 #include "util/strbuf.h"
 
 struct server_login {
@@ -196,6 +197,7 @@ void server_free_pending(void)
 		struct server *s = container_of(ln, struct server, node);
 		list_del(&s->node);
 		pset_unref(s->params);
+		tenant_server_free(s);
 		free(s);
 	}
 }
@@ -215,12 +217,29 @@ static bool queue_query(struct server *s, const char *sql, uint8_t flags)
 	return true;
 }
 
-void server_run_check(struct server *s, const char *sql)
+void server_forget_unreported_params(struct server *s)
+{
+	for (int i = 0; i < NPARAMS; i++) {
+		if (!param_reported(i) && s->params->v[i]) {
+			struct pset *n = pset_with(s->params, i, NULL);
+			pset_unref(s->params);
+			s->params = n;
+		}
+	}
+}
+
+void server_run_check(struct server *s, const char *sql, bool reset)
 {
 	list_del(&s->node);
 	list_add_tail(&s->pool->tested_servers, &s->node);
 	s->state = SV_TESTED;
-	if (!queue_query(s, sql, RQ_CHECK)) {
+	if (reset) {
+		/* DISCARD ALL and friends drop session state pgtide tracks */
+		tenant_server_forget(s);
+		s->tenant_stmt_ok = false;
+		server_forget_unreported_params(s);
+	}
+	if (!queue_query(s, sql, (uint8_t)(RQ_CHECK | (reset ? RQ_RESET : 0)))) {
 		server_close(s, "could not queue check query");
 		return;
 	}
@@ -322,6 +341,20 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			/* forget what we believed the server had; next link sets all again */
 			pset_unref(s->params);
 			s->params = pset_empty();
+		} else if ((e->flags & RQ_TENANT) && (e->flags & RQ_WAIT)) {
+			/* the client's statement has not been sent: it gets this error */
+			char buf[600];
+			snprintf(buf, sizeof(buf), "%s could not set %s: %s", parsed ? err.sqlstate : "08006",
+				 g.tenant_setting, parsed ? err.message : "?");
+			free(s->wait_error);
+			s->wait_error = xstrdup(buf);
+			tenant_server_forget(s);
+		} else if (e->flags & RQ_TENANT) {
+			/* Fail closed: the server now skips the client's statements up
+			 * to its Sync, and this connection's state is in doubt. */
+			server_log(s, LV_WARNING, "could not set %s: %s", g.tenant_setting, parsed ? err.message : "?");
+			server_close(s, "setting the tenant failed");
+			return SB_CLOSED;
 		} else {
 			server_log(s, LV_WARNING, "pgtide's own request failed: %s", parsed ? err.message : "?");
 			server_close(s, "internal request failed");
@@ -333,6 +366,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 	}
 	if (parsed && err.severity && strcmp(err.severity, "FATAL") == 0)
 		s->close_needed = true;
+	s->txn_bad = true;
 	if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
 		rq_skip_to_sync(s);
 	if (e->type == 'Q' || e->type == 'F' || e->type == 'S')
@@ -350,6 +384,18 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	s->in_copy = false;
 	rq_pop(s);
 	if (flags & RQ_CONSUME) {
+		if ((flags & RQ_WAIT) && s->client) {
+			struct client *wc = s->client;
+			if (s->wait_error) {
+				client_fail_request(wc, s->wait_error);
+				free(s->wait_error);
+				s->wait_error = NULL;
+			} else {
+				s->tenant_pending = false; /* its own transaction committed */
+			}
+			sbuf_continue(&wc->sb);
+			return SB_DROP;
+		}
 		if ((flags & RQ_CHECK) && s->state == SV_TESTED && s->rq_len == 0) {
 			if (s->close_needed)
 				server_close(s, "check or reset query failed");
@@ -369,11 +415,18 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		p->query_time += (uint64_t)(now - c->query_start);
 		c->query_start = 0;
 	}
+	if (st == 'I')
+		tenant_server_txn_end(s);
 	if (s->rq_len == 0 && !s->unsynced) {
 		int mode = pool_mode_of(p, c->user);
 		if (st == 'I' && c->xact_start) {
+			uint64_t dt = (uint64_t)(now - c->xact_start);
 			p->xact_count++;
-			p->xact_time += (uint64_t)(now - c->xact_start);
+			p->xact_time += dt;
+			if (c->tenant) {
+				c->tenant->xacts++;
+				c->tenant->xact_time += dt;
+			}
 			c->xact_start = 0;
 		}
 		if (s->close_needed && st == 'I') {
@@ -389,6 +442,17 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		}
 	}
 	return SB_FORWARD;
+}
+
+/* A ROLLBACK (or a transaction handed to PREPARE) undoes the tenant SET
+ * made in that transaction. */
+static void note_command(struct server *s, const struct pmsg *m)
+{
+	if (!s->tenant_pending || m->body_len < 8)
+		return;
+	const char *tag = (const char *)m->body;
+	if (strncmp(tag, "ROLLBACK", 8) == 0 || strncmp(tag, "PREPARE ", 8) == 0)
+		s->txn_bad = true;
 }
 
 static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
@@ -422,9 +486,11 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 			return fwd;
 		case 'W':
 			return protocol_error(s, m, "(COPY BOTH / replication is not supported through a pool)");
-		case 'T': case 'D': case 'C': case 'I': case 'H': case 'd': case 'c': case 'V':
-			if (m->type == 'C')
-				s->in_copy = false;
+		case 'C':
+			s->in_copy = false;
+			note_command(s, m);
+			return fwd;
+		case 'T': case 'D': case 'I': case 'H': case 'd': case 'c': case 'V':
 			return fwd;
 		default:
 			return protocol_error(s, m, "in reply to a query");
@@ -456,7 +522,10 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 		case 'G':
 			s->in_copy = true;
 			return fwd;
-		case 'C': case 'I': case 's':
+		case 'C':
+			note_command(s, m);
+			/* fall through */
+		case 'I': case 's':
 			s->in_copy = false;
 			rq_pop(s);
 			return fwd;
@@ -551,7 +620,7 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 		s->release_time = now_usec();
 		const char *cq = p->db->cfg->connect_query;
 		if (cq && *cq)
-			server_run_check(s, cq);
+			server_run_check(s, cq, false);
 		else
 			pool_server_ready(s);
 		return SB_DROP;

@@ -21,7 +21,9 @@ struct server *server_launch(struct pool *p);
 void server_close(struct server *s, const char *reason, ...) __attribute__((format(printf, 2, 3)));
 /* Run pgtide's own query on an unlinked server; when its ReadyForQuery
  * arrives the server goes back to the pool (or closes on error). */
-void server_run_check(struct server *s, const char *sql);
+void server_run_check(struct server *s, const char *sql, bool reset);
+/* Values of parameters Postgres does not report are unknown after RESET ALL. */
+void server_forget_unreported_params(struct server *s);
 /* Free servers on the justfree list (deferred). */
 void server_free_pending(void);
 

@@ -270,3 +270,361 @@ bool sql_is_txn_exit(const char *q, size_t len)
 			return false;
 	}
 }
+
+bool sql_icontains(const char *q, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+	if (n == 0 || len < n)
+		return false;
+	char c0 = needle[0];
+	char c1 = (char)toupper((unsigned char)c0);
+	for (size_t i = 0; i + n <= len; i++) {
+		if ((q[i] == c0 || q[i] == c1) && strncasecmp(q + i, needle, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+void sql_first_word(const char *q, size_t len, char *buf, size_t buflen)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok t = sqllex_next(&lx);
+	if (t.type != TK_WORD || !tok_text(&t, buf, buflen))
+		buf[0] = '\0';
+}
+
+/* Read a possibly dotted, possibly quoted name starting at t; lowercase
+ * result in buf. Leaves lx after the name and *t at the next token. */
+static bool read_name(struct sqllex *lx, struct sqltok *t, char *buf, size_t buflen)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (;;) {
+		char part[128];
+		if ((t->type != TK_WORD && t->type != TK_QIDENT) || !tok_text(t, part, sizeof(part)))
+			return false;
+		for (char *p = part; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		size_t pl = strlen(part);
+		if (n + pl + 2 > buflen)
+			return false;
+		memcpy(buf + n, part, pl);
+		n += pl;
+		buf[n] = '\0';
+		*t = sqllex_next(lx);
+		if (t->type != TK_DOT)
+			return true;
+		buf[n++] = '.';
+		buf[n] = '\0';
+		*t = sqllex_next(lx);
+	}
+}
+
+/* The statement ends here: optional ';' then nothing. */
+static bool at_end(struct sqllex *lx, struct sqltok *t)
+{
+	if (t->type == TK_SEMI)
+		*t = sqllex_next(lx);
+	return t->type == TK_EOF;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode an E'...' literal the way Postgres does (\n \t \xHH \ooo
+ * \uXXXX...); false if it does not fit. */
+static bool e_string(const struct sqltok *t, char *buf, size_t buflen)
+{
+	const char *p = t->start + 2, *end = t->start + t->len - 1;
+	size_t n = 0;
+	while (p < end) {
+		unsigned long ch;
+		if (*p == '\'' && p + 1 < end && p[1] == '\'') {
+			ch = '\'';
+			p += 2;
+		} else if (*p == '\\' && p + 1 < end) {
+			p++;
+			switch (*p) {
+			case 'b': ch = '\b'; p++; break;
+			case 'f': ch = '\f'; p++; break;
+			case 'n': ch = '\n'; p++; break;
+			case 'r': ch = '\r'; p++; break;
+			case 't': ch = '\t'; p++; break;
+			case 'x': {
+				ch = 0;
+				p++;
+				for (int i = 0; i < 2 && p < end && hexval(*p) >= 0; i++, p++)
+					ch = ch * 16 + (unsigned long)hexval(*p);
+				break;
+			}
+			case 'u':
+			case 'U': {
+				int digits = *p == 'u' ? 4 : 8;
+				ch = 0;
+				p++;
+				for (int i = 0; i < digits && p < end && hexval(*p) >= 0; i++, p++)
+					ch = ch * 16 + (unsigned long)hexval(*p);
+				break;
+			}
+			default:
+				if (*p >= '0' && *p <= '7') {
+					ch = 0;
+					for (int i = 0; i < 3 && p < end && *p >= '0' && *p <= '7'; i++, p++)
+						ch = ch * 8 + (unsigned long)(*p - '0');
+				} else {
+					ch = (unsigned char)*p++;
+				}
+			}
+		} else {
+			ch = (unsigned char)*p++;
+		}
+		/* encode as UTF-8 */
+		unsigned char tmp[4];
+		size_t k;
+		if (ch < 0x80) {
+			tmp[0] = (unsigned char)ch;
+			k = 1;
+		} else if (ch < 0x800) {
+			tmp[0] = (unsigned char)(0xC0 | (ch >> 6));
+			tmp[1] = (unsigned char)(0x80 | (ch & 0x3F));
+			k = 2;
+		} else if (ch < 0x10000) {
+			tmp[0] = (unsigned char)(0xE0 | (ch >> 12));
+			tmp[1] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
+			tmp[2] = (unsigned char)(0x80 | (ch & 0x3F));
+			k = 3;
+		} else {
+			tmp[0] = (unsigned char)(0xF0 | ((ch >> 18) & 0x07));
+			tmp[1] = (unsigned char)(0x80 | ((ch >> 12) & 0x3F));
+			tmp[2] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
+			tmp[3] = (unsigned char)(0x80 | (ch & 0x3F));
+			k = 4;
+		}
+		if (n + k + 1 > buflen)
+			return false;
+		memcpy(buf + n, tmp, k);
+		n += k;
+	}
+	buf[n] = '\0';
+	return true;
+}
+
+/* A '...' or E'...' literal (not U&'', $$): value into buf. */
+static bool plain_string(const struct sqltok *t, char *buf, size_t buflen, bool *too_long)
+{
+	*too_long = false;
+	if (t->type == TK_STRING && (t->start[0] == 'E' || t->start[0] == 'e') && t->len >= 3) {
+		if (!e_string(t, buf, buflen))
+			*too_long = true;
+		return true;
+	}
+	if (t->type != TK_STRING || t->start[0] != '\'')
+		return false;
+	/* count the unescaped length first */
+	size_t need = 0;
+	for (size_t i = 1; i + 1 < t->len; i++) {
+		if (t->start[i] == '\'' )
+			i++;
+		need++;
+	}
+	if (need + 1 > buflen) {
+		*too_long = true;
+		return true;
+	}
+	return tok_text(t, buf, buflen);
+}
+
+enum tenant_stmt sql_tenant_statement(const char *q, size_t len, const char *setting, char *value, size_t vlen)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok t = sqllex_next(&lx);
+	char name[256];
+	bool too_long;
+
+	if (tok_is(&t, "reset")) {
+		t = sqllex_next(&lx);
+		if (!read_name(&lx, &t, name, sizeof(name)) || strcmp(name, setting) != 0)
+			return TS_NONE;
+		return at_end(&lx, &t) ? TS_RESET : TS_NONE;
+	}
+	if (tok_is(&t, "set")) {
+		t = sqllex_next(&lx);
+		if (tok_is(&t, "session")) {
+			t = sqllex_next(&lx);
+			if (tok_is(&t, "authorization") || tok_is(&t, "characteristics"))
+				return TS_NONE;
+		}
+		if (tok_is(&t, "local"))
+			return TS_NONE; /* no lasting effect: not an interception */
+		if (!read_name(&lx, &t, name, sizeof(name)) || strcmp(name, setting) != 0)
+			return TS_NONE;
+		if (!(tok_is(&t, "to") || (t.type == TK_OP && t.len == 1 && t.start[0] == '=')))
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (tok_is(&t, "default")) {
+			t = sqllex_next(&lx);
+			return at_end(&lx, &t) ? TS_RESET : TS_NONE;
+		}
+		if (t.type == TK_STRING) {
+			if (!plain_string(&t, value, vlen, &too_long))
+				return TS_NONE;
+		} else if (t.type == TK_WORD || t.type == TK_NUMBER) {
+			if (t.len + 1 > vlen)
+				too_long = true;
+			else {
+				too_long = false;
+				memcpy(value, t.start, t.len);
+				value[t.len] = '\0';
+			}
+		} else {
+			return TS_NONE;
+		}
+		t = sqllex_next(&lx);
+		if (!at_end(&lx, &t))
+			return TS_NONE; /* a list, or more statements */
+		return too_long ? TS_VALUE_TOO_LONG : TS_SET;
+	}
+	if (tok_is(&t, "select")) {
+		t = sqllex_next(&lx);
+		if (tok_is(&t, "pg_catalog")) {
+			t = sqllex_next(&lx);
+			if (t.type != TK_DOT)
+				return TS_NONE;
+			t = sqllex_next(&lx);
+		}
+		if (!tok_is(&t, "set_config"))
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (t.type != TK_LPAREN)
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (!plain_string(&t, name, sizeof(name), &too_long) || too_long)
+			return TS_NONE;
+		for (char *p = name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (strcmp(name, setting) != 0)
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (t.type != TK_COMMA)
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (!plain_string(&t, value, vlen, &too_long))
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (t.type != TK_COMMA)
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (!(tok_is(&t, "false") || (t.type == TK_STRING && t.len == 3 && (t.start[1] == 'f' || t.start[1] == 'F'))))
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (t.type != TK_RPAREN)
+			return TS_NONE;
+		t = sqllex_next(&lx);
+		if (!at_end(&lx, &t))
+			return TS_NONE;
+		return too_long ? TS_VALUE_TOO_LONG : TS_SET_CONFIG;
+	}
+	return TS_NONE;
+}
+
+bool sql_tenant_write_attempt(const char *q, size_t len, const char *setting)
+{
+	const char *last = strrchr(setting, '.');
+	last = last ? last + 1 : setting;
+	bool named = sql_icontains(q, len, last);
+	bool setcfg = sql_icontains(q, len, "set_config");
+	if (!named && !setcfg)
+		return false; /* the fast path: nearly every statement */
+
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok prev2 = { TK_EOF, q, 0 }, prev = { TK_EOF, q, 0 };
+	bool stmt_start = true, show = false;
+	for (;;) {
+		struct sqltok t = sqllex_next(&lx);
+		if (t.type == TK_EOF)
+			return false;
+		if (t.type == TK_ERROR)
+			return named; /* cannot tell: refuse if the name is there */
+		if (stmt_start) {
+			show = tok_is(&t, "show");
+			stmt_start = false;
+		}
+		if (t.type == TK_SEMI) {
+			stmt_start = true;
+			prev2 = prev;
+			prev = t;
+			continue;
+		}
+		bool has_name = (t.type == TK_WORD || t.type == TK_QIDENT || t.type == TK_STRING) &&
+				sql_icontains(t.start, t.len, last);
+		if (has_name) {
+			bool read = show;
+			if (t.type == TK_STRING && t.start[0] == '\'' && prev.type == TK_LPAREN &&
+			    tok_is(&prev2, "current_setting"))
+				read = true;
+			if (!read)
+				return true;
+		}
+		if (t.type == TK_STRING && t.start[0] != '\'' && sql_icontains(t.start, t.len, "set_config"))
+			return true; /* set_config inside a DO body or E'' string */
+		if (tok_is(&t, "set_config")) {
+			struct sqllex save = lx;
+			struct sqltok paren = sqllex_next(&lx);
+			struct sqltok arg = sqllex_next(&lx);
+			lx = save;
+			char name[256];
+			bool too_long;
+			if (paren.type != TK_LPAREN)
+				continue;
+			if (!plain_string(&arg, name, sizeof(name), &too_long) || too_long)
+				return true; /* computed or odd name: could be ours */
+			for (char *p = name; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			if (strcmp(name, setting) == 0)
+				return true;
+		}
+		prev2 = prev;
+		prev = t;
+	}
+}
+
+bool sql_needs_own_transaction(const char *q, size_t len)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok t = sqllex_next(&lx);
+	if (tok_is(&t, "vacuum") || tok_is(&t, "cluster") || tok_is(&t, "reindex") || tok_is(&t, "call"))
+		return true;
+	if (tok_is(&t, "discard")) {
+		t = sqllex_next(&lx);
+		return tok_is(&t, "all");
+	}
+	if (tok_is(&t, "commit") || tok_is(&t, "rollback")) {
+		t = sqllex_next(&lx);
+		return tok_is(&t, "prepared");
+	}
+	bool ddl = tok_is(&t, "create") || tok_is(&t, "drop") || tok_is(&t, "alter");
+	if (!ddl)
+		return false;
+	t = sqllex_next(&lx);
+	if (tok_is(&t, "database") || tok_is(&t, "tablespace") || tok_is(&t, "subscription") || tok_is(&t, "system"))
+		return true;
+	/* CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, DETACH ... CONCURRENTLY */
+	for (int i = 0; i < 64 && t.type != TK_EOF && t.type != TK_SEMI; i++) {
+		if (tok_is(&t, "concurrently"))
+			return true;
+		t = sqllex_next(&lx);
+	}
+	return false;
+}

@@ -51,4 +51,29 @@ bool tok_text(const struct sqltok *t, char *buf, size_t len);
  * statement that ends a failed transaction block. */
 bool sql_is_txn_exit(const char *q, size_t len);
 
+/* Case-insensitive substring search (needle is lowercase). */
+bool sql_icontains(const char *q, size_t len, const char *needle);
+
+/* The first keyword, lowercased, into buf ("" if none). */
+void sql_first_word(const char *q, size_t len, char *buf, size_t buflen);
+
+/* A whole statement that sets the tenant setting for the session, which
+ * pgtide answers itself:
+ *   SET [SESSION] name {= | TO} value | DEFAULT,  RESET name,
+ *   SELECT [pg_catalog.]set_config('name', 'value', false)
+ * setting is the lowercase dotted name. For TS_SET and TS_SET_CONFIG the
+ * new value is copied to value (TS_VALUE_TOO_LONG if it does not fit). */
+enum tenant_stmt { TS_NONE, TS_SET, TS_RESET, TS_SET_CONFIG, TS_VALUE_TOO_LONG };
+enum tenant_stmt sql_tenant_statement(const char *q, size_t len, const char *setting, char *value, size_t vlen);
+
+/* Does the statement change (or try to) the tenant setting, in any form
+ * other than a read (SHOW name, current_setting('name'))? Conservative:
+ * set_config with a computed name, and the name inside a DO body or any
+ * string, count as attempts. */
+bool sql_tenant_write_attempt(const char *q, size_t len, const char *setting);
+
+/* Statements Postgres refuses inside a transaction block or pipeline
+ * (VACUUM, CREATE DATABASE, ... CONCURRENTLY, ALTER SYSTEM...). */
+bool sql_needs_own_transaction(const char *q, size_t len);
+
 #endif

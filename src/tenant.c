@@ -1,0 +1,315 @@
+/*
+ * Tenant context.
+ *
+ * Owns: struct tenant records and their table, the compiled tenant_pattern,
+ * and the SQL pgtide sends to put a tenant in effect on a server. A record
+ * lives while a client or server holds it, then waits on an LRU list so
+ * SHOW TENANTS keeps recent counters; the list is capped, so a million
+ * distinct tenants cost a bounded amount of memory.
+ */
+#include "autoconf.h"
+
+#include "tenant.h"
+
+#include <ctype.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pktbuf.h"
+#include "server.h"
+#include "util/strbuf.h"
+
+#define TENANT_ID_MAX 1024       /* hard cap, whatever tenant_pattern says */
+#define TENANT_IDLE_KEEP 100000  /* unheld records kept for their counters */
+#define TENANT_STMT "_pgtide_tenant"
+
+static struct htab table;
+static struct list idle = LIST_INIT(idle);
+static size_t n_idle;
+static regex_t pattern;
+static bool have_pattern;
+static char set_prefix[160]; /* SET "app"."current_tenant_id" TO ' */
+
+static bool tenant_eq(const struct hnode *n, const void *key)
+{
+	return strcmp(container_of(n, struct tenant, hn)->id, key) == 0;
+}
+
+void tenant_module_init(void)
+{
+	htab_init(&table);
+}
+
+static void tenant_destroy(struct tenant *t)
+{
+	htab_remove(&table, &t->hn);
+	list_del(&t->lru);
+	free(t);
+}
+
+void tenant_module_free(void)
+{
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &idle) {
+		struct tenant *t = container_of(ln, struct tenant, lru);
+		tenant_destroy(t);
+	}
+	htab_free(&table);
+	if (have_pattern)
+		regfree(&pattern);
+	have_pattern = false;
+}
+
+bool tenant_configure(char *err, size_t errlen)
+{
+	if (have_pattern)
+		regfree(&pattern);
+	have_pattern = false;
+	const char *pat = S()->tenant_pattern;
+	if (pat && *pat) {
+		int rc = regcomp(&pattern, pat, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			regerror(rc, &pattern, err, errlen);
+			return false;
+		}
+		have_pattern = true;
+	}
+	set_prefix[0] = '\0';
+	if (g.tenant_setting) {
+		/* each part double-quoted: any valid name, reserved words included */
+		size_t n = (size_t)snprintf(set_prefix, sizeof(set_prefix), "SET \"");
+		for (const char *p = g.tenant_setting; *p && n + 8 < sizeof(set_prefix); p++) {
+			if (*p == '.') {
+				memcpy(set_prefix + n, "\".\"", 3);
+				n += 3;
+			} else {
+				set_prefix[n++] = *p;
+			}
+		}
+		snprintf(set_prefix + n, sizeof(set_prefix) - n, "\" TO '");
+	}
+	return true;
+}
+
+bool tenant_valid(const char *id, char *err, size_t errlen)
+{
+	size_t len = strlen(id);
+	const char *name = g.tenant_setting ? g.tenant_setting : "tenant";
+	if (len == 0 || len > TENANT_ID_MAX) {
+		snprintf(err, errlen, "invalid value for parameter \"%s\": a tenant id has 1 to %d bytes", name,
+			 TENANT_ID_MAX);
+		return false;
+	}
+	/* Never, whatever tenant_pattern allows: these could leave the quoted
+	 * literal the SET is built with. */
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		if (*p == '\'' || *p == '\\' || *p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "invalid value for parameter \"%s\": quotes, backslashes and control "
+				 "characters are not allowed in a tenant id", name);
+			return false;
+		}
+	}
+	if (have_pattern && regexec(&pattern, id, 0, NULL, 0) != 0) {
+		snprintf(err, errlen, "invalid value for parameter \"%s\": \"%.64s%s\" does not match tenant_pattern",
+			 name, id, len > 64 ? "..." : "");
+		return false;
+	}
+	return true;
+}
+
+struct tenant *tenant_get(const char *id)
+{
+	uint64_t h = hash_str(id);
+	struct hnode *n = htab_find(&table, h, tenant_eq, id);
+	struct tenant *t;
+	if (n) {
+		t = container_of(n, struct tenant, hn);
+		if (t->refs == 0) {
+			list_del(&t->lru);
+			n_idle--;
+		}
+	} else {
+		size_t len = strlen(id);
+		t = xcalloc(1, sizeof(*t) + len + 1);
+		memcpy(t->id, id, len + 1);
+		t->len = (uint32_t)len;
+		list_init(&t->lru);
+		htab_insert(&table, &t->hn, h);
+	}
+	t->refs++;
+	t->last_used = now_usec();
+	return t;
+}
+
+struct tenant *tenant_ref(struct tenant *t)
+{
+	if (t)
+		t->refs++;
+	return t;
+}
+
+void tenant_unref(struct tenant *t)
+{
+	if (!t || --t->refs)
+		return;
+	/* keep its counters a while; the oldest unheld record goes first */
+	list_add_tail(&idle, &t->lru);
+	n_idle++;
+	while (n_idle > TENANT_IDLE_KEEP) {
+		struct tenant *old = container_of(list_first(&idle), struct tenant, lru);
+		n_idle--;
+		tenant_destroy(old);
+	}
+}
+
+void tenant_attach(struct client *c, struct tenant *t)
+{
+	if (c->tenant == t)
+		return;
+	if (c->tenant) {
+		c->tenant->clients--;
+		tenant_unref(c->tenant);
+	}
+	c->tenant = tenant_ref(t);
+	if (t)
+		t->clients++;
+}
+
+/* ---- servers ---- */
+
+bool tenant_in_effect(const struct server *s, const struct client *c)
+{
+	/* Only what this very client set, with nothing in flight that could
+	 * still undo it: another client's own SETs never count. */
+	return s->tenant_known && s->rq_len == 0 && !s->unsynced && s->tenant_client == c->id &&
+	       s->tenant_val == c->tenant;
+}
+
+static void set_val(struct tenant **slot, struct tenant *t)
+{
+	if (*slot == t)
+		return;
+	tenant_unref(*slot);
+	*slot = tenant_ref(t);
+}
+
+void tenant_server_forget(struct server *s)
+{
+	s->tenant_known = false;
+	s->tenant_pending = false;
+}
+
+void tenant_server_txn_end(struct server *s)
+{
+	if (s->tenant_pending && s->txn_bad)
+		s->tenant_known = false; /* rolled back: the SET went with it */
+	s->tenant_pending = false;
+	s->txn_bad = false;
+}
+
+void tenant_server_free(struct server *s)
+{
+	tenant_unref(s->tenant_val);
+	tenant_unref(s->tenant_stmt);
+	s->tenant_val = s->tenant_stmt = NULL;
+	free(s->wait_error);
+	s->wait_error = NULL;
+}
+
+static void set_sql(struct tenant *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s'", set_prefix, t ? t->id : "");
+}
+
+bool tenant_queue_set(struct server *s, struct client *c, bool wait)
+{
+	struct tenant *t = c->tenant;
+	char sql[TENANT_ID_MAX + sizeof(set_prefix) + 4];
+	struct pktbuf pb;
+	set_sql(t, sql, sizeof(sql));
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	if (wait) {
+		pkt_query(&pb, sql);
+		if (pb.failed)
+			return false;
+		sbuf_gen_commit(&s->sb, &pb);
+		rq_push(s, 'Q', RQ_CONSUME | RQ_TENANT | RQ_WAIT);
+	} else {
+		bool parse = !s->tenant_stmt_ok || s->tenant_stmt != t;
+		if (parse) {
+			pkt_close(&pb, 'S', TENANT_STMT);
+			pkt_parse(&pb, TENANT_STMT, sql);
+		}
+		pkt_bind_noparams(&pb, TENANT_STMT, TENANT_STMT);
+		pkt_execute(&pb, TENANT_STMT, 0);
+		pkt_close(&pb, 'P', TENANT_STMT);
+		if (pb.failed)
+			return false;
+		sbuf_gen_commit(&s->sb, &pb);
+		if (parse) {
+			rq_push(s, 'C', RQ_CONSUME | RQ_TENANT);
+			rq_push(s, 'P', RQ_CONSUME | RQ_TENANT);
+			set_val(&s->tenant_stmt, t);
+			s->tenant_stmt_ok = true;
+		}
+		rq_push(s, 'B', RQ_CONSUME | RQ_TENANT);
+		rq_push(s, 'E', RQ_CONSUME | RQ_TENANT);
+		rq_push(s, 'C', RQ_CONSUME | RQ_TENANT);
+		s->unsynced = true;
+	}
+	set_val(&s->tenant_val, t);
+	s->tenant_known = true;
+	s->tenant_pending = true;
+	s->tenant_client = c->id;
+	return true;
+}
+
+bool tenant_queue_denial(struct server *s, uint8_t for_type, const char *sqlstate, const char *msg)
+{
+	char sql[1024], lit[600];
+	if (!sql_quote_literal(msg, lit, sizeof(lit)))
+		snprintf(lit, sizeof(lit), "'permission denied'");
+	snprintf(sql, sizeof(sql),
+		 "DO $pgtide_deny$ BEGIN RAISE EXCEPTION USING ERRCODE = '%.5s', MESSAGE = %s; END $pgtide_deny$",
+		 sqlstate, lit);
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	if (for_type == 'Q') {
+		pkt_query(&pb, sql);
+		if (pb.failed)
+			return false;
+		sbuf_gen_commit(&s->sb, &pb);
+		rq_push(s, 'Q', 0);
+		s->unsynced = false;
+		return true;
+	}
+	/* extended: the error takes the refused message's place; the server
+	 * then skips the rest of the client's group up to its Sync */
+	pkt_parse(&pb, "", sql);
+	pkt_bind_noparams(&pb, "", "");
+	pkt_execute(&pb, "", 0);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	rq_push(s, 'P', RQ_CONSUME);
+	rq_push(s, 'B', RQ_CONSUME);
+	rq_push(s, 'E', 0);
+	s->unsynced = true;
+	return true;
+}
+
+struct tenant *tenant_next(struct tenant *t, size_t *it)
+{
+	struct hnode *n = htab_next(&table, t ? &t->hn : NULL, it);
+	return n ? container_of(n, struct tenant, hn) : NULL;
+}
+
+size_t tenant_count(void)
+{
+	return table.count;
+}

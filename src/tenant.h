@@ -1,0 +1,77 @@
+/*
+ * Tenant context: which tenant each client is, and setting it on the server
+ * connection that runs the client's transaction.
+ *
+ * Owns: tenant records (one per distinct id, reference-counted, with the
+ * per-tenant counters SHOW TENANTS reports), tenant id validation, and the
+ * messages that set the tenant on a server. Must not decide when a
+ * transaction starts (client.c) or follow replies (server.c).
+ *
+ * How the tenant reaches a server (see README "Multi-tenant row-level
+ * security"): before the first message of each request group pgtide
+ * sends, in the same write, Bind/Execute of a statement prepared on that
+ * server as  SET "app"."current_tenant_id" TO '<id>'  with no Sync. The SET
+ * takes no snapshot, so BEGIN ISOLATION LEVEL ... still works after it; if
+ * it fails, Postgres skips everything up to the client's Sync, so no client
+ * statement ever runs with a stale tenant (fail closed). Statements that
+ * refuse to run in a pipeline (VACUUM, CREATE DATABASE, ...) get the SET as
+ * a query of its own, and wait for it.
+ */
+#ifndef PGTIDE_TENANT_H
+#define PGTIDE_TENANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgtide.h"
+
+struct tenant {
+	struct hnode hn;
+	struct list lru;         /* tenants no one holds, oldest first */
+	uint32_t refs;           /* clients and servers pointing here */
+	uint32_t clients;
+	uint64_t xacts;
+	uint64_t queries;
+	uint64_t xact_time;
+	usec_t last_used;
+	uint32_t len;
+	char id[];
+};
+
+void tenant_module_init(void);
+void tenant_module_free(void);
+/* After a (re)load: compile tenant_pattern, remember tenant_setting. */
+bool tenant_configure(char *err, size_t errlen);
+static inline bool tenant_enabled(void)
+{
+	return g.tenant_setting != NULL;
+}
+
+/* Is id acceptable? Else a message for SQLSTATE 22023 naming the setting. */
+bool tenant_valid(const char *id, char *err, size_t errlen);
+struct tenant *tenant_get(const char *id); /* +1 ref */
+struct tenant *tenant_ref(struct tenant *t);
+void tenant_unref(struct tenant *t);
+/* A client starts or stops being of tenant t (SHOW TENANTS "clients"). */
+void tenant_attach(struct client *c, struct tenant *t);
+
+/* Before a request group on s: does s already have c's tenant in effect? */
+bool tenant_in_effect(const struct server *s, const struct client *c);
+/* Queue the SET for c's tenant on s (ahead of the client's message).
+ * wait: as a query of its own, whose ReadyForQuery the client waits for. */
+bool tenant_queue_set(struct server *s, struct client *c, bool wait);
+/* Server bookkeeping hooks. */
+void tenant_server_forget(struct server *s);       /* unknown state (DISCARD, reset, failures) */
+void tenant_server_txn_end(struct server *s);      /* ReadyForQuery 'I' from a client group */
+void tenant_server_free(struct server *s);
+
+/* A server-side refusal: a query that fails with SQLSTATE/message, used
+ * where a refusal must keep its place among pipelined replies. */
+bool tenant_queue_denial(struct server *s, uint8_t for_type, const char *sqlstate, const char *msg);
+
+/* Iterate for SHOW TENANTS and metrics. */
+struct tenant *tenant_next(struct tenant *t, size_t *it);
+size_t tenant_count(void);
+
+#endif
