@@ -1045,6 +1045,9 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		s->pool->query_count++;
 		if (c->tenant)
 			c->tenant->queries++;
+		/* an unnamed portal run with a row limit may be continued later */
+		if (complete && m->body_len >= 5 && m->body[0] == '\0' && proto_get32(m->body + 1) != 0)
+			s->portal_suspendable = true;
 		/* fall through */
 	default:
 		if (!s->skipping)

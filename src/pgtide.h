@@ -215,6 +215,7 @@ struct server {
 	bool tenant_pending;         /* ... but its transaction is still open */
 	bool tenant_stmt_ok;         /* "_pgtide_tenant" is prepared for tenant_stmt */
 	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
+	bool portal_suspendable;     /* the client ran the unnamed portal with a row limit */
 	uint32_t tenant_client;      /* the client that SET went with */
 	struct tenant *tenant_val;
 	struct tenant *tenant_stmt;

@@ -32,6 +32,11 @@ static size_t n_idle;
 static regex_t pattern;
 static bool have_pattern;
 static char set_prefix[160]; /* SET "app"."current_tenant_id" TO ' */
+/* The messages that run the prepared SET are the same every time:
+ * built once. Unnamed portal (the common case), or a named one that is
+ * closed again when the client may have a suspended unnamed portal. */
+static uint8_t run_unnamed[64], run_named[96];
+static size_t run_unnamed_len, run_named_len;
 
 static bool tenant_eq(const struct hnode *n, const void *key)
 {
@@ -77,6 +82,16 @@ bool tenant_configure(char *err, size_t errlen)
 		}
 		have_pattern = true;
 	}
+	struct pktbuf pb;
+	pkt_init_fixed(&pb, run_unnamed, sizeof(run_unnamed));
+	pkt_bind_noparams(&pb, "", TENANT_STMT);
+	pkt_execute(&pb, "", 0);
+	run_unnamed_len = pb.len;
+	pkt_init_fixed(&pb, run_named, sizeof(run_named));
+	pkt_bind_noparams(&pb, TENANT_STMT, TENANT_STMT);
+	pkt_execute(&pb, TENANT_STMT, 0);
+	pkt_close(&pb, 'P', TENANT_STMT);
+	run_named_len = pb.len;
 	set_prefix[0] = '\0';
 	if (g.tenant_setting) {
 		/* each part double-quoted: any valid name, reserved words included */
@@ -204,6 +219,7 @@ void tenant_server_forget(struct server *s)
 
 void tenant_server_txn_end(struct server *s)
 {
+	s->portal_suspendable = false; /* portals end with the transaction */
 	if (s->tenant_pending && s->txn_bad)
 		s->tenant_known = false; /* rolled back: the SET went with it */
 	s->tenant_pending = false;
@@ -244,9 +260,14 @@ bool tenant_queue_set(struct server *s, struct client *c, bool wait)
 			pkt_close(&pb, 'S', TENANT_STMT);
 			pkt_parse(&pb, TENANT_STMT, sql);
 		}
-		pkt_bind_noparams(&pb, TENANT_STMT, TENANT_STMT);
-		pkt_execute(&pb, TENANT_STMT, 0);
-		pkt_close(&pb, 'P', TENANT_STMT);
+		/* The unnamed portal replaces any other unnamed portal, which is
+		 * harmless unless the client left one suspended to fetch more
+		 * rows later: then a named portal, closed again. */
+		bool named = s->portal_suspendable;
+		if (named)
+			pkt_put_bytes(&pb, run_named, run_named_len);
+		else
+			pkt_put_bytes(&pb, run_unnamed, run_unnamed_len);
 		if (pb.failed)
 			return false;
 		sbuf_gen_commit(&s->sb, &pb);
@@ -258,7 +279,8 @@ bool tenant_queue_set(struct server *s, struct client *c, bool wait)
 		}
 		rq_push(s, 'B', RQ_CONSUME | RQ_TENANT);
 		rq_push(s, 'E', RQ_CONSUME | RQ_TENANT);
-		rq_push(s, 'C', RQ_CONSUME | RQ_TENANT);
+		if (named)
+			rq_push(s, 'C', RQ_CONSUME | RQ_TENANT);
 		s->unsynced = true;
 	}
 	set_val(&s->tenant_val, t);

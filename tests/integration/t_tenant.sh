@@ -255,6 +255,36 @@ PY
 ok "after a client crashed mid-transaction, tenant-less clients see nothing"
 kill -0 "$PGTIDE_PID" || fail "pgtide died"
 
+# A suspended unnamed portal survives the tenant SET of a pipelined group.
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "suspended portal"
+import sys, struct
+from rawclient import Conn, startup_packet, msg, query
+c = Conn(int(sys.argv[1]))
+c.send(startup_packet({"user": "app", "database": "app", "options": "-c app.current_tenant_id=t9"}))
+c.read_until("Z")
+def P(sql): return msg("P", b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0))
+def B(): return msg("B", b"\0\0" + struct.pack("!HHH", 0, 0, 0))
+def E(n): return msg("E", b"\0" + struct.pack("!I", n))
+S = msg("S")
+c.send(query("begin"))
+c.read_until("Z")
+c.send(P("select v from items order by v") + B() + E(3) + S)
+msgs, _ = c.read_until("Z")
+assert [m[0] for m in msgs] == ["1", "2", "D", "D", "D", "s", "Z"], msgs
+# two more fetches pipelined in one write: the second group is set up
+# while the first is in flight
+c.send(E(3) + S + E(10) + S)
+msgs, _ = c.read_until("Z")
+rows = [m for m in msgs if m[0] == "D"]
+assert len(rows) == 3 and msgs[-2][0] == "s", msgs
+msgs, _ = c.read_until("Z")
+rows = [m for m in msgs if m[0] == "D"]
+assert len(rows) == 3 and msgs[-2][0] == "C", msgs  # t9 has 9 rows: 3 + 3 + 3
+c.send(query("commit"))
+c.read_until("Z")
+PY
+ok "a suspended unnamed portal keeps its place across a pipelined tenant SET"
+
 # Fail closed: if setting the tenant fails on a server, the client's
 # statement does not run at all. A DO block drops pgtide's prepared SET
 # behind its back; the next client on that server must not run its INSERT
