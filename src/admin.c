@@ -1,30 +1,120 @@
 /*
- * The admin console.
+ * The admin console: the virtual database "pgtide" (alias "pgbouncer") and
+ * everything on admin_listen_port.
  *
- * Owns: parsing of console commands and building their result sets.
- * Output is built on the heap (a SHOW of 100,000 clients is large) and
- * queued as one block.
+ * Owns: command parsing, the result sets of SHOW, and the console commands'
+ * waiting (PAUSE and WAIT_CLOSE answer once their condition holds). Reads
+ * every object; changes them only through their modules (pool_*,
+ * client_close, server_close, pgtide_reload...). Output is built on the
+ * heap and queued as one block: a SHOW CLIENTS of 100,000 clients is large.
+ *
+ * Column names, order and types of the SHOW commands are PgBouncer 1.18's
+ * (recorded from a running 1.18 in tests/integration/t_admin.sh), so its
+ * exporters and dashboards work; pgtide's own columns come after them.
  */
 #include "autoconf.h"
 
 #include "admin.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "auth.h"
+#include "bufpool.h"
 #include "client.h"
 #include "log.h"
 #include "pool.h"
+#include "route.h"
+#include "server.h"
+#include "stats.h"
+#include "tenant.h"
 #include "util/strbuf.h"
+
+#define T OID_TEXT
+#define I OID_INT4
+#define N OID_NUMERIC
+
+/* Console commands that answer later: PAUSE and WAIT_CLOSE. */
+struct admin_wait {
+	struct admin_wait *next;
+	uint32_t client_id;
+	bool pause;          /* else WAIT_CLOSE */
+	char *db;            /* NULL: all databases */
+};
+static struct admin_wait *waits;
 
 bool admin_is_console_db(const char *name)
 {
 	return strcmp(name, "pgtide") == 0 || strcmp(name, "pgbouncer") == 0;
+}
+
+/* ---- output ---- */
+
+struct result {
+	struct pktbuf pb;
+	int ncols;
+	int nrows;
+	const char **cells;   /* one row being built */
+	char **owned;
+	int nowned;
+};
+
+static void result_begin(struct result *r, int ncols, const char *const *names, const uint32_t *types)
+{
+	pkt_init_growable(&r->pb, 4096);
+	pkt_row_description(&r->pb, ncols, names, types);
+	r->ncols = ncols;
+	r->nrows = 0;
+	r->cells = xcalloc((size_t)ncols, sizeof(char *));
+	r->owned = xcalloc((size_t)ncols, sizeof(char *));
+	r->nowned = 0;
+}
+
+/* Cell helpers: each call appends one column of the current row. */
+static void cell(struct result *r, const char *v)
+{
+	r->cells[r->nowned++] = v;
+}
+
+static void cellf(struct result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cellf(struct result *r, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	r->owned[r->nowned] = xstrdup(buf);
+	r->cells[r->nowned] = r->owned[r->nowned];
+	r->nowned++;
+}
+
+static void cell_int(struct result *r, long long v)
+{
+	cellf(r, "%lld", v);
+}
+
+static void cell_u64(struct result *r, uint64_t v)
+{
+	cellf(r, "%llu", (unsigned long long)v);
+}
+
+static void row_end(struct result *r)
+{
+	pkt_data_row(&r->pb, r->ncols, r->cells);
+	for (int i = 0; i < r->nowned; i++) {
+		free(r->owned[i]);
+		r->owned[i] = NULL;
+	}
+	r->nowned = 0;
+	r->nrows++;
 }
 
 static void queue_block(struct client *c, struct pktbuf *pb)
@@ -34,9 +124,921 @@ static void queue_block(struct client *c, struct pktbuf *pb)
 			pb->buf = NULL;
 		pkt_free(pb);
 		client_close(c, "53200", "out of memory");
-		return;
 	}
 }
+
+static void result_end(struct client *c, struct result *r, const char *tag)
+{
+	char t[64];
+	snprintf(t, sizeof(t), "%s", tag);
+	pkt_command_complete(&r->pb, t);
+	pkt_rfq(&r->pb, 'I');
+	free(r->cells);
+	free(r->owned);
+	queue_block(c, &r->pb);
+}
+
+static void reply_tag(struct client *c, const char *tag)
+{
+	struct pktbuf pb;
+	pkt_init_growable(&pb, 64);
+	pkt_command_complete(&pb, tag);
+	pkt_rfq(&pb, 'I');
+	queue_block(c, &pb);
+}
+
+static void reply_error(struct client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply_error(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	struct pktbuf pb;
+	va_list ap;
+	pkt_init_growable(&pb, 256);
+	va_start(ap, fmt);
+	pkt_verror(&pb, "ERROR", sqlstate, fmt, ap);
+	va_end(ap);
+	pkt_rfq(&pb, 'I');
+	queue_block(c, &pb);
+}
+
+static void flush_now(struct client *c)
+{
+	if (c->state != CL_JUSTFREE)
+		sbuf_flush(&c->sb);
+}
+
+/* ---- formatting ---- */
+
+static void fmt_time(usec_t mono, char *buf, size_t len)
+{
+	if (!mono) {
+		buf[0] = '\0';
+		return;
+	}
+	time_t t = (time_t)((g.start_time + (mono - g.start_mono)) / USEC);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void sock_local(int fd, char *addr, size_t alen, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	addr[0] = '\0';
+	*port = 0;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)alen);
+		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)alen);
+		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		snprintf(addr, alen, "unix");
+	}
+}
+
+static void sock_peer(int fd, char *addr, size_t alen, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	addr[0] = '\0';
+	*port = 0;
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)alen);
+		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)alen);
+		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		snprintf(addr, alen, "unix");
+	}
+}
+
+static const char *param_value(const struct pset *p, int idx)
+{
+	return p && p->v[idx] ? p->v[idx]->s : "";
+}
+
+/* ---- SHOW ---- */
+
+static void show_version(struct client *c)
+{
+	static const char *const names[] = { "version" };
+	static const uint32_t types[] = { T };
+	struct result r;
+	result_begin(&r, 1, names, types);
+	cell(&r, "pgtide " PACKAGE_VERSION);
+	row_end(&r);
+	result_end(c, &r, "SHOW");
+}
+
+static void show_help(struct client *c)
+{
+	struct pktbuf pb;
+	pkt_init_growable(&pb, 1024);
+	pkt_begin(&pb, 'N');
+	pkt_put_byte(&pb, 'S');
+	pkt_put_cstr(&pb, "NOTICE");
+	pkt_put_byte(&pb, 'V');
+	pkt_put_cstr(&pb, "NOTICE");
+	pkt_put_byte(&pb, 'C');
+	pkt_put_cstr(&pb, "00000");
+	pkt_put_byte(&pb, 'M');
+	pkt_put_cstr(&pb, "Console usage");
+	pkt_put_byte(&pb, 'D');
+	pkt_put_cstr(&pb, "\n\tSHOW HELP|VERSION|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS\n"
+			  "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS|MEM|STATE\n"
+			  "\tSHOW TENANTS|REPLICAS\n"
+			  "\tSET key = arg\n\tRELOAD\n\tPAUSE [<db>]\n\tRESUME [<db>]\n\tSUSPEND\n"
+			  "\tDISABLE <db>\n\tENABLE <db>\n\tRECONNECT [<db>]\n\tKILL <db>\n\tKILL_CLIENT <id>\n"
+			  "\tWAIT_CLOSE [<db>]\n\tSHUTDOWN\n");
+	pkt_put_byte(&pb, 0);
+	pkt_end(&pb);
+	pkt_command_complete(&pb, "SHOW");
+	pkt_rfq(&pb, 'I');
+	queue_block(c, &pb);
+}
+
+static void show_config(struct client *c)
+{
+	static const char *const names[] = { "key", "value", "default", "changeable" };
+	static const uint32_t types[] = { T, T, T, T };
+	struct result r;
+	result_begin(&r, 4, names, types);
+	for (int i = 0; i < config_key_count(); i++) {
+		const struct cfg_key_info *k = config_key(i);
+		char v[1024];
+		config_format(g.cfg, i, v, sizeof(v));
+		cell(&r, k->name);
+		cell(&r, v);
+		cell(&r, k->def);
+		cell(&r, (k->flags & CF_RELOAD) && !(k->flags & CF_COMPAT) ? "yes" : "no");
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static int db_pool_mode_or(const struct database *db)
+{
+	return db->cfg->pool_mode;
+}
+
+static void show_databases(struct client *c)
+{
+	static const char *const names[] = { "name", "host", "port", "database", "force_user", "pool_size",
+					     "min_pool_size", "reserve_pool", "pool_mode", "max_connections",
+					     "current_connections", "paused", "disabled",
+					     /* pgtide */ "replicas", "read_routing", "tenant_required" };
+	static const uint32_t types[] = { T, T, I, T, T, I, I, I, T, I, I, I, I, T, T, I };
+	struct result r;
+	result_begin(&r, 16, names, types);
+	size_t it;
+	struct hnode *n;
+	for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+		struct database *db = container_of(n, struct database, hn);
+		if (db->removed)
+			continue;
+		const struct db_config *dc = db->cfg;
+		cell(&r, db->name);
+		cell(&r, dc->primary.host);
+		cell_int(&r, dc->primary.port);
+		cell(&r, dc->dbname ? dc->dbname : db->name);
+		cell(&r, dc->user);
+		cell_int(&r, db_pool_size(g.cfg, dc));
+		cell_int(&r, dc->min_pool_size >= 0 ? dc->min_pool_size : S()->min_pool_size);
+		cell_int(&r, dc->reserve_pool >= 0 ? dc->reserve_pool : S()->reserve_pool_size);
+		cell(&r, db_pool_mode_or(db) >= 0 ? pool_mode_name(db_pool_mode_or(db)) : NULL);
+		cell_int(&r, dc->max_db_connections >= 0 ? dc->max_db_connections : S()->max_db_connections);
+		cell_int(&r, db->server_count);
+		cell_int(&r, db->paused || g.paused);
+		cell_int(&r, db->disabled);
+		struct strbuf rs;
+		strbuf_init(&rs);
+		for (int i = 0; i < dc->n_replicas; i++)
+			strbuf_printf(&rs, "%s%s:%d", i ? "," : "", dc->replicas[i].host, dc->replicas[i].port);
+		cellf(&r, "%s", rs.data ? rs.data : "");
+		strbuf_free(&rs);
+		cell(&r, read_routing_name(db_read_routing(g.cfg, dc)));
+		cell_int(&r, db_tenant_required(g.cfg, dc));
+		row_end(&r);
+	}
+	/* the console itself, as PgBouncer lists it */
+	cell(&r, "pgtide");
+	cell(&r, NULL);
+	cell_int(&r, S()->listen_port);
+	cell(&r, "pgtide");
+	cell(&r, "pgtide");
+	cell_int(&r, 2);
+	cell_int(&r, 0);
+	cell_int(&r, 0);
+	cell(&r, "statement");
+	cell_int(&r, 0);
+	cell_int(&r, 0);
+	cell_int(&r, 0);
+	cell_int(&r, 0);
+	cell(&r, "");
+	cell(&r, "off");
+	cell_int(&r, 0);
+	row_end(&r);
+	result_end(c, &r, "SHOW");
+}
+
+static bool server_needs_check_now(const struct server *s)
+{
+	const char *q = S()->server_check_query;
+	return q && *q && now_usec() - s->release_time >= S()->server_check_delay;
+}
+
+static void show_pools(struct client *c)
+{
+	static const char *const names[] = { "database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req",
+					     "cl_waiting_cancel_req", "sv_active", "sv_active_cancel",
+					     "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login",
+					     "maxwait", "maxwait_us", "pool_mode",
+					     /* pgtide */ "pool_size", "target" };
+	static const uint32_t types[] = { T, T, I, I, I, I, I, I, I, I, I, I, I, I, I, T, I, T };
+	struct result r;
+	result_begin(&r, 18, names, types);
+	usec_t now = now_usec();
+	struct list *pn;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		int idle = 0, used = 0;
+		struct list *ln;
+		list_for_each(ln, &p->idle_servers) {
+			struct server *s = container_of(ln, struct server, node);
+			if (server_needs_check_now(s))
+				used++;
+			else
+				idle++;
+		}
+		usec_t maxwait = 0;
+		struct list *first = list_first(&p->waiting_clients);
+		if (first)
+			maxwait = now - container_of(first, struct client, node)->wait_start;
+		cell(&r, p->db->name);
+		cell(&r, p->user->name);
+		cell_int(&r, (long long)list_count(&p->active_clients));
+		cell_int(&r, p->n_waiting);
+		cell_int(&r, 0);
+		cell_int(&r, 0);
+		cell_int(&r, (long long)list_count(&p->active_servers));
+		cell_int(&r, 0);
+		cell_int(&r, 0);
+		cell_int(&r, idle);
+		cell_int(&r, used);
+		cell_int(&r, (long long)list_count(&p->tested_servers));
+		cell_int(&r, (long long)list_count(&p->login_servers));
+		cell_int(&r, (long long)(maxwait / USEC));
+		cell_int(&r, (long long)(maxwait % USEC));
+		cell(&r, pool_mode_name(pool_mode_of(p, NULL)));
+		cell_int(&r, pool_size_of(p));
+		cell(&r, route_pool_target_name(p));
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static const char *const conn_cols[] = { "type", "user", "database", "state", "addr", "port", "local_addr",
+					 "local_port", "connect_time", "request_time", "wait", "wait_us",
+					 "close_needed", "ptr", "link", "remote_pid", "tls", "application_name",
+					 /* pgtide */ "id", "tenant", "prepared_statements" };
+static const uint32_t conn_types[] = { T, T, T, T, T, I, T, I, T, T, I, I, I, T, T, I, T, T, I, T, I };
+#define CONN_NCOLS 21
+
+static void client_row(struct result *r, struct client *c, usec_t now)
+{
+	char addr[64], laddr[64], t1[40], t2[40];
+	int lport;
+	client_addr_string(c, addr, sizeof(addr));
+	sock_local(c->sb.fd, laddr, sizeof(laddr), &lport);
+	fmt_time(c->connect_time, t1, sizeof(t1));
+	fmt_time(c->request_time, t2, sizeof(t2));
+	usec_t wait = c->state == CL_WAITING ? now - c->wait_start : 0;
+	cell(r, "C");
+	cell(r, c->user ? c->user->name : (c->login && c->login->user_name ? c->login->user_name : ""));
+	cell(r, c->admin ? "pgtide" : c->db ? c->db->name : (c->login && c->login->db_name ? c->login->db_name : ""));
+	cell(r, client_state_name(c));
+	cellf(r, "%s", addr);
+	cell_int(r, c->port);
+	cellf(r, "%s", laddr);
+	cell_int(r, lport);
+	cellf(r, "%s", t1);
+	cellf(r, "%s", t2);
+	cell_int(r, (long long)(wait / USEC));
+	cell_int(r, (long long)(wait % USEC));
+	cell_int(r, c->close_after_xact);
+	cellf(r, "%p", (void *)c);
+	if (c->server)
+		cellf(r, "%p", (void *)c->server);
+	else
+		cell(r, "");
+	cell_int(r, 0);
+	cell(r, "");
+	cellf(r, "%s", param_value(c->params, P_APPLICATION_NAME));
+	cell_int(r, c->id);
+	cellf(r, "%s", c->tenant ? c->tenant->id : "");
+	cell_int(r, 0);
+	row_end(r);
+}
+
+static void show_clients(struct client *c)
+{
+	struct result r;
+	result_begin(&r, CONN_NCOLS, conn_cols, conn_types);
+	usec_t now = now_usec();
+	struct list *ln, *pn;
+	list_for_each(ln, &g.login_clients)
+		client_row(&r, container_of(ln, struct client, node), now);
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		list_for_each(ln, &p->active_clients)
+			client_row(&r, container_of(ln, struct client, node), now);
+		list_for_each(ln, &p->waiting_clients)
+			client_row(&r, container_of(ln, struct client, node), now);
+	}
+	list_for_each(ln, &g.admin_clients)
+		client_row(&r, container_of(ln, struct client, node), now);
+	result_end(c, &r, "SHOW");
+}
+
+static void server_row(struct result *r, struct server *s)
+{
+	char addr[64], laddr[64], t1[40], t2[40];
+	int port, lport;
+	sock_peer(s->sb.fd, addr, sizeof(addr), &port);
+	if (!addr[0]) {
+		snprintf(addr, sizeof(addr), "%s", server_host(s));
+		port = server_port(s);
+	}
+	sock_local(s->sb.fd, laddr, sizeof(laddr), &lport);
+	fmt_time(s->connect_time, t1, sizeof(t1));
+	fmt_time(s->request_time, t2, sizeof(t2));
+	const char *state = server_state_name(s->state);
+	if (s->state == SV_IDLE && server_needs_check_now(s))
+		state = "used";
+	cell(r, "S");
+	cell(r, s->pool->user->name);
+	cell(r, s->pool->db->name);
+	cell(r, state);
+	cellf(r, "%s", addr);
+	cell_int(r, port);
+	cellf(r, "%s", laddr);
+	cell_int(r, lport);
+	cellf(r, "%s", t1);
+	cellf(r, "%s", t2);
+	cell_int(r, 0);
+	cell_int(r, 0);
+	cell_int(r, s->close_needed);
+	cellf(r, "%p", (void *)s);
+	if (s->client)
+		cellf(r, "%p", (void *)s->client);
+	else
+		cell(r, "");
+	cell_int(r, s->be_pid);
+	cell(r, "");
+	cellf(r, "%s", s->client ? param_value(s->client->params, P_APPLICATION_NAME) : "");
+	cell_int(r, s->id);
+	cellf(r, "%s", s->tenant_known && s->tenant_val ? s->tenant_val->id : "");
+	cell_int(r, 0);
+	row_end(r);
+}
+
+static void show_servers(struct client *c)
+{
+	struct result r;
+	result_begin(&r, CONN_NCOLS, conn_cols, conn_types);
+	struct list *pn, *ln;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			list_for_each(ln, lists[i])
+				server_row(&r, container_of(ln, struct server, node));
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_stats(struct client *c, int kind)
+{
+	/* 0: STATS, 1: STATS_TOTALS, 2: STATS_AVERAGES */
+	static const char *const stats_names[] = { "database", "total_xact_count", "total_query_count",
+						   "total_received", "total_sent", "total_xact_time",
+						   "total_query_time", "total_wait_time", "avg_xact_count",
+						   "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time",
+						   "avg_query_time", "avg_wait_time",
+						   /* pgtide; total_requests keeps pre-1.8 exporters working */
+						   "total_requests", "total_errors" };
+	static const uint32_t stats_types[] = { T, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N };
+	static const char *const tot_names[] = { "database", "xact_count", "query_count", "bytes_received",
+						 "bytes_sent", "xact_time", "query_time", "wait_time" };
+	static const uint32_t tot_types[] = { T, N, N, N, N, N, N, N };
+	struct result r;
+	if (kind == 0)
+		result_begin(&r, 17, stats_names, stats_types);
+	else
+		result_begin(&r, 8, tot_names, tot_types);
+	size_t it;
+	struct hnode *n;
+	for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+		struct database *db = container_of(n, struct database, hn);
+		struct stat_totals t, a;
+		stats_db_totals(db, &t);
+		stats_db_averages(db, &a);
+		cell(&r, db->name);
+		if (kind != 2) {
+			cell_u64(&r, t.xact_count);
+			cell_u64(&r, t.query_count);
+			cell_u64(&r, t.bytes_in);
+			cell_u64(&r, t.bytes_out);
+			cell_u64(&r, t.xact_time);
+			cell_u64(&r, t.query_time);
+			cell_u64(&r, t.wait_time);
+		}
+		if (kind != 1) {
+			cell_u64(&r, a.xact_count);
+			cell_u64(&r, a.query_count);
+			cell_u64(&r, a.bytes_in);
+			cell_u64(&r, a.bytes_out);
+			cell_u64(&r, a.xact_time);
+			cell_u64(&r, a.query_time);
+			cell_u64(&r, a.wait_time);
+		}
+		if (kind == 0) {
+			cell_u64(&r, t.query_count);
+			cell_u64(&r, t.errors);
+		}
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_users(struct client *c)
+{
+	static const char *const names[] = { "name", "pool_mode", /* pgtide */ "tenant", "max_user_connections",
+					     "current_connections" };
+	static const uint32_t types[] = { T, T, T, I, I };
+	struct result r;
+	result_begin(&r, 5, names, types);
+	size_t it;
+	struct hnode *n;
+	for (n = htab_next(&g.users, NULL, &it); n; n = htab_next(&g.users, n, &it)) {
+		struct user *u = container_of(n, struct user, hn);
+		cell(&r, u->name);
+		cell(&r, u->pool_mode >= 0 ? pool_mode_name(u->pool_mode) : NULL);
+		cell(&r, u->tenant ? u->tenant->s : NULL);
+		cell_int(&r, u->max_user_connections >= 0 ? u->max_user_connections : S()->max_user_connections);
+		cell_int(&r, u->server_count);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_lists(struct client *c)
+{
+	static const char *const names[] = { "list", "items" };
+	static const uint32_t types[] = { T, I };
+	struct result r;
+	result_begin(&r, 2, names, types);
+	int pools = 0, used_servers = 0, login = (int)list_count(&g.login_clients);
+	struct list *pn;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		pools++;
+		used_servers += p->n_servers;
+	}
+	const struct { const char *k; long long v; } rows[] = {
+		{ "databases", (long long)g.databases.count }, { "users", (long long)g.users.count },
+		{ "pools", pools }, { "free_clients", 0 }, { "used_clients", g.n_clients },
+		{ "login_clients", login }, { "free_servers", 0 }, { "used_servers", used_servers },
+		{ "dns_names", 0 }, { "dns_zones", 0 }, { "dns_queries", 0 }, { "dns_pending", 0 },
+		/* pgtide */
+		{ "tenants", (long long)tenant_count() }, { "param_sets", (long long)pset_count() },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cell(&r, rows[i].k);
+		cell_int(&r, rows[i].v);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_mem(struct client *c)
+{
+	static const char *const names[] = { "name", "size", "used", "free", "memtotal" };
+	static const uint32_t types[] = { T, I, I, I, I };
+	struct result r;
+	result_begin(&r, 5, names, types);
+	struct bufpool_stats bs;
+	bufpool_stats(&bs);
+	int servers = 0;
+	struct list *pn;
+	list_for_each(pn, &g.pools)
+		servers += container_of(pn, struct pool, all_node)->n_servers;
+	const struct { const char *k; size_t size, used, free; } rows[] = {
+		{ "client_cache", sizeof(struct client), (size_t)g.n_clients, 0 },
+		{ "server_cache", sizeof(struct server), (size_t)servers, 0 },
+		{ "pool_cache", sizeof(struct pool), (size_t)list_count(&g.pools), 0 },
+		{ "iobuf_cache", bs.block_size, bs.used, bs.free },
+		{ "tenant_cache", sizeof(struct tenant), tenant_count(), 0 },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cell(&r, rows[i].k);
+		cell_int(&r, (long long)rows[i].size);
+		cell_int(&r, (long long)rows[i].used);
+		cell_int(&r, (long long)rows[i].free);
+		cell_int(&r, (long long)(rows[i].size * (rows[i].used + rows[i].free)));
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_state(struct client *c)
+{
+	static const char *const names[] = { "key", "value" };
+	static const uint32_t types[] = { T, T };
+	struct result r;
+	result_begin(&r, 2, names, types);
+	const struct { const char *k; bool v; } rows[] = {
+		{ "active", !g.paused && !g.suspended && !g.shutting_down },
+		{ "paused", g.paused },
+		{ "suspended", g.suspended },
+		{ "shutting_down", g.shutting_down },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cell(&r, rows[i].k);
+		cell(&r, rows[i].v ? "yes" : "no");
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_tenants(struct client *c)
+{
+	static const char *const names[] = { "tenant", "clients", "transactions", "queries", "avg_transaction_time" };
+	static const uint32_t types[] = { T, I, N, N, N };
+	struct result r;
+	result_begin(&r, 5, names, types);
+	size_t it = 0;
+	for (struct tenant *t = tenant_next(NULL, &it); t; t = tenant_next(t, &it)) {
+		cell(&r, t->id);
+		cell_int(&r, t->clients);
+		cell_u64(&r, t->xacts);
+		cell_u64(&r, t->queries);
+		cell_u64(&r, t->xacts ? t->xact_time / t->xacts : 0);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_replicas(struct client *c)
+{
+	static const char *const names[] = { "database", "host", "port", "state", "lag_bytes", "transactions",
+					     "last_check" };
+	static const uint32_t types[] = { T, T, I, T, N, N, T };
+	struct result r;
+	result_begin(&r, 7, names, types);
+	struct route_replica_info info;
+	for (int i = 0; route_replica_info(i, &info); i++) {
+		char t[40];
+		fmt_time(info.last_check, t, sizeof(t));
+		cellf(&r, "%s", info.database);
+		cellf(&r, "%s", info.host);
+		cell_int(&r, info.port);
+		cellf(&r, "%s", info.state);
+		if (info.lag_bytes >= 0)
+			cell_int(&r, info.lag_bytes);
+		else
+			cell(&r, NULL);
+		cell_u64(&r, info.transactions);
+		cellf(&r, "%s", t);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+/* ---- commands ---- */
+
+static struct database *db_arg(struct client *c, const char *name)
+{
+	struct database *db = database_find(name);
+	if (!db || db->removed) {
+		reply_error(c, "08P01", "no such database: %s", name);
+		return NULL;
+	}
+	return db;
+}
+
+static bool db_busy(const struct database *db)
+{
+	const struct list *pn;
+	list_for_each(pn, &db->pools) {
+		const struct pool *p = container_of(pn, struct pool, db_node);
+		if (!list_empty(&p->active_servers) || !list_empty(&p->tested_servers))
+			return true;
+	}
+	return false;
+}
+
+static bool db_has_close_needed(const struct database *db)
+{
+	const struct list *pn, *ln;
+	list_for_each(pn, &db->pools) {
+		const struct pool *p = container_of(pn, struct pool, db_node);
+		const struct list *lists[] = { &p->active_servers, &p->tested_servers, &p->idle_servers, &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			list_for_each(ln, lists[i])
+				if (container_of(ln, struct server, node)->close_needed)
+					return true;
+	}
+	return false;
+}
+
+static void close_idle_servers(struct database *db)
+{
+	struct list *pn, *ln, *tmp;
+	list_for_each(pn, &db->pools) {
+		struct pool *p = container_of(pn, struct pool, db_node);
+		list_for_each_safe(ln, tmp, &p->idle_servers)
+			server_close(container_of(ln, struct server, node), "PAUSE");
+	}
+}
+
+/* Is the condition a waiting PAUSE or WAIT_CLOSE wants true now? */
+static bool wait_done(const struct admin_wait *w)
+{
+	size_t it;
+	struct hnode *n;
+	for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+		struct database *db = container_of(n, struct database, hn);
+		if (w->db && strcmp(w->db, db->name) != 0)
+			continue;
+		if (w->pause ? db_busy(db) : db_has_close_needed(db))
+			return false;
+	}
+	return true;
+}
+
+void admin_check_waits(void)
+{
+	struct admin_wait **pp = &waits;
+	while (*pp) {
+		struct admin_wait *w = *pp;
+		struct client *c = client_by_id(w->client_id);
+		if (!c || c->state == CL_JUSTFREE) {
+			*pp = w->next;
+			free(w->db);
+			free(w);
+			continue;
+		}
+		if (!wait_done(w)) {
+			pp = &w->next;
+			continue;
+		}
+		if (w->pause) {
+			/* PgBouncer closes the servers of a paused database */
+			size_t it;
+			struct hnode *n;
+			for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+				struct database *db = container_of(n, struct database, hn);
+				if (!w->db || strcmp(w->db, db->name) == 0)
+					close_idle_servers(db);
+			}
+		}
+		reply_tag(c, w->pause ? "PAUSE" : "WAIT_CLOSE");
+		flush_now(c);
+		*pp = w->next;
+		free(w->db);
+		free(w);
+	}
+}
+
+static void add_wait(struct client *c, bool pause, const char *db)
+{
+	struct admin_wait *w = xcalloc(1, sizeof(*w));
+	w->client_id = c->id;
+	w->pause = pause;
+	w->db = db ? xstrdup(db) : NULL;
+	w->next = waits;
+	waits = w;
+	admin_check_waits();
+}
+
+static void cmd_set(struct client *c, const char *args)
+{
+	/* key = value | key to value; value may be quoted with '' */
+	char key[128], val[1024];
+	const char *p = args;
+	size_t n = 0;
+	while (*p && (isalnum((unsigned char)*p) || *p == '_') && n + 1 < sizeof(key))
+		key[n++] = *p++;
+	key[n] = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '=')
+		p++;
+	else if (strncasecmp(p, "to", 2) == 0 && isspace((unsigned char)p[2]))
+		p += 2;
+	else {
+		reply_error(c, "42601", "syntax error: expected SET key = value");
+		return;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	n = 0;
+	if (*p == '\'') {
+		p++;
+		while (*p && n + 1 < sizeof(val)) {
+			if (*p == '\'' && p[1] == '\'') {
+				val[n++] = '\'';
+				p += 2;
+				continue;
+			}
+			if (*p == '\'')
+				break;
+			val[n++] = *p++;
+		}
+	} else {
+		while (*p && !isspace((unsigned char)*p) && *p != ';' && n + 1 < sizeof(val))
+			val[n++] = *p++;
+	}
+	val[n] = '\0';
+	char msg[512];
+	if (!pgtide_set_setting(key, val, msg, sizeof(msg))) {
+		reply_error(c, "22023", "%s", msg);
+		return;
+	}
+	reply_tag(c, "SET");
+}
+
+/* Split "WORD rest" (first word upper-cased). */
+static const char *next_word(const char *p, char *w, size_t wlen)
+{
+	size_t n = 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	while (*p && !isspace((unsigned char)*p) && *p != ';' && n + 1 < wlen)
+		w[n++] = (char)toupper((unsigned char)*p++);
+	w[n] = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* A database argument, as written (quotes removed). */
+static void arg_name(const char *p, char *out, size_t len)
+{
+	size_t n = 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	bool quoted = *p == '"';
+	if (quoted)
+		p++;
+	while (*p && n + 1 < len) {
+		if (quoted ? *p == '"' : (isspace((unsigned char)*p) || *p == ';'))
+			break;
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+}
+
+static void admin_command(struct client *c, const char *q)
+{
+	char w1[64], w2[64], arg[256];
+	const char *rest = next_word(q, w1, sizeof(w1));
+	if (!w1[0]) {
+		reply_tag(c, "");
+		return;
+	}
+	bool is_show = strcmp(w1, "SHOW") == 0;
+	if (!is_show && !c->admin_full) {
+		reply_error(c, "42501", "admin access needed: user \"%s\" is in stats_users, not admin_users", c->user->name);
+		return;
+	}
+	if (is_show) {
+		rest = next_word(rest, w2, sizeof(w2));
+		static const struct {
+			const char *name;
+			void (*fn)(struct client *);
+		} shows[] = {
+			{ "HELP", show_help }, { "VERSION", show_version }, { "CONFIG", show_config },
+			{ "DATABASES", show_databases }, { "POOLS", show_pools }, { "CLIENTS", show_clients },
+			{ "SERVERS", show_servers }, { "USERS", show_users }, { "LISTS", show_lists },
+			{ "MEM", show_mem }, { "STATE", show_state }, { "TENANTS", show_tenants },
+			{ "REPLICAS", show_replicas },
+		};
+		for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++)
+			if (strcmp(w2, shows[i].name) == 0) {
+				shows[i].fn(c);
+				return;
+			}
+		if (strcmp(w2, "STATS") == 0)
+			show_stats(c, 0);
+		else if (strcmp(w2, "STATS_TOTALS") == 0)
+			show_stats(c, 1);
+		else if (strcmp(w2, "STATS_AVERAGES") == 0)
+			show_stats(c, 2);
+		else
+			reply_error(c, "08P01", "invalid command 'SHOW %s', use SHOW HELP;", w2);
+		return;
+	}
+	arg_name(rest, arg, sizeof(arg));
+	struct database *db = NULL;
+	if (strcmp(w1, "SET") == 0) {
+		cmd_set(c, rest);
+	} else if (strcmp(w1, "RELOAD") == 0) {
+		if (pgtide_reload())
+			reply_tag(c, "RELOAD");
+		else
+			reply_error(c, "F0000", "reload failed: the configuration has errors (see the log); the running one stays");
+	} else if (strcmp(w1, "PAUSE") == 0) {
+		if (arg[0]) {
+			if (!(db = db_arg(c, arg)))
+				return;
+			db->paused = true;
+			log_info("PAUSE %s", db->name);
+		} else {
+			pgtide_pause(true);
+		}
+		add_wait(c, true, arg[0] ? arg : NULL);
+	} else if (strcmp(w1, "RESUME") == 0) {
+		if (arg[0]) {
+			if (!(db = db_arg(c, arg)))
+				return;
+			db->paused = false;
+			log_info("RESUME %s", db->name);
+			pool_pause_all(g.paused); /* wakes waiters */
+		} else {
+			if (g.suspended)
+				pgtide_suspend(false);
+			pgtide_pause(false);
+		}
+		reply_tag(c, "RESUME");
+	} else if (strcmp(w1, "SUSPEND") == 0) {
+		pgtide_suspend(true);
+		reply_tag(c, "SUSPEND");
+	} else if (strcmp(w1, "DISABLE") == 0 || strcmp(w1, "ENABLE") == 0) {
+		if (!arg[0]) {
+			reply_error(c, "42601", "%s needs a database name", w1);
+			return;
+		}
+		if (!(db = db_arg(c, arg)))
+			return;
+		db->disabled = strcmp(w1, "DISABLE") == 0;
+		log_info("%s %s", w1, db->name);
+		reply_tag(c, w1);
+	} else if (strcmp(w1, "KILL") == 0) {
+		if (!arg[0]) {
+			reply_error(c, "42601", "KILL needs a database name");
+			return;
+		}
+		if (!(db = db_arg(c, arg)))
+			return;
+		log_info("KILL %s", db->name);
+		db->paused = true; /* new clients wait until RESUME, as in PgBouncer */
+		pool_kill_db(db);
+		reply_tag(c, "KILL");
+	} else if (strcmp(w1, "KILL_CLIENT") == 0) {
+		char *end;
+		unsigned long id = strtoul(arg, &end, 0);
+		struct client *victim = (*arg && !*end) ? client_by_id((uint32_t)id) : NULL;
+		if (!victim) {
+			reply_error(c, "08P01", "no such client: %s (give the id column of SHOW CLIENTS)", arg);
+			return;
+		}
+		client_log(victim, LV_LOG, "killed by KILL_CLIENT from C-%u", c->id);
+		client_close(victim, "57P01", "terminated by the administrator (KILL_CLIENT)");
+		reply_tag(c, "KILL_CLIENT");
+	} else if (strcmp(w1, "RECONNECT") == 0) {
+		size_t it;
+		struct hnode *n;
+		if (arg[0] && !db_arg(c, arg))
+			return;
+		for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+			struct database *d = container_of(n, struct database, hn);
+			if (!arg[0] || strcmp(arg, d->name) == 0)
+				pool_reconnect_db(d);
+		}
+		reply_tag(c, "RECONNECT");
+	} else if (strcmp(w1, "WAIT_CLOSE") == 0) {
+		if (arg[0] && !db_arg(c, arg))
+			return;
+		add_wait(c, false, arg[0] ? arg : NULL);
+	} else if (strcmp(w1, "SHUTDOWN") == 0) {
+		reply_tag(c, "SHUTDOWN");
+		flush_now(c);
+		pgtide_shutdown(false);
+	} else {
+		reply_error(c, "08P01", "invalid command '%s', use SHOW HELP;", w1);
+	}
+}
+
+/* ---- sessions ---- */
 
 void admin_login(struct client *c)
 {
@@ -44,7 +1046,9 @@ void admin_login(struct client *c)
 	bool admin = cfg_list_contains(S()->admin_users, user);
 	bool stats = cfg_list_contains(S()->stats_users, user);
 	if (!admin && !stats) {
-		client_login_fail(c, "28000", "not allowed to connect to the admin console (user \"%s\" is not in admin_users or stats_users)", user);
+		client_login_fail(c, "28000",
+				  "not allowed to connect to the admin console: user \"%s\" is in neither admin_users nor stats_users",
+				  user);
 		return;
 	}
 	c->admin = true;
@@ -59,6 +1063,8 @@ void admin_login(struct client *c)
 	pkt_param_status(&pb, "TimeZone", "UTC");
 	pkt_param_status(&pb, "standard_conforming_strings", "on");
 	pkt_param_status(&pb, "integer_datetimes", "on");
+	pkt_param_status(&pb, "IntervalStyle", "postgres");
+	pkt_param_status(&pb, "is_superuser", "off");
 	pkt_param_status(&pb, "application_name", "");
 	pkt_backend_key(&pb, c->id, c->cancel_key);
 	pkt_rfq(&pb, 'I');
@@ -71,62 +1077,16 @@ void admin_login(struct client *c)
 	list_del(&c->node);
 	list_add_tail(&g.admin_clients, &c->node);
 	c->state = CL_ACTIVE;
+	c->request_time = now_usec();
 	if (S()->log_connections)
-		client_log(c, LV_LOG, "login attempt: db=pgtide user=%s (admin console)", user);
-	sbuf_flush(&c->sb);
+		client_log(c, LV_LOG, "login attempt: db=pgtide user=%s (admin console%s)", user, admin ? "" : ", SHOW only");
+	flush_now(c);
 	sbuf_continue(&c->sb);
-}
-
-static void send_rows(struct client *c, int ncols, const char *const *names, const uint32_t *types, int nrows,
-		      const char *const *cells, const char *tag)
-{
-	struct pktbuf pb;
-	pkt_init_growable(&pb, 1024);
-	pkt_row_description(&pb, ncols, names, types);
-	for (int r = 0; r < nrows; r++)
-		pkt_data_row(&pb, ncols, cells + (size_t)r * (size_t)ncols);
-	pkt_command_complete(&pb, tag);
-	pkt_rfq(&pb, 'I');
-	queue_block(c, &pb);
-}
-
-static void send_error(struct client *c, const char *sqlstate, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void send_error(struct client *c, const char *sqlstate, const char *fmt, ...)
-{
-	struct pktbuf pb;
-	va_list ap;
-	pkt_init_growable(&pb, 256);
-	va_start(ap, fmt);
-	pkt_verror(&pb, "ERROR", sqlstate, fmt, ap);
-	va_end(ap);
-	pkt_rfq(&pb, 'I');
-	queue_block(c, &pb);
-}
-
-static void admin_command(struct client *c, const char *q)
-{
-	char cmd[256];
-	size_t n = 0;
-	while (isspace((unsigned char)*q))
-		q++;
-	for (; *q && *q != ';' && n + 1 < sizeof(cmd); q++)
-		cmd[n++] = (char)toupper((unsigned char)*q);
-	while (n > 0 && isspace((unsigned char)cmd[n - 1]))
-		n--;
-	cmd[n] = '\0';
-	if (strcmp(cmd, "SHOW VERSION") == 0) {
-		const char *names[] = { "version" };
-		const uint32_t types[] = { OID_TEXT };
-		const char *cells[] = { "pgtide " PACKAGE_VERSION };
-		send_rows(c, 1, names, types, 1, cells, "SHOW");
-		return;
-	}
-	send_error(c, "42601", "invalid command \"%s\"; try SHOW HELP", cmd);
 }
 
 enum sb_verdict admin_on_msg(struct client *c, const struct pmsg *m)
 {
+	c->request_time = now_usec();
 	switch (m->type) {
 	case 'X':
 		client_close(c, NULL, NULL);
@@ -142,9 +1102,37 @@ enum sb_verdict admin_on_msg(struct client *c, const struct pmsg *m)
 		return SB_DROP;
 	}
 	case 'S':
-		send_error(c, "0A000", "the admin console speaks only the simple query protocol");
+		if (c->skip_to_sync) {
+			c->skip_to_sync = false;
+			struct pktbuf pb;
+			pkt_init_growable(&pb, 16);
+			pkt_rfq(&pb, 'I');
+			queue_block(c, &pb);
+		}
+		return SB_DROP;
+	case 'P': case 'B': case 'D': case 'E': case 'C': case 'F':
+		if (!c->skip_to_sync) {
+			struct pktbuf pb;
+			pkt_init_growable(&pb, 128);
+			pkt_error(&pb, "ERROR", "0A000", "the admin console speaks only the simple query protocol");
+			queue_block(c, &pb);
+			c->skip_to_sync = true;
+		}
+		return SB_DROP;
+	case 'H':
 		return SB_DROP;
 	default:
-		return SB_DROP;
+		client_close(c, "08P01", "invalid frontend message type %d", m->type);
+		return SB_CLOSED;
+	}
+}
+
+void admin_free(void)
+{
+	while (waits) {
+		struct admin_wait *w = waits;
+		waits = w->next;
+		free(w->db);
+		free(w);
 	}
 }

@@ -16,5 +16,8 @@ bool admin_is_console_db(const char *name);
 /* Authenticated client asked for the console: check rights, say welcome. */
 void admin_login(struct client *c);
 enum sb_verdict admin_on_msg(struct client *c, const struct pmsg *m);
+/* Answer PAUSE / WAIT_CLOSE commands whose condition now holds. */
+void admin_check_waits(void);
+void admin_free(void);
 
 #endif

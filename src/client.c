@@ -915,6 +915,7 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		return SB_CLOSED;
 	}
 	c->request_time = now_usec();
+	c->pool->bytes_in += m->len;
 
 	const char *text = NULL;
 	size_t tlen = 0;

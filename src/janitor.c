@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 
+#include "admin.h"
 #include "bufpool.h"
 #include "client.h"
 #include "log.h"
@@ -160,6 +161,7 @@ void janitor_run(void)
 		check_pool_servers(p, now);
 	}
 	bufpool_trim();
+	admin_check_waits();
 	if (S()->stats_period > 0 && now - last_stats >= S()->stats_period) {
 		if (last_stats)
 			stats_period_tick(S()->log_stats);

@@ -256,6 +256,8 @@ void listeners_pause(bool paused)
 	struct list *ln;
 	list_for_each(ln, &g.listeners) {
 		struct listener *l = container_of(ln, struct listener, node);
+		if (l->admin_only)
+			continue; /* the way back in, to RESUME */
 		if (paused)
 			event_del(&l->ev);
 		else if (!l->paused)

@@ -15,7 +15,8 @@ bool listeners_open(void);
 void listeners_close(void);
 /* At exit, after every client is gone. */
 void listeners_free(void);
-/* Stop accepting (shutdown) without closing the unix socket file yet. */
+/* SUSPEND: stop accepting on the client listeners; admin_listen_port
+ * keeps accepting so an operator can RESUME. */
 void listeners_pause(bool paused);
 
 #endif

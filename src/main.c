@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "bufpool.h"
 #include "client.h"
@@ -29,6 +30,7 @@
 #include "janitor.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "params.h"
 #include "pgtide.h"
 #include "pool.h"
@@ -192,6 +194,26 @@ bool pgtide_reload(void)
 	log_info("configuration reloaded");
 	janitor_run();
 	return true;
+}
+
+bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen)
+{
+	if (!config_set(g.cfg, key, value, msg, msglen))
+		return false;
+	/* settings with derived state */
+	set_tenant_setting();
+	apply_logging(cmdline_quiet, cmdline_verbose);
+	log_info("SET %s = '%s'", key, value);
+	janitor_run();
+	return true;
+}
+
+void pgtide_suspend(bool on)
+{
+	g.suspended = on;
+	listeners_pause(on);
+	log_info(on ? "SUSPEND: not accepting new clients, no new transactions" : "resuming from SUSPEND");
+	pool_pause_all(on || g.paused);
 }
 
 void pgtide_pause(bool on)
@@ -486,6 +508,7 @@ int main(int argc, char **argv)
 	if (!g.base)
 		die("could not create the event loop");
 	g.start_time = wall_usec();
+	g.start_mono = now_usec();
 	list_init(&g.pools);
 	bufpool_init((size_t)S()->pkt_buf);
 	sbuf_global_init(g.base);
@@ -504,6 +527,10 @@ int main(int argc, char **argv)
 		report_ready(ready_fd, false);
 		return 1;
 	}
+	if (!metrics_start()) {
+		report_ready(ready_fd, false);
+		return 1;
+	}
 	if (!drop_privileges(S()->user)) {
 		report_ready(ready_fd, false);
 		return 1;
@@ -515,6 +542,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(g.base);
 
 	janitor_stop();
+	metrics_stop();
 	listeners_close();
 	final_cleanup();
 	defer_run_now();
@@ -527,6 +555,7 @@ int main(int argc, char **argv)
 	dns_shutdown();
 	listeners_free();
 	stats_free();
+	admin_free();
 	objects_free();
 	tenant_module_free();
 	htab_free(&g.clients_by_id);

@@ -263,7 +263,9 @@ struct pgtide {
 	bool shutting_down;
 	bool paused;                 /* SIGUSR1 / PAUSE */
 	usec_t shutdown_deadline;
-	usec_t start_time;
+	usec_t start_time;           /* wall clock at start */
+	usec_t start_mono;           /* monotonic clock at start */
+	bool suspended;
 	char *tenant_setting;        /* effective tenant setting (lowercase) */
 };
 
@@ -275,6 +277,10 @@ bool pgtide_reload(void);
 void pgtide_shutdown(bool immediate);
 /* PAUSE/RESUME from signals and the console. */
 void pgtide_pause(bool on);
+/* SUSPEND (and RESUME after it): also stop accepting clients. */
+void pgtide_suspend(bool on);
+/* Console SET: change one reloadable setting of the running config. */
+bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen);
 
 /* Monotonic and wall clocks. */
 usec_t now_usec(void);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "client.h"
 #include "log.h"
@@ -21,6 +22,12 @@
 #include "util/strbuf.h"
 
 static struct db_config *autodb_template;
+
+static void check_admin_waits(void *arg)
+{
+	(void)arg;
+	admin_check_waits();
+}
 
 static bool user_eq(const struct hnode *n, const void *key)
 {
@@ -398,6 +405,8 @@ void pool_server_ready(struct server *s)
 void pool_release_server(struct server *s)
 {
 	struct client *c = s->client;
+	if (g.paused || s->pool->db->paused)
+		defer_call(check_admin_waits, NULL);
 	if (c)
 		pool_unlink(c);
 	s->release_time = now_usec();
@@ -433,6 +442,7 @@ static void shutdown_progress(void *arg)
 void pool_server_gone(struct server *s)
 {
 	struct pool *p = s->pool;
+	defer_call(check_admin_waits, NULL);
 	p->n_servers--;
 	p->db->server_count--;
 	p->user->server_count--;
@@ -633,4 +643,26 @@ void objects_free(void)
 	}
 	htab_free(&g.databases);
 	htab_free(&g.users);
+}
+
+void pool_kill_db(struct database *db)
+{
+	struct list *pn, *ln, *tmp;
+	list_for_each(pn, &db->pools) {
+		struct pool *p = container_of(pn, struct pool, db_node);
+		struct list *clists[] = { &p->waiting_clients, &p->active_clients };
+		for (size_t i = 0; i < 2; i++)
+			list_for_each_safe(ln, tmp, clists[i])
+				client_close(container_of(ln, struct client, node), "57P01",
+					     "database \"%s\" killed by the administrator (KILL)", db->name);
+		struct list *slists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers };
+		for (size_t i = 0; i < 4; i++)
+			list_for_each_safe(ln, tmp, slists[i])
+				server_close(container_of(ln, struct server, node), "KILL %s", db->name);
+	}
+	list_for_each_safe(ln, tmp, &g.login_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		if (c->db == db || (c->pool && c->pool->db == db))
+			client_close(c, "57P01", "database \"%s\" killed by the administrator (KILL)", db->name);
+	}
 }

@@ -57,6 +57,8 @@ void pool_set_welcome(struct pool *p, int n, const char *const *names, const cha
 /* PAUSE / RESUME / RECONNECT: whole process or one database. */
 void pool_pause_all(bool on);
 void pool_reconnect_db(struct database *db);
+/* KILL: close every client and server of db now. */
+void pool_kill_db(struct database *db);
 bool pool_can_serve(const struct pool *p);
 
 #endif

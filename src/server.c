@@ -654,8 +654,11 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		break;
 	}
 	enum sb_verdict v = server_reply(s, m);
-	if (v == SB_FORWARD && m->type == 'Z' && s->client)
-		s->client->request_time = now_usec();
+	if (v == SB_FORWARD) {
+		s->pool->bytes_out += m->len;
+		if (m->type == 'Z' && s->client)
+			s->client->request_time = now_usec();
+	}
 	return v;
 }
 

@@ -1,0 +1,287 @@
+/*
+ * Prometheus metrics over HTTP.
+ *
+ * Owns: the evhttp server. Per-tenant series are written only for the
+ * metrics_top_tenants busiest tenants, so a million tenants cannot turn
+ * into a million series.
+ */
+#include "autoconf.h"
+
+#include "metrics.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pgtide.h"
+#include "pool.h"
+#include "route.h"
+#include "server.h"
+#include "stats.h"
+#include "tenant.h"
+#include "util/strbuf.h"
+
+static struct evhttp *http;
+
+/* Label values: backslash, double quote and newline escaped. */
+static void label(struct strbuf *sb, const char *v)
+{
+	strbuf_putc(sb, '"');
+	for (const char *p = v ? v : ""; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			strbuf_putc(sb, '\\');
+		if (*p == '\n') {
+			strbuf_puts(sb, "\\n");
+			continue;
+		}
+		strbuf_putc(sb, *p);
+	}
+	strbuf_putc(sb, '"');
+}
+
+static void help(struct strbuf *sb, const char *name, const char *type, const char *text)
+{
+	strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void pool_labels(struct strbuf *sb, const struct pool *p)
+{
+	strbuf_puts(sb, "{database=");
+	label(sb, p->db->name);
+	strbuf_puts(sb, ",user=");
+	label(sb, p->user->name);
+	strbuf_puts(sb, ",target=");
+	label(sb, route_pool_target_name(p));
+}
+
+static int cmp_tenant(const void *a, const void *b)
+{
+	const struct tenant *x = *(const struct tenant *const *)a, *y = *(const struct tenant *const *)b;
+	return x->xacts < y->xacts ? 1 : x->xacts > y->xacts ? -1 : strcmp(x->id, y->id);
+}
+
+static void render_tenants(struct strbuf *sb)
+{
+	int n = S()->metrics_top_tenants;
+	help(sb, "pgtide_tenants", "gauge", "Tenant records kept (clients connected or recently seen).");
+	strbuf_printf(sb, "pgtide_tenants %zu\n", tenant_count());
+	if (n <= 0)
+		return;
+	/* keep the n busiest: a small sorted array, one pass over all tenants */
+	struct tenant **top = xcalloc((size_t)n, sizeof(*top));
+	int have = 0;
+	size_t it = 0;
+	for (struct tenant *t = tenant_next(NULL, &it); t; t = tenant_next(t, &it)) {
+		if (have < n) {
+			top[have++] = t;
+			qsort(top, (size_t)have, sizeof(*top), cmp_tenant);
+		} else if (cmp_tenant(&t, &top[n - 1]) < 0) {
+			top[n - 1] = t;
+			qsort(top, (size_t)n, sizeof(*top), cmp_tenant);
+		}
+	}
+	help(sb, "pgtide_tenant_transactions_total", "counter", "Transactions of the busiest tenants.");
+	for (int i = 0; i < have; i++) {
+		strbuf_puts(sb, "pgtide_tenant_transactions_total{tenant=");
+		label(sb, top[i]->id);
+		strbuf_printf(sb, "} %llu\n", (unsigned long long)top[i]->xacts);
+	}
+	help(sb, "pgtide_tenant_queries_total", "counter", "Queries of the busiest tenants.");
+	for (int i = 0; i < have; i++) {
+		strbuf_puts(sb, "pgtide_tenant_queries_total{tenant=");
+		label(sb, top[i]->id);
+		strbuf_printf(sb, "} %llu\n", (unsigned long long)top[i]->queries);
+	}
+	help(sb, "pgtide_tenant_transaction_seconds_total", "counter", "Transaction time of the busiest tenants.");
+	for (int i = 0; i < have; i++) {
+		strbuf_puts(sb, "pgtide_tenant_transaction_seconds_total{tenant=");
+		label(sb, top[i]->id);
+		strbuf_printf(sb, "} %.6f\n", (double)top[i]->xact_time / USEC);
+	}
+	help(sb, "pgtide_tenant_clients", "gauge", "Connected clients of the busiest tenants.");
+	for (int i = 0; i < have; i++) {
+		strbuf_puts(sb, "pgtide_tenant_clients{tenant=");
+		label(sb, top[i]->id);
+		strbuf_printf(sb, "} %u\n", top[i]->clients);
+	}
+	free(top);
+}
+
+char *metrics_render(void)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	usec_t now = now_usec();
+	help(&sb, "pgtide_up", "gauge", "1 while pgtide serves.");
+	strbuf_printf(&sb, "pgtide_up %d\n", g.shutting_down ? 0 : 1);
+	help(&sb, "pgtide_info", "gauge", "Version of pgtide.");
+	strbuf_printf(&sb, "pgtide_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	help(&sb, "pgtide_client_connections", "gauge", "Client connections, all states.");
+	strbuf_printf(&sb, "pgtide_client_connections %d\n", g.n_clients);
+	help(&sb, "pgtide_max_client_conn", "gauge", "The max_client_conn setting.");
+	strbuf_printf(&sb, "pgtide_max_client_conn %d\n", S()->max_client_conn);
+	help(&sb, "pgtide_paused", "gauge", "1 while PAUSE or SUSPEND is in effect.");
+	strbuf_printf(&sb, "pgtide_paused %d\n", g.paused || g.suspended);
+
+	struct list *pn, *ln;
+	static const char *const cstates[] = { "active", "waiting" };
+	help(&sb, "pgtide_pool_clients", "gauge", "Clients of a pool by state (active: logged in; waiting: for a server).");
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		size_t counts[2] = { list_count(&p->active_clients), (size_t)p->n_waiting };
+		for (int i = 0; i < 2; i++) {
+			strbuf_puts(&sb, "pgtide_pool_clients");
+			pool_labels(&sb, p);
+			strbuf_printf(&sb, ",state=\"%s\"} %zu\n", cstates[i], counts[i]);
+		}
+	}
+	static const char *const sstates[] = { "active", "idle", "tested", "login" };
+	help(&sb, "pgtide_pool_servers", "gauge", "Server connections of a pool by state.");
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		size_t counts[4] = { list_count(&p->active_servers), list_count(&p->idle_servers),
+				     list_count(&p->tested_servers), list_count(&p->login_servers) };
+		for (int i = 0; i < 4; i++) {
+			strbuf_puts(&sb, "pgtide_pool_servers");
+			pool_labels(&sb, p);
+			strbuf_printf(&sb, ",state=\"%s\"} %zu\n", sstates[i], counts[i]);
+		}
+	}
+	help(&sb, "pgtide_pool_size", "gauge", "Servers a pool may open (default_pool_size or the database's pool_size).");
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		strbuf_puts(&sb, "pgtide_pool_size");
+		pool_labels(&sb, p);
+		strbuf_printf(&sb, "} %d\n", pool_size_of(p));
+	}
+	help(&sb, "pgtide_pool_max_wait_seconds", "gauge", "How long the oldest waiting client of a pool has waited.");
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		ln = list_first(&p->waiting_clients);
+		double w = ln ? (double)(now - container_of(ln, struct client, node)->wait_start) / USEC : 0;
+		strbuf_puts(&sb, "pgtide_pool_max_wait_seconds");
+		pool_labels(&sb, p);
+		strbuf_printf(&sb, "} %.6f\n", w);
+	}
+
+	static const struct { const char *name, *type, *help; } dbm[] = {
+		{ "pgtide_transactions_total", "counter", "Transactions pooled." },
+		{ "pgtide_queries_total", "counter", "Queries pooled (Query and Execute messages)." },
+		{ "pgtide_received_bytes_total", "counter", "Bytes received from clients." },
+		{ "pgtide_sent_bytes_total", "counter", "Bytes sent to clients." },
+		{ "pgtide_transaction_seconds_total", "counter", "Time clients spent in transactions." },
+		{ "pgtide_query_seconds_total", "counter", "Time clients spent in queries." },
+		{ "pgtide_wait_seconds_total", "counter", "Time clients spent waiting for a server." },
+		{ "pgtide_errors_total", "counter", "Errors returned by servers." },
+	};
+	for (size_t k = 0; k < sizeof(dbm) / sizeof(dbm[0]); k++) {
+		help(&sb, dbm[k].name, dbm[k].type, dbm[k].help);
+		size_t it;
+		struct hnode *n;
+		for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+			struct database *db = container_of(n, struct database, hn);
+			struct stat_totals t;
+			stats_db_totals(db, &t);
+			strbuf_printf(&sb, "%s{database=", dbm[k].name);
+			label(&sb, db->name);
+			switch (k) {
+			case 0: strbuf_printf(&sb, "} %llu\n", (unsigned long long)t.xact_count); break;
+			case 1: strbuf_printf(&sb, "} %llu\n", (unsigned long long)t.query_count); break;
+			case 2: strbuf_printf(&sb, "} %llu\n", (unsigned long long)t.bytes_in); break;
+			case 3: strbuf_printf(&sb, "} %llu\n", (unsigned long long)t.bytes_out); break;
+			case 4: strbuf_printf(&sb, "} %.6f\n", (double)t.xact_time / USEC); break;
+			case 5: strbuf_printf(&sb, "} %.6f\n", (double)t.query_time / USEC); break;
+			case 6: strbuf_printf(&sb, "} %.6f\n", (double)t.wait_time / USEC); break;
+			default: strbuf_printf(&sb, "} %llu\n", (unsigned long long)t.errors); break;
+			}
+		}
+	}
+
+	struct route_replica_info info;
+	help(&sb, "pgtide_replica_up", "gauge", "1 when the replica is in the rotation (healthy).");
+	for (int i = 0; route_replica_info(i, &info); i++) {
+		strbuf_puts(&sb, "pgtide_replica_up{database=");
+		label(&sb, info.database);
+		strbuf_puts(&sb, ",host=");
+		label(&sb, info.host);
+		strbuf_printf(&sb, ",port=\"%d\"} %d\n", info.port, strcmp(info.state, "healthy") == 0);
+	}
+	help(&sb, "pgtide_replica_lag_bytes", "gauge", "Replay lag behind the primary, bytes of WAL.");
+	for (int i = 0; route_replica_info(i, &info); i++) {
+		if (info.lag_bytes < 0)
+			continue;
+		strbuf_puts(&sb, "pgtide_replica_lag_bytes{database=");
+		label(&sb, info.database);
+		strbuf_puts(&sb, ",host=");
+		label(&sb, info.host);
+		strbuf_printf(&sb, ",port=\"%d\"} %lld\n", info.port, info.lag_bytes);
+	}
+	help(&sb, "pgtide_replica_transactions_total", "counter", "Transactions routed to the replica.");
+	for (int i = 0; route_replica_info(i, &info); i++) {
+		strbuf_puts(&sb, "pgtide_replica_transactions_total{database=");
+		label(&sb, info.database);
+		strbuf_puts(&sb, ",host=");
+		label(&sb, info.host);
+		strbuf_printf(&sb, ",port=\"%d\"} %llu\n", info.port, (unsigned long long)info.transactions);
+	}
+	render_tenants(&sb);
+	return strbuf_steal(&sb);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	const char *uri = evhttp_request_get_uri(req);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, "only GET");
+		return;
+	}
+	if (!uri || (strcmp(uri, "/metrics") != 0 && strncmp(uri, "/metrics?", 9) != 0)) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics");
+		return;
+	}
+	char *text = metrics_render();
+	struct evbuffer *out = evbuffer_new();
+	evbuffer_add(out, text, strlen(text));
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, HTTP_OK, "OK", out);
+	evbuffer_free(out);
+}
+
+bool metrics_start(void)
+{
+	if (!S()->metrics_port)
+		return true;
+	http = evhttp_new(g.base);
+	if (!http)
+		return false;
+	evhttp_set_gencb(http, on_request, NULL);
+	evhttp_set_timeout(http, 10);
+	const char *addr = S()->metrics_listen_addr && *S()->metrics_listen_addr ? S()->metrics_listen_addr :
+			   (S()->listen_addr && *S()->listen_addr ? S()->listen_addr : "127.0.0.1");
+	char *copy = xstrdup(addr), *save = NULL;
+	bool ok = true;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok = str_trim(tok);
+		const char *bind = strcmp(tok, "*") == 0 ? "0.0.0.0" : tok;
+		if (!evhttp_bind_socket_with_handle(http, bind, (ev_uint16_t)S()->metrics_port)) {
+			log_error("could not listen for metrics on %s:%d", bind, S()->metrics_port);
+			ok = false;
+		} else {
+			log_info("metrics on http://%s:%d/metrics", bind, S()->metrics_port);
+		}
+	}
+	free(copy);
+	return ok;
+}
+
+void metrics_stop(void)
+{
+	if (http)
+		evhttp_free(http);
+	http = NULL;
+}

@@ -1,0 +1,223 @@
+#!/bin/bash
+# The admin console and the metrics endpoint: PgBouncer 1.18's columns,
+# statistics that move with traffic, rights, every command, RELOAD under
+# load, PAUSE/RESUME with waiting clients, /metrics, and Debian's
+# prometheus-pgbouncer-exporter scraping the console.
+. "$(dirname "$0")/lib.sh"
+
+pg_start main
+pgbench -i -s 1 -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1 || fail "pgbench -i"
+METRICS=$(free_port)
+ADMINPORT=$(free_port)
+write_config "$T/pgtide.ini" main "default_pool_size = 3" "max_client_conn = 200" \
+	"admin_users = admin, postgres" "stats_users = stats" "metrics_port = $METRICS" \
+	"metrics_top_tenants = 2" "admin_listen_port = $ADMINPORT" "log_connections = 0" "log_disconnections = 0"
+sed -i '/^admin_users = admin$/d' "$T/pgtide.ini"
+pgtide_start "$T/pgtide.ini"
+adm() { psql -X -q -At -F '|' -h 127.0.0.1 -p "$PGTIDE_PORT" -U "${AUSER:-admin}" pgtide -c "$1" 2>&1; }
+
+# column names, order and types against the recorded PgBouncer 1.18 lists
+"$PYTHON" - "$PGTIDE_PORT" "$srcdir/tests/integration/pgbouncer118_columns.txt" <<'PY' || fail "columns"
+import sys, psycopg2
+port, ref = int(sys.argv[1]), sys.argv[2]
+c = psycopg2.connect(host="127.0.0.1", port=port, user="admin", dbname="pgbouncer")
+c.autocommit = True
+cur = c.cursor()
+for line in open(ref):
+    if line.startswith("#") or not line.strip():
+        continue
+    cmd, *cols = line.split()
+    cur.execute("SHOW " + cmd)
+    got = [f"{d.name}:{d.type_code}" for d in cur.description]
+    assert got[:len(cols)] == cols, (cmd, got, cols)
+cur.execute("SHOW TENANTS")
+assert [d.name for d in cur.description] == ["tenant", "clients", "transactions", "queries", "avg_transaction_time"]
+cur.execute("SHOW REPLICAS")
+assert [d.name for d in cur.description] == ["database", "host", "port", "state", "lag_bytes", "transactions", "last_check"]
+cur.execute("SHOW STATE")
+assert dict(cur.fetchall())["active"] == "yes"
+cur.execute("show help")
+assert any("SHOW" in n for n in c.notices)
+PY
+ok "every SHOW has PgBouncer 1.18's columns, in order, with its types"
+
+# statistics move after known traffic
+before=$(adm "show stats_totals" | grep '^app|')
+for i in $(seq 20); do psql -X -q -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c "select $i" >/dev/null; done
+after=$(adm "show stats_totals" | grep '^app|')
+"$PYTHON" - "$before" "$after" <<'PY' || fail "stats"
+import sys
+b = [int(x) for x in sys.argv[1].split("|")[1:]]
+a = [int(x) for x in sys.argv[2].split("|")[1:]]
+assert a[0] - b[0] >= 20, ("xact_count", b, a)
+assert a[1] - b[1] >= 20, ("query_count", b, a)
+assert a[2] - b[2] >= 20 * 14, ("bytes_received", b, a)
+assert a[3] - b[3] >= 20 * 30, ("bytes_sent", b, a)
+assert a[4] > b[4] and a[5] > b[5], ("times", b, a)
+PY
+ok "SHOW STATS_TOTALS counts 20 transactions, their queries and bytes"
+assert_contains "SHOW POOLS lists the pool" "app|postgres|" "$(adm 'show pools')"
+assert_contains "SHOW DATABASES lists app" "app|127.0.0.1|$PORT_main|postgres|" "$(adm 'show databases')"
+assert_contains "SHOW CLIENTS shows this console session" "C|admin|pgtide|active|127.0.0.1|" "$(adm 'show clients')"
+assert_contains "SHOW SERVERS shows a server" "S|postgres|app|idle|127.0.0.1|$PORT_main|" "$(adm 'show servers')"
+assert_contains "SHOW CONFIG shows a setting" "default_pool_size|3|20|yes" "$(adm 'show config')"
+assert_contains "SHOW USERS" "postgres|" "$(adm 'show users')"
+assert_contains "SHOW LISTS" "pools|" "$(adm 'show lists')"
+assert_contains "SHOW MEM" "iobuf_cache|" "$(adm 'show mem')"
+assert_contains "commands are case-insensitive" "default_pool_size" "$(adm 'sHoW cOnFiG;')"
+assert_contains "unknown command" "invalid command 'SHOW NONSENSE'" "$(adm 'show nonsense')"
+assert_contains "unknown verb" "invalid command 'FROB'" "$(adm 'frob')"
+
+# averages over stats_period
+adm "set stats_period = 1" >/dev/null
+pgbench -n -c 2 -j 1 -T 4 -S -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app >/dev/null 2>&1 &
+BG=$!
+sleep 2.5
+avg=$(adm "show stats_averages" | grep '^app|' | cut -d'|' -f2)
+wait $BG
+[ -n "$avg" ] && [ "$avg" -gt 0 ] || fail "SHOW STATS_AVERAGES xact_count is $avg after a second of traffic"
+ok "SHOW STATS_AVERAGES reports transactions per second over stats_period ($avg/s)"
+
+# tenants
+PGOPTIONS='-c app.current_tenant_id=acme' psql -X -q -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c 'select 1' -c 'select 2' >/dev/null
+assert_contains "SHOW TENANTS counts a tenant's work" "acme|0|2|2|" "$(adm 'show tenants')"
+
+# rights
+assert_contains "stats_users may SHOW" "app|postgres|" "$(AUSER=stats adm 'show pools')"
+assert_contains "stats_users may not PAUSE" "admin access needed" "$(AUSER=stats adm 'pause')"
+out=$(psql -X -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U nobody pgtide -c 'show pools' 2>&1)
+assert_contains "others may not connect" "not allowed to connect to the admin console" "$out"
+assert_contains "admin_listen_port serves the console for any database" "app|postgres|" \
+	"$(psql -X -q -At -h 127.0.0.1 -p "$ADMINPORT" -U admin whatever -c 'show pools' 2>&1)"
+
+# SET of a changeable setting, refusal of a fixed one
+assert_eq "SET" "" "$(adm "set default_pool_size = 4")"
+assert_contains "SET took effect" "default_pool_size|4|20|yes" "$(adm 'show config')"
+assert_contains "SET of a restart-only setting is refused" "cannot be changed online" "$(adm "set listen_port = 1")"
+assert_contains "SET with a bad value is refused" "invalid value" "$(adm "set default_pool_size = lots")"
+
+# RELOAD under pgbench load: nothing fails
+pgbench -n -c 10 -j 2 -T 4 -S -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app >"$T/bench.out" 2>&1 &
+BG=$!
+sleep 1
+for i in 1 2 3; do
+	sed -i "s/^default_pool_size = .*/default_pool_size = $((2 + i))/" "$T/pgtide.ini"
+	assert_eq "RELOAD $i under load" "" "$(adm 'reload')"
+	sleep 0.5
+done
+wait $BG
+assert_eq "RELOAD under pgbench load: failed transactions" "0" "$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$T/bench.out")"
+
+# PAUSE waits for the running transaction, holds new ones; RESUME releases
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "pause"
+import sys, time, threading, psycopg
+port = int(sys.argv[1])
+ci = f"host=127.0.0.1 port={port} user=postgres dbname=app"
+adm = psycopg.connect(f"host=127.0.0.1 port={port} user=admin dbname=pgtide", autocommit=True)
+busy = psycopg.connect(ci, prepare_threshold=None)
+busy.execute("select 1")  # transaction open
+paused_at = []
+def pause():
+    adm2 = psycopg.connect(f"host=127.0.0.1 port={port} user=admin dbname=pgtide", autocommit=True)
+    adm2.execute("pause app")
+    paused_at.append(time.time())
+t = threading.Thread(target=pause); t.start()
+time.sleep(0.5)
+assert not paused_at, "PAUSE returned while a transaction was running"
+busy.commit()
+t.join(5)
+assert paused_at, "PAUSE did not return after the transaction ended"
+waiter = psycopg.connect(ci, autocommit=True, prepare_threshold=None)
+done = []
+w = threading.Thread(target=lambda: done.append(waiter.execute("select 42").fetchone()[0]))
+w.start(); time.sleep(0.7)
+assert not done, "a query ran while the database was paused"
+pools = adm.execute("show pools").fetchall()
+assert any(r[0] == "app" and r[3] >= 1 for r in pools), pools  # cl_waiting
+adm.execute("resume app")
+w.join(5)
+assert done == [42], done
+PY
+ok "PAUSE waits for running transactions and holds new ones; RESUME lets them run"
+
+# DISABLE/ENABLE, KILL_CLIENT, KILL, RECONNECT, WAIT_CLOSE, SUSPEND/RESUME
+adm "disable app" >/dev/null
+assert_contains "DISABLE refuses new clients" "does not allow connections" "$(psql -X -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c 'select 1' 2>&1)"
+adm "enable app" >/dev/null
+assert_eq "ENABLE lets them in again" "1" "$(tsql -c 'select 1')"
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "kill_client"
+import sys, psycopg
+port = int(sys.argv[1])
+v = psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=app application_name=victim", autocommit=True, prepare_threshold=None)
+adm = psycopg.connect(f"host=127.0.0.1 port={port} user=admin dbname=pgtide", autocommit=True)
+cur = adm.execute("show clients")
+cols = [d.name for d in cur.description]
+rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+vid = [r["id"] for r in rows if r["application_name"] == "victim"][0]
+adm.execute(f"kill_client {vid}")
+try:
+    v.execute("select 1")
+    raise SystemExit("killed client still works")
+except psycopg.Error as e:
+    assert "KILL_CLIENT" in str(e) or v.closed, str(e)
+PY
+ok "KILL_CLIENT closes that client with a message"
+assert_eq "RECONNECT" "" "$(adm 'reconnect app')"
+assert_eq "WAIT_CLOSE" "" "$(adm 'wait_close app')"
+adm "suspend" >/dev/null
+out=$(PGCONNECT_TIMEOUT=2 psql -X -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c 'select 1' 2>&1)
+[ "$out" != "1" ] || fail "SUSPEND still accepted a query"
+ok "SUSPEND stops new clients"
+psql -X -q -At -h 127.0.0.1 -p "$ADMINPORT" -U admin pgtide -c 'resume' >/dev/null 2>&1
+assert_eq "RESUME after SUSPEND" "1" "$(tsql -c 'select 1')"
+kill_out=$(psql -X -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c 'select pg_sleep(5)' 2>&1 &
+	sleep 0.5; adm 'kill app' >/dev/null; wait)
+assert_contains "KILL closes the database's clients" "KILL" "$kill_out"
+adm "resume app" >/dev/null
+
+# /metrics
+"$PYTHON" - "$METRICS" <<'PY' || fail "metrics"
+import sys, urllib.request, re
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+series = {}
+for line in text.splitlines():
+    if not line or line.startswith("#"):
+        assert re.match(r"# (HELP|TYPE) [a-z_]+ ", line) or not line, line
+        continue
+    m = re.match(r'^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$', line)
+    assert m, f"unparsable line: {line!r}"
+    series[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+assert series["pgtide_up"] == 1
+assert series['pgtide_transactions_total{database="app"}'] >= 20
+assert any(k.startswith("pgtide_pool_servers{") for k in series)
+assert any(k.startswith("pgtide_pool_max_wait_seconds{") for k in series)
+assert 'pgtide_tenant_transactions_total{tenant="acme"}' in series
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/nope")
+    raise SystemExit("404 expected")
+except urllib.error.HTTPError as e:
+    assert e.code == 404
+PY
+ok "/metrics parses as Prometheus text and tells the same story"
+
+# Debian's prometheus-pgbouncer-exporter against the console
+EXP=$(free_port)
+if command -v prometheus-pgbouncer-exporter >/dev/null; then
+	prometheus-pgbouncer-exporter --port "$EXP" --host 127.0.0.1 --pgbouncer-host 127.0.0.1 \
+		--pgbouncer-port "$PGTIDE_PORT" --pgbouncer-user admin >"$T/exporter.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do curl -sf "http://127.0.0.1:$EXP/metrics" >"$T/exp.txt" 2>/dev/null && break; sleep 0.2; done
+	grep -q '^pgbouncer_active_clients{database="app",user="postgres"}' "$T/exp.txt" || { cat "$T/exporter.log"; fail "exporter output"; }
+	grep -q '^pgbouncer_requests_total{database="app"}' "$T/exp.txt" || fail "exporter stats"
+	grep -q '^pgbouncer_pools ' "$T/exp.txt" || fail "exporter lists"
+	grep -qi "traceback\|error" "$T/exporter.log" && { cat "$T/exporter.log"; fail "exporter errors"; }
+	ok "prometheus-pgbouncer-exporter scrapes the console without errors"
+else
+	echo "# prometheus-pgbouncer-exporter not installed: skipped" >&2
+fi
+
+# SHUTDOWN from the console: graceful, like SIGTERM
+adm "shutdown" >/dev/null
+for _ in $(seq 50); do kill -0 "$PGTIDE_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PGTIDE_PID" 2>/dev/null && fail "SHUTDOWN did not stop pgtide"
+ok "SHUTDOWN stops pgtide"
