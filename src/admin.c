@@ -31,6 +31,7 @@
 #include "client.h"
 #include "log.h"
 #include "pool.h"
+#include "prepare.h"
 #include "route.h"
 #include "server.h"
 #include "stats.h"
@@ -443,7 +444,7 @@ static void client_row(struct result *r, struct client *c, usec_t now)
 	cellf(r, "%s", param_value(c->params, P_APPLICATION_NAME));
 	cell_int(r, c->id);
 	cellf(r, "%s", c->tenant ? c->tenant->id : "");
-	cell_int(r, 0);
+	cell_int(r, (long long)prep_client_count(c));
 	row_end(r);
 }
 
@@ -505,7 +506,7 @@ static void server_row(struct result *r, struct server *s)
 	cellf(r, "%s", s->client ? param_value(s->client->params, P_APPLICATION_NAME) : "");
 	cell_int(r, s->id);
 	cellf(r, "%s", s->tenant_known && s->tenant_val ? s->tenant_val->id : "");
-	cell_int(r, 0);
+	cell_int(r, (long long)prep_server_count(s));
 	row_end(r);
 }
 
@@ -533,14 +534,15 @@ static void show_stats(struct client *c, int kind)
 						   "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time",
 						   "avg_query_time", "avg_wait_time",
 						   /* pgtide; total_requests keeps pre-1.8 exporters working */
-						   "total_requests", "total_errors" };
-	static const uint32_t stats_types[] = { T, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N };
+						   "total_requests", "total_errors", "total_client_parse_count",
+						   "total_server_parse_count", "total_bind_count" };
+	static const uint32_t stats_types[] = { T, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N };
 	static const char *const tot_names[] = { "database", "xact_count", "query_count", "bytes_received",
 						 "bytes_sent", "xact_time", "query_time", "wait_time" };
 	static const uint32_t tot_types[] = { T, N, N, N, N, N, N, N };
 	struct result r;
 	if (kind == 0)
-		result_begin(&r, 17, stats_names, stats_types);
+		result_begin(&r, 20, stats_names, stats_types);
 	else
 		result_begin(&r, 8, tot_names, tot_types);
 	size_t it;
@@ -572,6 +574,9 @@ static void show_stats(struct client *c, int kind)
 		if (kind == 0) {
 			cell_u64(&r, t.query_count);
 			cell_u64(&r, t.errors);
+			cell_u64(&r, t.client_parse_count);
+			cell_u64(&r, t.server_parse_count);
+			cell_u64(&r, t.bind_count);
 		}
 		row_end(&r);
 	}

@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "log.h"
 #include "pool.h"
+#include "prepare.h"
 #include "server.h"
 #include "sqlclass.h"
 #include "tenant.h"
@@ -216,6 +217,7 @@ void client_free_pending(void)
 		list_del(&c->node);
 		pset_unref(c->params);
 		tenant_attach(c, NULL);
+		prep_client_free(c);
 		free(c->pending_error);
 		free(c);
 	}
@@ -422,7 +424,7 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
  * server, else as a server-side error that takes the request's place, so
  * replies keep their order and an open transaction fails as Postgres
  * would fail it. */
-static enum sb_verdict deny(struct client *c, const struct pmsg *m, const char *sqlstate, const char *msg)
+enum sb_verdict client_deny(struct client *c, const struct pmsg *m, const char *sqlstate, const char *msg)
 {
 	struct server *s = c->server;
 	if (!s || (s->rq_len == 0 && !s->unsynced && s->status == 'I')) {
@@ -496,7 +498,7 @@ static bool intercept_tenant_set(struct client *c, const struct pmsg *m, const c
 }
 
 /* Statements that change server session state pgtide keeps track of. */
-static void note_session_changes(struct server *s, const char *q, size_t len)
+static void note_session_changes(struct client *c, struct server *s, const char *q, size_t len)
 {
 	const char *p = q;
 	while (p < q + len && isspace((unsigned char)*p))
@@ -509,6 +511,10 @@ static void note_session_changes(struct server *s, const char *q, size_t len)
 	if (strcmp(w, "discard") == 0) {
 		reset_all = true;
 		s->tenant_stmt_ok = false;
+		/* DISCARD ALL deallocates: the server's statements and the
+		 * client's names are gone */
+		prep_server_forget(s);
+		prep_client_discard(c);
 	} else if (strcmp(w, "deallocate") == 0) {
 		s->tenant_stmt_ok = false;
 	} else if (strcmp(w, "reset") == 0) {
@@ -916,11 +922,13 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	}
 	c->request_time = now_usec();
 	c->pool->bytes_in += m->len;
+	if (log_enabled(LV_NOISE))
+		client_log(c, LV_NOISE, "message '%c' (server S-%u rq %u)", m->type, c->server ? c->server->id : 0, c->server ? c->server->rq_len : 0);
 
 	const char *text = NULL;
 	size_t tlen = 0;
+	struct msg_parse mp = { 0 };
 	if (m->type == 'Q' || m->type == 'P') {
-		struct msg_parse mp;
 		bool ok = m->type == 'Q' ? proto_parse_query(m, &text, &tlen) : proto_parse_parse(m, &mp);
 		if (!ok) {
 			client_close(c, "08P01", "malformed %s message", m->type == 'Q' ? "Query" : "Parse");
@@ -945,7 +953,7 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 				snprintf(err, sizeof(err), "permission denied to set parameter \"%s\": user \"%s\" is bound to tenant \"%s\"",
 					 g.tenant_setting, c->user->name, c->user->tenant->s);
 				client_log(c, LV_LOG, "refused a statement that changes %s", g.tenant_setting);
-				return deny(c, m, "42501", err);
+				return client_deny(c, m, "42501", err);
 			}
 			write_attempt = true;
 		}
@@ -953,7 +961,7 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			char err[256];
 			snprintf(err, sizeof(err), "a tenant is required: set \"%s\" first (tenant_required = 1)",
 				 g.tenant_setting);
-			return deny(c, m, "28000", err);
+			return client_deny(c, m, "28000", err);
 		}
 	}
 
@@ -963,6 +971,17 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		refuse(c, m->type, pe->sqlstate, pe->message);
 		free(pe);
 		return SB_DROP;
+	}
+	if (!c->server && prep_enabled(c)) {
+		/* closing or deallocating a name needs no server */
+		enum sb_verdict pv;
+		if (m->type == 'C' && m->body_len >= 1 && m->body[0] == 'S')
+			return prep_close(c, m);
+		if (m->type == 'Q' && prep_query_local(text, tlen) && prep_query(c, m, text, tlen, &pv))
+			return pv;
+		if (m->type == 'P' && mp.name[0] && !c->skip_to_sync && !c->failed_block &&
+		    prep_parse_local(c, m, &mp, &pv))
+			return pv;
 	}
 	if (!c->server) {
 		if (c->skip_to_sync || c->failed_block)
@@ -983,6 +1002,15 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	}
 	struct server *s = c->server;
 	if (rq_full(s)) {
+		/* Too many replies owed: wait for some. Postgres holds replies
+		 * until its output buffer fills or it sees Sync or Flush, so ask
+		 * it to send what it has, or a long pipeline would wait forever. */
+		struct pktbuf pb;
+		if (!s->rq_blocked && sbuf_gen_begin(&s->sb, &pb)) {
+			pkt_empty(&pb, 'H');
+			sbuf_gen_commit(&s->sb, &pb);
+			sbuf_flush(&s->sb);
+		}
 		s->rq_blocked = true;
 		return SB_STOP;
 	}
@@ -992,6 +1020,9 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			c->xact_start = now_usec();
 		prepare_server(c, s);
 	}
+	s->group_start = !s->unsynced && m->type != 'S' && m->type != 'H';
+	if (s->group_start)
+		prep_new_group(s);
 	/* Each request group starts with the client's tenant in effect. */
 	if (tenant_enabled() && !s->unsynced && !s->skipping && m->type != 'S' && m->type != 'H' &&
 	    !tenant_in_effect(s, c)) {
@@ -1004,9 +1035,39 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			return SB_STOP; /* continued when the SET's ReadyForQuery arrives */
 	}
 	if (text) {
-		note_session_changes(s, text, tlen);
+		note_session_changes(c, s, text, tlen);
 		if (write_attempt)
 			tenant_server_forget(s);
+	}
+	if (prep_enabled(c)) {
+		enum sb_verdict pv = SB_FORWARD;
+		switch (m->type) {
+		case 'P':
+			if (mp.name && mp.name[0])
+				pv = prep_parse(c, m, &mp);
+			break;
+		case 'B':
+			pv = prep_bind(c, m);
+			break;
+		case 'D':
+			pv = prep_describe(c, m);
+			break;
+		case 'C':
+			pv = prep_close(c, m);
+			break;
+		case 'Q':
+			if (!prep_query(c, m, text, tlen, &pv))
+				pv = SB_FORWARD;
+			break;
+		default:
+			break;
+		}
+		if (pv != SB_FORWARD) {
+			if (m->type == 'Q' && c->tenant)
+				c->tenant->queries++;
+			return pv;
+		}
+		prep_retain(c, m);
 	}
 	if (!c->query_start)
 		c->query_start = now_usec();

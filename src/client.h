@@ -43,6 +43,10 @@ void client_fail_request(struct client *c, const char *state_and_msg);
 /* A waiting client could not get a server (timeout, login failure). */
 void client_wait_failed(struct client *c, const char *sqlstate, const char *msg);
 
+/* Refuse one request where it stands (locally when nothing is in flight,
+ * else as a server-side error in its place, keeping replies in order). */
+enum sb_verdict client_deny(struct client *c, const struct pmsg *m, const char *sqlstate, const char *msg);
+
 void client_free_pending(void);
 struct client *client_by_id(uint32_t id);
 const char *client_prefix(const struct client *c, char *buf, size_t len);

@@ -34,6 +34,7 @@
 #include "params.h"
 #include "pgtide.h"
 #include "pool.h"
+#include "prepare.h"
 #include "server.h"
 #include "stats.h"
 #include "tenant.h"
@@ -558,6 +559,7 @@ int main(int argc, char **argv)
 	admin_free();
 	objects_free();
 	tenant_module_free();
+	prep_module_free();
 	htab_free(&g.clients_by_id);
 	free(g.tenant_setting);
 	params_free();

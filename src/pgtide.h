@@ -95,6 +95,7 @@ struct pool {
 
 	/* statistics (SHOW STATS) */
 	uint64_t xact_count, query_count, bytes_in, bytes_out;
+	uint64_t client_parse_count, server_parse_count, bind_count;
 	uint64_t xact_time, query_time, wait_time;
 	uint64_t errors;
 };
@@ -132,6 +133,7 @@ struct client {
 	struct tenant *tenant;
 	struct login_state *login;   /* heap, only while logging in */
 	struct pending_error *pending_error; /* answer for the next request */
+	struct client_stmts *stmts;  /* prepared statement names (prepare.c) */
 	usec_t connect_time;
 	usec_t request_time;
 	usec_t wait_start;
@@ -167,9 +169,9 @@ enum server_state {
 
 /* One reply the server owes, in order (see server.c). */
 struct rq_entry {
-	uint8_t type;   /* frontend message that asked: Q P B D E C S F, or X for internal */
-	uint8_t flags;
-	uint16_t pad;
+	uint8_t type;   /* frontend message that asked: Q P B D E C S F */
+	uint8_t pad;
+	uint16_t flags;
 	uint32_t aux;
 };
 
@@ -181,6 +183,11 @@ struct rq_entry {
 #define RQ_CHECK 0x20        /* check or reset query */
 #define RQ_WAIT 0x40         /* the client waits for this one's ReadyForQuery */
 #define RQ_RESET 0x80        /* server_reset_query: session state is gone */
+#define RQ_SYNTH 0x100       /* pgtide answers this one itself (aux: reply type) */
+#define RQ_MAPPED 0x200      /* a mapped Parse: has an entry in the statement FIFO */
+#define RQ_CONSUME_OK 0x400  /* pgtide's own: success is consumed, an error goes to the client */
+#define RQ_RETRYABLE 0x800   /* a Bind that may be retried after a plan change */
+#define RQ_FAILED 0x1000     /* an error came for this Query before its ReadyForQuery */
 
 #define RQ_CAP 512
 
@@ -216,10 +223,12 @@ struct server {
 	bool tenant_stmt_ok;         /* "_pgtide_tenant" is prepared for tenant_stmt */
 	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
 	bool portal_suspendable;     /* the client ran the unnamed portal with a row limit */
+	bool group_start;            /* the message being handled starts a request group */
 	uint32_t tenant_client;      /* the client that SET went with */
 	struct tenant *tenant_val;
 	struct tenant *tenant_stmt;
 	char *wait_error;            /* a waited-for SET failed: "SQLSTATE message" */
+	struct server_stmts *stmts;  /* statements prepared here (prepare.c) */
 	uint16_t rq_head, rq_len;
 	struct rq_entry rq[RQ_CAP];
 };

@@ -293,6 +293,13 @@ bool sbuf_queue_heap(struct sbuf *sb, void *block, size_t len)
 	return true;
 }
 
+bool sbuf_forward_bytes(struct sbuf *src, const uint8_t *p, size_t n)
+{
+	if (!src->dst || n == 0)
+		return n == 0;
+	return outq_add_ref(src->dst, src, p, n);
+}
+
 bool sbuf_has_output(const struct sbuf *sb)
 {
 	return sb->out && sb->out->head < sb->out->nseg;

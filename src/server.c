@@ -30,6 +30,7 @@
 #include "dns.h"
 #include "log.h"
 #include "pool.h"
+#include "prepare.h"
 #include "tenant.h"
 #include "util/strbuf.h"
 
@@ -73,7 +74,7 @@ const char *server_prefix(const struct server *s, char *buf, size_t len)
 
 /* ---- reply queue ---- */
 
-void rq_push(struct server *s, uint8_t type, uint8_t flags)
+void rq_push(struct server *s, uint8_t type, uint16_t flags)
 {
 	struct rq_entry *e = &s->rq[(s->rq_head + s->rq_len) % RQ_CAP];
 	e->type = type;
@@ -121,9 +122,57 @@ static void rq_skip_to_sync(struct server *s)
 		struct rq_entry *e = rq_first(s);
 		if (e->type == 'S')
 			return;
+		uint16_t flags = e->flags;
 		rq_pop(s);
+		if (flags & RQ_MAPPED)
+			prep_mapped_done(s, false);
 	}
 	s->skipping = true;
+}
+
+void rq_emit_due(struct server *s)
+{
+	while (s->rq_len) {
+		struct rq_entry *e = rq_first(s);
+		if (!(e->flags & RQ_SYNTH))
+			return;
+		uint16_t flags = e->flags;
+		uint8_t type = e->type;
+		char what = (char)e->aux;
+		rq_pop(s);
+		if (flags & RQ_MAPPED)
+			prep_mapped_done(s, true);
+		struct client *c = s->client;
+		if (!c)
+			continue;
+		struct pktbuf pb;
+		if (!sbuf_gen_begin(&c->sb, &pb)) {
+			client_close(c, "53200", "out of memory");
+			return;
+		}
+		switch (what) {
+		case 'P':
+			pkt_command_complete(&pb, "PREPARE");
+			break;
+		case 'A':
+			pkt_command_complete(&pb, "DEALLOCATE");
+			break;
+		case 'L':
+			pkt_command_complete(&pb, "DEALLOCATE ALL");
+			break;
+		default:
+			pkt_empty(&pb, (uint8_t)what);
+			break;
+		}
+		if (type == 'Q') {
+			pkt_rfq(&pb, s->status);
+			c->status = s->status;
+		}
+		sbuf_gen_commit(&c->sb, &pb);
+		if (type == 'Q' && s->rq_len == 0 && !s->unsynced && s->status == 'I' &&
+		    pool_mode_of(s->pool, c->user) != POOL_SESSION)
+			s->release_pending = true;
+	}
 }
 
 /* ---- lifecycle ---- */
@@ -198,13 +247,14 @@ void server_free_pending(void)
 		list_del(&s->node);
 		pset_unref(s->params);
 		tenant_server_free(s);
+		prep_server_free(s);
 		free(s);
 	}
 }
 
 /* ---- pgtide's own queries ---- */
 
-static bool queue_query(struct server *s, const char *sql, uint8_t flags)
+static bool queue_query(struct server *s, const char *sql, uint16_t flags)
 {
 	struct pktbuf pb;
 	if (!sbuf_gen_begin(&s->sb, &pb))
@@ -213,7 +263,7 @@ static bool queue_query(struct server *s, const char *sql, uint8_t flags)
 	if (pb.failed)
 		return false;
 	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, 'Q', (uint8_t)(RQ_CONSUME | flags));
+	rq_push(s, 'Q', (uint16_t)(RQ_CONSUME | flags));
 	return true;
 }
 
@@ -235,11 +285,12 @@ void server_run_check(struct server *s, const char *sql, bool reset)
 	s->state = SV_TESTED;
 	if (reset) {
 		/* DISCARD ALL and friends drop session state pgtide tracks */
+		prep_server_forget(s);
 		tenant_server_forget(s);
 		s->tenant_stmt_ok = false;
 		server_forget_unreported_params(s);
 	}
-	if (!queue_query(s, sql, (uint8_t)(RQ_CHECK | (reset ? RQ_RESET : 0)))) {
+	if (!queue_query(s, sql, (uint16_t)(RQ_CHECK | (reset ? RQ_RESET : 0)))) {
 		server_close(s, "could not queue check query");
 		return;
 	}
@@ -331,6 +382,8 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 {
 	struct msg_error err;
 	bool parsed = proto_parse_error(m, &err);
+	if (parsed && (e->flags & RQ_RETRYABLE) && prep_try_retry(s, err.sqlstate, err.message))
+		return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 	s->pool->errors++;
 	if (e->flags & RQ_CONSUME) {
 		if (e->flags & RQ_CHECK) {
@@ -367,6 +420,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 	if (parsed && err.severity && strcmp(err.severity, "FATAL") == 0)
 		s->close_needed = true;
 	s->txn_bad = true;
+	e->flags |= RQ_FAILED;
 	if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
 		rq_skip_to_sync(s);
 	if (e->type == 'Q' || e->type == 'F' || e->type == 'S')
@@ -379,10 +433,12 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	char st;
 	if (!proto_parse_rfq(m, &st))
 		return protocol_error(s, m, "(bad ReadyForQuery)");
-	uint8_t flags = e->flags;
+	uint16_t flags = e->flags;
 	s->status = st;
 	s->in_copy = false;
 	rq_pop(s);
+	if (flags & RQ_MAPPED)
+		prep_mapped_done(s, !(flags & RQ_FAILED));
 	if (flags & RQ_CONSUME) {
 		if ((flags & RQ_WAIT) && s->client) {
 			struct client *wc = s->client;
@@ -417,6 +473,8 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	}
 	if (st == 'I')
 		tenant_server_txn_end(s);
+	if (s->rq_len == 0)
+		prep_group_end(s);
 	if (s->rq_len == 0 && !s->unsynced) {
 		int mode = pool_mode_of(p, c->user);
 		if (st == 'I' && c->xact_start) {
@@ -469,7 +527,7 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 		}
 		return protocol_error(s, m, "with no request outstanding");
 	}
-	bool consume = (e->flags & RQ_CONSUME) || !s->client;
+	bool consume = (e->flags & (RQ_CONSUME | RQ_CONSUME_OK)) || !s->client;
 	enum sb_verdict fwd = consume ? SB_DROP : SB_FORWARD;
 
 	if (m->type == 'E')
@@ -495,11 +553,15 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 		default:
 			return protocol_error(s, m, "in reply to a query");
 		}
-	case 'P':
+	case 'P': {
 		if (m->type != '1')
 			return protocol_error(s, m, "in reply to Parse");
+		uint16_t flags = e->flags;
 		rq_pop(s);
+		if (flags & RQ_MAPPED)
+			prep_mapped_done(s, true);
 		return fwd;
+	}
 	case 'B':
 		if (m->type != '2')
 			return protocol_error(s, m, "in reply to Bind");
@@ -642,6 +704,8 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		return SB_CLOSED;
 
 	struct rq_entry *e = rq_first(s);
+	if (log_enabled(LV_NOISE))
+		server_log(s, LV_NOISE, "reply '%c' (rq %u, head '%c' flags %x)", m->type, s->rq_len, e ? e->type : '-', e ? e->flags : 0);
 	bool consume = !s->client || (e && (e->flags & RQ_CONSUME));
 	switch (m->type) {
 	case 'N':
@@ -654,10 +718,24 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		break;
 	}
 	enum sb_verdict v = server_reply(s, m);
+	if (v == SB_CLOSED)
+		return v;
 	if (v == SB_FORWARD) {
 		s->pool->bytes_out += m->len;
 		if (m->type == 'Z' && s->client)
 			s->client->request_time = now_usec();
+	}
+	if (s->rq_len && (s->rq[s->rq_head].flags & RQ_SYNTH) && s->client) {
+		/* pgtide's own answers are due right after this reply: queue
+		 * the reply first, then them */
+		if (v == SB_FORWARD) {
+			if (!sbuf_forward_bytes(&s->sb, m->body - PROTO_HDR, m->len)) {
+				server_close(s, "output queue full");
+				return SB_CLOSED;
+			}
+			v = SB_DROP;
+		}
+		rq_emit_due(s);
 	}
 	return v;
 }

@@ -32,7 +32,9 @@ static inline bool rq_full(const struct server *s)
 {
 	return s->rq_len >= RQ_CAP;
 }
-void rq_push(struct server *s, uint8_t type, uint8_t flags);
+void rq_push(struct server *s, uint8_t type, uint16_t flags);
+/* Emit the replies pgtide owes for RQ_SYNTH entries now at the head. */
+void rq_emit_due(struct server *s);
 bool server_is_idle_for_txn(const struct server *s);
 /* Count the sync points (Sync, Query, FunctionCall) a client waits for. */
 int server_pending_syncs(const struct server *s);

@@ -60,6 +60,9 @@ void stats_db_totals(const struct database *db, struct stat_totals *t)
 		t->query_time += p->query_time;
 		t->wait_time += p->wait_time;
 		t->errors += p->errors;
+		t->client_parse_count += p->client_parse_count;
+		t->server_parse_count += p->server_parse_count;
+		t->bind_count += p->bind_count;
 	}
 }
 

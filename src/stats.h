@@ -21,6 +21,9 @@ struct stat_totals {
 	uint64_t query_time;
 	uint64_t wait_time;
 	uint64_t errors;
+	uint64_t client_parse_count;
+	uint64_t server_parse_count;
+	uint64_t bind_count;
 };
 
 void stats_db_totals(const struct database *db, struct stat_totals *t);

@@ -10,6 +10,10 @@
  *   pqtool extended CONNINFO N      PQexecParams in a loop
  *   pqtool prepared CONNINFO N      PQprepare + PQexecPrepared
  *   pqtool hold CONNINFO SECONDS    connect, run one query, sleep, query again
+ *   pqtool prepflow CONNINFO TAG    named statements: reuse, unknown names,
+ *                                   DEALLOCATE, SQL PREPARE, DISCARD ALL,
+ *                                   pipelines, a schema change under a plan
+ *   pqtool manyprep CONNINFO N      N statements used round-robin (LRU)
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -277,6 +281,172 @@ static int cmd_hold(PGconn *c, int secs)
 	return 0;
 }
 
+static PGresult *exec1(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	return r;
+}
+
+static int int_result(PGresult *r)
+{
+	int v = (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) ? atoi(PQgetvalue(r, 0, 0)) : -999999;
+	PQclear(r);
+	return v;
+}
+
+static int exec_prepared_int(PGconn *c, const char *name, const char *arg)
+{
+	const char *params[1] = { arg };
+	return int_result(PQexecPrepared(c, name, arg ? 1 : 0, params, NULL, NULL, 0));
+}
+
+static const char *state_clear(PGresult *r, char *buf)
+{
+	snprintf(buf, 6, "%s", state_of(r));
+	PQclear(r);
+	return buf;
+}
+
+static int cmd_prepflow(PGconn *c, const char *tag)
+{
+	char st[8], sql[256];
+	PGresult *r = PQprepare(c, "s1", "select $1::int * 3", 0, NULL);
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "prepare s1: %s", PQerrorMessage(c));
+	PQclear(r);
+	for (int i = 0; i < 10; i++) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", i);
+		CHECK(exec_prepared_int(c, "s1", v) == i * 3, "exec s1 %d", i);
+	}
+	/* the same name again, and names that do not exist */
+	CHECK(strcmp(state_clear(PQprepare(c, "s1", "select 1", 0, NULL), st), "42P05") == 0, "reuse: %s", st);
+	CHECK(exec_prepared_int(c, "s1", "5") == 15, "s1 after a failed reuse");
+	CHECK(strcmp(state_clear(PQexecPrepared(c, "nope", 0, NULL, NULL, NULL, 0), st), "26000") == 0,
+	      "exec unknown: %s", st);
+	CHECK(strcmp(state_clear(PQdescribePrepared(c, "nope"), st), "26000") == 0, "describe unknown: %s", st);
+	r = PQdescribePrepared(c, "s1");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK && PQnparams(r) == 1 && PQparamtype(r, 0) == 23 && PQnfields(r) == 1,
+	      "describe s1");
+	PQclear(r);
+	/* DEALLOCATE acts on this client's names */
+	r = exec1(c, "deallocate s1");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "deallocate: %s", PQerrorMessage(c));
+	PQclear(r);
+	CHECK(strcmp(state_clear(PQexecPrepared(c, "s1", 0, NULL, NULL, NULL, 0), st), "26000") == 0,
+	      "exec after deallocate: %s", st);
+	CHECK(strcmp(state_clear(exec1(c, "deallocate s1"), st), "26000") == 0, "deallocate twice: %s", st);
+	r = PQprepare(c, "s1", "select $1::int + 100", 0, NULL);
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "prepare s1 again: %s", PQerrorMessage(c));
+	PQclear(r);
+	CHECK(exec_prepared_int(c, "s1", "1") == 101, "new s1");
+	r = PQprepare(c, "s2", "select 2", 0, NULL);
+	PQclear(r);
+	r = exec1(c, "DEALLOCATE ALL");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "deallocate all");
+	PQclear(r);
+	CHECK(strcmp(state_clear(PQexecPrepared(c, "s2", 0, NULL, NULL, NULL, 0), st), "26000") == 0, "s2 gone");
+	/* SQL-level PREPARE / EXECUTE, across transactions */
+	r = exec1(c, "PREPARE q1(int) AS select $1 * 2");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "sql prepare: %s", PQerrorMessage(c));
+	PQclear(r);
+	for (int i = 0; i < 10; i++) {
+		snprintf(sql, sizeof(sql), "EXECUTE q1(%d)", i);
+		CHECK(int_result(exec1(c, sql)) == i * 2, "execute q1(%d): %s", i, PQerrorMessage(c));
+	}
+	CHECK(strcmp(state_clear(exec1(c, "PREPARE q1 AS select 1"), st), "42P05") == 0, "sql reuse: %s", st);
+	r = exec1(c, "deallocate prepare q1");
+	PQclear(r);
+	CHECK(strcmp(state_clear(exec1(c, "execute q1(1)"), st), "26000") == 0, "sql exec after deallocate: %s", st);
+	/* DISCARD ALL forgets this client's statements */
+	r = PQprepare(c, "s3", "select 3", 0, NULL);
+	PQclear(r);
+	r = exec1(c, "discard all");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "discard all: %s", PQerrorMessage(c));
+	PQclear(r);
+	CHECK(strcmp(state_clear(PQexecPrepared(c, "s3", 0, NULL, NULL, NULL, 0), st), "26000") == 0, "s3 gone");
+
+	/* a pipeline of prepares and executions, with an error in the middle */
+	CHECK(PQenterPipelineMode(c) == 1, "pipeline");
+	for (int i = 0; i < 5; i++) {
+		char name[16], q[64], v[16];
+		snprintf(name, sizeof(name), "p%d", i);
+		snprintf(q, sizeof(q), "select $1::int + %d", i * 1000);
+		snprintf(v, sizeof(v), "%d", i);
+		const char *params[1] = { v };
+		PQsendPrepare(c, name, q, 0, NULL);
+		PQsendQueryPrepared(c, name, 1, params, NULL, NULL, 0);
+		if (i == 2)
+			PQsendPrepare(c, "bad", "selec oops", 0, NULL);
+	}
+	PQpipelineSync(c);
+	int oks = 0, errs = 0, aborted = 0;
+	for (;;) {
+		r = PQgetResult(c);
+		if (!r)
+			continue;
+		ExecStatusType rs = PQresultStatus(r);
+		if (rs == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
+			oks++;
+		else if (rs == PGRES_PIPELINE_ABORTED)
+			aborted++;
+		else if (rs == PGRES_FATAL_ERROR) {
+			CHECK(strcmp(state_of(r), "42601") == 0, "pipeline error %s", state_of(r));
+			errs++;
+		}
+		PQclear(r);
+	}
+	CHECK(oks == 6 && errs == 1 && aborted == 4, "pipeline: ok %d err %d aborted %d", oks, errs, aborted);
+	PQexitPipelineMode(c);
+	/* statements parsed before the error stay; those after it do not */
+	CHECK(exec_prepared_int(c, "p1", "1") == 1001, "p1 after the pipeline");
+	CHECK(strcmp(state_clear(PQexecPrepared(c, "p4", 0, NULL, NULL, NULL, 0), st), "26000") == 0, "p4: %s", st);
+
+	/* a schema change under a cached plan: prepared again, transparently */
+	snprintf(sql, sizeof(sql), "drop table if exists plan_%s; create table plan_%s (a int); insert into plan_%s values (1)",
+		 tag, tag, tag);
+	r = exec1(c, sql);
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "create: %s", PQerrorMessage(c));
+	PQclear(r);
+	snprintf(sql, sizeof(sql), "select * from plan_%s", tag);
+	r = PQprepare(c, "star", sql, 0, NULL);
+	PQclear(r);
+	r = PQexecPrepared(c, "star", 0, NULL, NULL, NULL, 0);
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) == 1, "star before");
+	PQclear(r);
+	snprintf(sql, sizeof(sql), "alter table plan_%s add column b int default 7", tag);
+	r = exec1(c, sql);
+	PQclear(r);
+	r = PQexecPrepared(c, "star", 0, NULL, NULL, NULL, 0);
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) == 2 && atoi(PQgetvalue(r, 0, 1)) == 7,
+	      "star after the schema change: %s %s", PQresStatus(PQresultStatus(r)), PQerrorMessage(c));
+	PQclear(r);
+	return fails;
+}
+
+static int cmd_manyprep(PGconn *c, int n)
+{
+	char name[32], q[64], v[16];
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		snprintf(q, sizeof(q), "select $1::int + %d", i);
+		PGresult *r = PQprepare(c, name, q, 0, NULL);
+		CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "prepare %s: %s", name, PQerrorMessage(c));
+		PQclear(r);
+	}
+	for (int round = 0; round < 5; round++)
+		for (int i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "m%d", (i * 7 + round) % n);
+			snprintf(v, sizeof(v), "%d", round);
+			int want = round + (i * 7 + round) % n;
+			CHECK(exec_prepared_int(c, name, v) == want, "exec %s round %d: %s", name, round, PQerrorMessage(c));
+		}
+	return fails;
+}
+
 static void quiet_notices(void *arg, const char *msg)
 {
 	(void)arg;
@@ -307,6 +477,10 @@ int main(int argc, char **argv)
 		rc = cmd_prepared(c, arg);
 	else if (strcmp(argv[1], "hold") == 0)
 		rc = cmd_hold(c, arg);
+	else if (strcmp(argv[1], "prepflow") == 0)
+		rc = cmd_prepflow(c, argc > 3 ? argv[3] : "x");
+	else if (strcmp(argv[1], "manyprep") == 0)
+		rc = cmd_manyprep(c, arg);
 	else {
 		fprintf(stderr, "pqtool: unknown command %s\n", argv[1]);
 		rc = 2;

@@ -1,0 +1,962 @@
+/*
+ * Named prepared statements in transaction and statement pool modes.
+ *
+ * Owns: struct pstmt (the shared cache), struct client_stmts (a client's
+ * names), struct server_stmts (what a server has prepared, its LRU, the
+ * FIFO of statements whose fate a pending reply decides, and the retained
+ * copy of a group for a one-shot retry). Every message built here goes
+ * into the server's output area in order with the client's forwarded
+ * bytes; a Bind's parameters are forwarded by reference, never copied
+ * (except into the small retained copy, for groups under 8 kB).
+ */
+#include "autoconf.h"
+
+#include "prepare.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client.h"
+#include "log.h"
+#include "pktbuf.h"
+#include "pool.h"
+#include "server.h"
+#include "sqlclass.h"
+#include "tenant.h"
+#include "util/strbuf.h"
+
+#define RETAIN_MAX 8192
+#define RETAIN_MSGS 32
+
+struct pstmt {
+	struct hnode hn;
+	uint32_t id;
+	uint32_t refs;        /* client names and server copies */
+	bool sql;             /* from SQL PREPARE: query is the text after the name */
+	bool valid;           /* some server parsed it without error */
+	uint16_t nparams;
+	uint32_t qlen;
+	uint8_t *types;       /* nparams * 4 bytes, protocol only */
+	char query[];
+};
+
+struct cstmt {
+	struct hnode hn;
+	struct pstmt *ps;
+	char name[];
+};
+
+struct client_stmts {
+	struct htab tab;
+};
+
+struct sstmt {
+	struct hnode hn;
+	struct list lru;      /* most recently used first */
+	struct pstmt *ps;
+	uint64_t used;        /* group number of its last use */
+	bool pending;         /* Parse sent, reply not yet seen */
+};
+
+struct mrec {                 /* one per RQ_MAPPED entry, in queue order */
+	struct pstmt *ps;
+	char *client_name;    /* the client's Parse that created this name, or NULL */
+};
+
+struct retained {
+	struct pstmt *ps;
+	bool complete;        /* the group's Sync is in */
+	int n;
+	uint8_t types[RETAIN_MSGS];
+	uint16_t flags[RETAIN_MSGS];
+	struct pktbuf bytes;
+};
+
+struct server_stmts {
+	struct htab tab;
+	struct list lru;
+	uint32_t count;
+	uint64_t group;
+	struct mrec *fifo;
+	uint32_t fhead, flen, fcap;
+	struct retained *retain;
+};
+
+static struct htab cache;
+static bool cache_init;
+static uint32_t next_id;
+
+/* ---- the shared cache ---- */
+
+struct pkey {
+	bool sql;
+	const char *query;
+	size_t qlen;
+	const uint8_t *types;
+	uint16_t nparams;
+};
+
+static uint64_t pkey_hash(const struct pkey *k)
+{
+	uint64_t h = hash_bytes(k->query, k->qlen);
+	if (k->nparams)
+		h ^= hash_bytes(k->types, (size_t)k->nparams * 4) * 31;
+	return h ^ (k->sql ? 0x9e3779b97f4a7c15ULL : 0);
+}
+
+static bool pkey_eq(const struct hnode *n, const void *key)
+{
+	const struct pstmt *p = container_of(n, struct pstmt, hn);
+	const struct pkey *k = key;
+	return p->sql == k->sql && p->qlen == k->qlen && p->nparams == k->nparams &&
+	       memcmp(p->query, k->query, k->qlen) == 0 &&
+	       (k->nparams == 0 || memcmp(p->types, k->types, (size_t)k->nparams * 4) == 0);
+}
+
+static struct pstmt *pstmt_get(const struct pkey *k)
+{
+	if (!cache_init) {
+		htab_init(&cache);
+		cache_init = true;
+	}
+	uint64_t h = pkey_hash(k);
+	struct hnode *n = htab_find(&cache, h, pkey_eq, k);
+	struct pstmt *p;
+	if (n) {
+		p = container_of(n, struct pstmt, hn);
+	} else {
+		p = xcalloc(1, sizeof(*p) + k->qlen + 1);
+		p->id = ++next_id;
+		p->sql = k->sql;
+		p->qlen = (uint32_t)k->qlen;
+		memcpy(p->query, k->query, k->qlen);
+		p->nparams = k->nparams;
+		if (k->nparams) {
+			p->types = xmalloc((size_t)k->nparams * 4);
+			memcpy(p->types, k->types, (size_t)k->nparams * 4);
+		}
+		htab_insert(&cache, &p->hn, h);
+	}
+	p->refs++;
+	return p;
+}
+
+static void pstmt_unref(struct pstmt *p)
+{
+	if (!p || --p->refs)
+		return;
+	htab_remove(&cache, &p->hn);
+	free(p->types);
+	free(p);
+}
+
+static void server_name(const struct pstmt *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "pgtide_%u", p->id);
+}
+
+size_t prep_cache_count(void)
+{
+	return cache_init ? cache.count : 0;
+}
+
+void prep_module_free(void)
+{
+	if (cache_init)
+		htab_free(&cache);
+	cache_init = false;
+}
+
+/* ---- client names ---- */
+
+static bool cstmt_eq(const struct hnode *n, const void *key)
+{
+	return strcmp(container_of(n, struct cstmt, hn)->name, key) == 0;
+}
+
+static struct cstmt *client_find(const struct client *c, const char *name)
+{
+	if (!c->stmts)
+		return NULL;
+	struct hnode *n = htab_find(&c->stmts->tab, hash_str(name), cstmt_eq, name);
+	return n ? container_of(n, struct cstmt, hn) : NULL;
+}
+
+static void client_add(struct client *c, const char *name, struct pstmt *ps)
+{
+	if (!c->stmts) {
+		c->stmts = xcalloc(1, sizeof(*c->stmts));
+		htab_init(&c->stmts->tab);
+	}
+	size_t len = strlen(name);
+	struct cstmt *cs = xmalloc(sizeof(*cs) + len + 1);
+	memcpy(cs->name, name, len + 1);
+	cs->ps = ps;
+	ps->refs++;
+	htab_insert(&c->stmts->tab, &cs->hn, hash_str(name));
+}
+
+static void client_remove(struct client *c, struct cstmt *cs)
+{
+	htab_remove(&c->stmts->tab, &cs->hn);
+	pstmt_unref(cs->ps);
+	free(cs);
+}
+
+void prep_client_discard(struct client *c)
+{
+	if (!c->stmts)
+		return;
+	size_t it;
+	struct hnode *n, *next;
+	for (n = htab_next(&c->stmts->tab, NULL, &it); n; n = next) {
+		next = htab_next(&c->stmts->tab, n, &it);
+		client_remove(c, container_of(n, struct cstmt, hn));
+	}
+}
+
+void prep_client_free(struct client *c)
+{
+	if (!c->stmts)
+		return;
+	prep_client_discard(c);
+	htab_free(&c->stmts->tab);
+	free(c->stmts);
+	c->stmts = NULL;
+}
+
+size_t prep_client_count(const struct client *c)
+{
+	return c->stmts ? c->stmts->tab.count : 0;
+}
+
+bool prep_enabled(const struct client *c)
+{
+	return S()->max_prepared_statements > 0 && c->pool &&
+	       pool_mode_of(c->pool, c->user) != POOL_SESSION;
+}
+
+/* ---- server copies ---- */
+
+static bool sstmt_eq(const struct hnode *n, const void *key)
+{
+	return container_of(n, struct sstmt, hn)->ps->id == *(const uint32_t *)key;
+}
+
+static struct server_stmts *sstmts(struct server *s)
+{
+	if (!s->stmts) {
+		s->stmts = xcalloc(1, sizeof(*s->stmts));
+		htab_init(&s->stmts->tab);
+		list_init(&s->stmts->lru);
+	}
+	return s->stmts;
+}
+
+static struct sstmt *server_find(struct server *s, const struct pstmt *ps)
+{
+	if (!s->stmts)
+		return NULL;
+	struct hnode *n = htab_find(&s->stmts->tab, hash_u64(ps->id), sstmt_eq, &ps->id);
+	return n ? container_of(n, struct sstmt, hn) : NULL;
+}
+
+static void server_drop(struct server *s, struct sstmt *ss)
+{
+	struct server_stmts *st = s->stmts;
+	htab_remove(&st->tab, &ss->hn);
+	list_del(&ss->lru);
+	st->count--;
+	pstmt_unref(ss->ps);
+	free(ss);
+}
+
+static void touch(struct server *s, struct sstmt *ss)
+{
+	ss->used = s->stmts->group;
+	list_del(&ss->lru);
+	list_add_head(&s->stmts->lru, &ss->lru);
+}
+
+void prep_new_group(struct server *s)
+{
+	if (s->stmts)
+		s->stmts->group++;
+}
+
+void prep_server_forget(struct server *s)
+{
+	struct server_stmts *st = s->stmts;
+	if (!st)
+		return;
+	struct list *ln, *tmp;
+	list_for_each_safe(ln, tmp, &st->lru)
+		server_drop(s, container_of(ln, struct sstmt, lru));
+}
+
+static void retain_free(struct server_stmts *st)
+{
+	if (!st->retain)
+		return;
+	pstmt_unref(st->retain->ps);
+	pkt_free(&st->retain->bytes);
+	free(st->retain);
+	st->retain = NULL;
+}
+
+void prep_server_free(struct server *s)
+{
+	struct server_stmts *st = s->stmts;
+	if (!st)
+		return;
+	prep_server_forget(s);
+	while (st->flen) {
+		struct mrec *r = &st->fifo[st->fhead];
+		pstmt_unref(r->ps);
+		free(r->client_name);
+		st->fhead = (st->fhead + 1) % st->fcap;
+		st->flen--;
+	}
+	free(st->fifo);
+	retain_free(st);
+	htab_free(&st->tab);
+	free(st);
+	s->stmts = NULL;
+}
+
+size_t prep_server_count(const struct server *s)
+{
+	return s->stmts ? s->stmts->count : 0;
+}
+
+static void fifo_push(struct server *s, struct pstmt *ps, const char *client_name)
+{
+	struct server_stmts *st = sstmts(s);
+	if (st->flen == st->fcap) {
+		uint32_t ncap = st->fcap ? st->fcap * 2 : 8;
+		struct mrec *n = xcalloc(ncap, sizeof(*n));
+		for (uint32_t i = 0; i < st->flen; i++)
+			n[i] = st->fifo[(st->fhead + i) % st->fcap];
+		free(st->fifo);
+		st->fifo = n;
+		st->fhead = 0;
+		st->fcap = ncap;
+	}
+	struct mrec *r = &st->fifo[(st->fhead + st->flen) % st->fcap];
+	r->ps = ps;
+	ps->refs++;
+	r->client_name = client_name ? xstrdup(client_name) : NULL;
+	st->flen++;
+}
+
+void prep_mapped_done(struct server *s, bool ok)
+{
+	struct server_stmts *st = s->stmts;
+	if (!st || !st->flen)
+		return;
+	struct mrec r = st->fifo[st->fhead];
+	st->fhead = (st->fhead + 1) % st->fcap;
+	st->flen--;
+	struct sstmt *ss = server_find(s, r.ps);
+	if (ok) {
+		if (ss)
+			ss->pending = false;
+		r.ps->valid = true;
+	} else {
+		/* the Parse failed or was skipped: the server does not have it,
+		 * and a name the client created with it does not exist either */
+		if (ss)
+			server_drop(s, ss);
+		if (r.client_name && s->client) {
+			struct cstmt *cs = client_find(s->client, r.client_name);
+			if (cs && cs->ps == r.ps)
+				client_remove(s->client, cs);
+		}
+	}
+	pstmt_unref(r.ps);
+	free(r.client_name);
+}
+
+/* Close the least recently used statements not needed by this group. */
+static bool make_room(struct server *s, struct pktbuf *pb)
+{
+	struct server_stmts *st = sstmts(s);
+	int max = S()->max_prepared_statements;
+	while ((int)st->count >= max) {
+		struct list *ln = list_last(&st->lru);
+		struct sstmt *victim = NULL;
+		for (; ln && ln != &st->lru; ln = ln->prev) {
+			struct sstmt *ss = container_of(ln, struct sstmt, lru);
+			if (!ss->pending && ss->used != st->group) {
+				victim = ss;
+				break;
+			}
+		}
+		if (!victim)
+			return true; /* all in use right now: go over the limit for a moment */
+		char name[32];
+		server_name(victim->ps, name, sizeof(name));
+		if (victim->ps->sql) {
+			char sql[64];
+			snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
+			pkt_query(pb, sql);
+			if (pb->failed)
+				return false;
+			rq_push(s, 'Q', RQ_CONSUME);
+		} else {
+			pkt_close(pb, 'S', name);
+			if (pb->failed)
+				return false;
+			rq_push(s, 'C', RQ_CONSUME);
+		}
+		server_drop(s, victim);
+	}
+	return true;
+}
+
+/* Queue a Parse (or SQL PREPARE) of ps for s. own_name: the client's Parse
+ * that asked (its name is undone if this fails). */
+static bool server_prepare(struct server *s, struct pstmt *ps, const char *own_name, uint16_t flags)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	if (!make_room(s, &pb))
+		return false;
+	char name[32];
+	server_name(ps, name, sizeof(name));
+	if (ps->sql) {
+		struct strbuf sql;
+		strbuf_init(&sql);
+		strbuf_printf(&sql, "PREPARE %s ", name);
+		strbuf_append(&sql, ps->query, ps->qlen);
+		pkt_query(&pb, sql.data);
+		strbuf_free(&sql);
+	} else {
+		pkt_begin(&pb, 'P');
+		pkt_put_cstr(&pb, name);
+		pkt_put_bytes(&pb, ps->query, ps->qlen);
+		pkt_put_byte(&pb, 0);
+		pkt_put_int16(&pb, ps->nparams);
+		if (ps->nparams)
+			pkt_put_bytes(&pb, ps->types, (size_t)ps->nparams * 4);
+		pkt_end(&pb);
+	}
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	rq_push(s, ps->sql ? 'Q' : 'P', (uint16_t)(flags | RQ_MAPPED));
+	fifo_push(s, ps, own_name);
+	struct server_stmts *st = sstmts(s);
+	struct sstmt *ss = xcalloc(1, sizeof(*ss));
+	ss->ps = ps;
+	ps->refs++;
+	ss->pending = true;
+	ss->used = st->group;
+	list_add_head(&st->lru, &ss->lru);
+	htab_insert(&st->tab, &ss->hn, hash_u64(ps->id));
+	st->count++;
+	s->pool->server_parse_count++;
+	if (!ps->sql)
+		s->unsynced = true;
+	return true;
+}
+
+/* Make sure s has ps (or will, before the next message). */
+static bool ensure_prepared(struct server *s, struct pstmt *ps)
+{
+	struct sstmt *ss = server_find(s, ps);
+	if (ss) {
+		touch(s, ss);
+		return true;
+	}
+	/* our own Parse: an error still reaches the client, as the error of
+	 * the message that needed it */
+	return server_prepare(s, ps, NULL, ps->sql ? RQ_CONSUME : RQ_CONSUME_OK);
+}
+
+static void push_synth(struct server *s, uint8_t for_type, char reply)
+{
+	if (for_type == 'Q' && s->unsynced) {
+		/* The client's Query would have ended the implicit transaction
+		 * our own messages (a tenant SET) opened, and made Postgres send
+		 * their replies; it will not reach the server, so a Sync does. */
+		struct pktbuf pb;
+		if (sbuf_gen_begin(&s->sb, &pb)) {
+			pkt_sync(&pb);
+			sbuf_gen_commit(&s->sb, &pb);
+			rq_push(s, 'S', RQ_CONSUME);
+			s->unsynced = false;
+		}
+	}
+	rq_push(s, for_type, RQ_SYNTH);
+	s->rq[(s->rq_head + s->rq_len - 1) % RQ_CAP].aux = (uint32_t)(unsigned char)reply;
+}
+
+static enum sb_verdict oom(struct client *c)
+{
+	client_close(c, "53200", "out of memory");
+	return SB_CLOSED;
+}
+
+/* ---- retained groups, for the one retry after a plan change ---- */
+
+static void retain_abort(struct server *s)
+{
+	if (s->stmts)
+		retain_free(s->stmts);
+}
+
+static void retain_add(struct server *s, uint8_t type, uint16_t flags, const void *a, size_t alen, const void *b,
+		       size_t blen)
+{
+	struct retained *r = s->stmts ? s->stmts->retain : NULL;
+	if (!r || r->complete)
+		return;
+	if (r->n == RETAIN_MSGS || r->bytes.len + alen + blen > RETAIN_MAX) {
+		retain_free(s->stmts);
+		return;
+	}
+	r->types[r->n] = type;
+	r->flags[r->n] = flags;
+	r->n++;
+	pkt_put_bytes(&r->bytes, a, alen);
+	pkt_put_bytes(&r->bytes, b, blen);
+	if (type == 'S')
+		r->complete = true;
+}
+
+/* A retained group is replayed as sent; only messages that need nothing
+ * else prepared may follow its Bind: Execute, Describe/Close of a portal,
+ * Flush, Sync. */
+void prep_retain(struct client *c, const struct pmsg *m)
+{
+	struct server *s = c->server;
+	if (!s || !s->stmts || !s->stmts->retain || s->stmts->retain->complete)
+		return;
+	bool portal = (m->type == 'D' || m->type == 'C') && m->body_len >= 1 && m->body[0] == 'P';
+	if (!(m->type == 'E' || m->type == 'H' || m->type == 'S' || portal)) {
+		retain_abort(s);
+		return;
+	}
+	retain_add(s, m->type, 0, m->body - PROTO_HDR, m->len, NULL, 0);
+}
+
+void prep_group_end(struct server *s)
+{
+	if (s->stmts && s->stmts->retain && s->rq_len == 0)
+		retain_free(s->stmts);
+}
+
+bool prep_try_retry(struct server *s, const char *sqlstate, const char *message)
+{
+	struct server_stmts *st = s->stmts;
+	struct retained *r = st ? st->retain : NULL;
+	if (!r || !r->complete || !s->client || strcmp(sqlstate, "0A000") != 0 ||
+	    !strstr(message, "cached plan must not change result type"))
+		return false;
+	/* The server now skips to the group's Sync; consume that Sync's
+	 * ReadyForQuery, then replay the group with the statement prepared
+	 * afresh. The failed Bind aborted the implicit transaction, tenant SET
+	 * included: set the tenant again before the replay. */
+	while (s->rq_len && s->rq[s->rq_head].type != 'S') {
+		if (s->rq[s->rq_head].flags & RQ_MAPPED)
+			prep_mapped_done(s, false);
+		s->rq_head = (uint16_t)((s->rq_head + 1) % RQ_CAP);
+		s->rq_len--;
+	}
+	if (!s->rq_len)
+		return false;
+	s->rq[s->rq_head].flags |= RQ_CONSUME;
+	struct client *c = s->client;
+	struct pstmt *ps = r->ps;
+	r->ps = NULL;
+	struct sstmt *ss = server_find(s, ps);
+	if (ss)
+		server_drop(s, ss);
+	struct pktbuf pb;
+	char name[32];
+	server_name(ps, name, sizeof(name));
+	server_log(s, LV_LOG, "statement %s changed result type after a schema change: prepared again and the Bind retried", name);
+	bool ok = sbuf_gen_begin(&s->sb, &pb);
+	if (ok) {
+		pkt_close(&pb, 'S', name);
+		ok = !pb.failed;
+		if (ok) {
+			sbuf_gen_commit(&s->sb, &pb);
+			rq_push(s, 'C', RQ_CONSUME);
+		}
+	}
+	if (ok && tenant_enabled()) {
+		tenant_server_forget(s);
+		ok = tenant_queue_set(s, c, false);
+	}
+	ok = ok && server_prepare(s, ps, NULL, RQ_CONSUME_OK);
+	pstmt_unref(ps);
+	if (ok && (ok = sbuf_gen_begin(&s->sb, &pb))) {
+		pkt_put_bytes(&pb, r->bytes.buf, r->bytes.len);
+		ok = !pb.failed;
+		if (ok)
+			sbuf_gen_commit(&s->sb, &pb);
+	}
+	if (ok) {
+		for (int i = 0; i < r->n; i++)
+			rq_push(s, r->types[i], r->flags[i]);
+		s->unsynced = false;
+	}
+	retain_free(st);
+	if (!ok) {
+		server_close(s, "could not replay a group after a plan change");
+		return true;
+	}
+	sbuf_flush(&s->sb);
+	return true;
+}
+
+/* ---- client messages ---- */
+
+bool prep_parse_local(struct client *c, const struct pmsg *m, const struct msg_parse *mp, enum sb_verdict *v)
+{
+	/* A statement some server already parsed needs no server to be
+	 * named: answer ParseComplete now. Drivers that prepare
+	 * synchronously (libpq's PQprepare) then need no free server to
+	 * prepare, only to run. */
+	if (!cache_init)
+		return false;
+	struct pkey k = { false, mp->query, mp->query_len, mp->param_types, mp->nparams };
+	struct hnode *n = htab_find(&cache, pkey_hash(&k), pkey_eq, &k);
+	struct pstmt *ps = n ? container_of(n, struct pstmt, hn) : NULL;
+	if (!ps || !ps->valid)
+		return false;
+	if (client_find(c, mp->name)) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" already exists", mp->name);
+		*v = client_deny(c, m, "42P05", msg);
+		return true;
+	}
+	client_add(c, mp->name, ps);
+	c->pool->client_parse_count++;
+	struct pktbuf pb;
+	if (sbuf_gen_begin(&c->sb, &pb)) {
+		pkt_empty(&pb, '1');
+		sbuf_gen_commit(&c->sb, &pb);
+	}
+	*v = SB_DROP;
+	return true;
+}
+
+enum sb_verdict prep_parse(struct client *c, const struct pmsg *m, const struct msg_parse *mp)
+{
+	struct server *s = c->server;
+	if (s->skipping)
+		return SB_DROP; /* Postgres skips it too: no statement is made */
+	retain_abort(s);
+	if (client_find(c, mp->name)) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" already exists", mp->name);
+		return client_deny(c, m, "42P05", msg);
+	}
+	struct pkey k = { false, mp->query, mp->query_len, mp->param_types, mp->nparams };
+	struct pstmt *ps = pstmt_get(&k);
+	client_add(c, mp->name, ps);
+	s->pool->client_parse_count++;
+	struct sstmt *ss = server_find(s, ps);
+	if (ss) {
+		touch(s, ss);
+		push_synth(s, 'P', '1');
+		s->rq[(s->rq_head + s->rq_len - 1) % RQ_CAP].flags |= RQ_MAPPED;
+		fifo_push(s, ps, mp->name);
+		s->unsynced = true;
+		pstmt_unref(ps);
+		rq_emit_due(s);
+		return SB_DROP;
+	}
+	bool ok = server_prepare(s, ps, mp->name, 0);
+	pstmt_unref(ps);
+	return ok ? SB_DROP : oom(c);
+}
+
+/* Does s owe the client replies (beyond pgtide's own requests)? */
+static bool owes_client(const struct server *s)
+{
+	for (int i = 0; i < s->rq_len; i++)
+		if (!(s->rq[(s->rq_head + i) % RQ_CAP].flags & RQ_CONSUME))
+			return true;
+	return false;
+}
+
+enum sb_verdict prep_bind(struct client *c, const struct pmsg *m)
+{
+	struct server *s = c->server;
+	struct msg_bind b;
+	if (!proto_parse_bind(m, &b)) {
+		client_close(c, "08P01", "malformed Bind message");
+		return SB_CLOSED;
+	}
+	if (!b.stmt[0])
+		return SB_FORWARD;
+	if (s->skipping)
+		return SB_DROP;
+	struct cstmt *cs = client_find(c, b.stmt);
+	if (!cs) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", b.stmt);
+		return client_deny(c, m, "26000", msg);
+	}
+	/* the first Bind of a group, outside a transaction block, with no
+	 * other request of the client in flight, can be replayed after a
+	 * plan change */
+	bool retain = s->group_start && s->status == 'I' && m->len <= RETAIN_MAX && !owes_client(s);
+	if (!ensure_prepared(s, cs->ps))
+		return oom(c);
+	char name[32];
+	server_name(cs->ps, name, sizeof(name));
+	size_t plen = strlen(b.portal), nlen = strlen(name);
+	size_t rest = m->body_len - b.names_len;
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return oom(c);
+	pkt_put_byte(&pb, 'B');
+	pkt_put_int32(&pb, (uint32_t)(4 + plen + 1 + nlen + 1 + rest));
+	pkt_put_bytes(&pb, b.portal, plen + 1);
+	pkt_put_bytes(&pb, name, nlen + 1);
+	if (pb.failed)
+		return oom(c);
+	if (retain) {
+		struct server_stmts *st = sstmts(s);
+		retain_free(st);
+		st->retain = xcalloc(1, sizeof(*st->retain));
+		st->retain->ps = cs->ps;
+		cs->ps->refs++;
+		pkt_init_growable(&st->retain->bytes, pb.len + rest + 64);
+		retain_add(s, 'B', 0, pb.buf, pb.len, m->body + b.names_len, rest);
+	} else {
+		retain_abort(s); /* a second Bind: replaying it could need more */
+	}
+	sbuf_gen_commit(&s->sb, &pb);
+	if (!sbuf_forward_bytes(&c->sb, m->body + b.names_len, rest))
+		return oom(c);
+	rq_push(s, 'B', retain ? RQ_RETRYABLE : 0);
+	s->unsynced = true;
+	s->pool->bind_count++;
+	return SB_DROP;
+}
+
+enum sb_verdict prep_describe(struct client *c, const struct pmsg *m)
+{
+	struct server *s = c->server;
+	char kind;
+	const char *name;
+	if (!proto_parse_describe_close(m, &kind, &name)) {
+		client_close(c, "08P01", "malformed Describe message");
+		return SB_CLOSED;
+	}
+	if (kind != 'S' || !name[0])
+		return SB_FORWARD;
+	if (s->skipping)
+		return SB_DROP;
+	struct cstmt *cs = client_find(c, name);
+	if (!cs) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
+		return client_deny(c, m, "26000", msg);
+	}
+	if (!ensure_prepared(s, cs->ps))
+		return oom(c);
+	char sname[32];
+	server_name(cs->ps, sname, sizeof(sname));
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return oom(c);
+	pkt_begin(&pb, 'D');
+	pkt_put_byte(&pb, 'S');
+	pkt_put_cstr(&pb, sname);
+	pkt_end(&pb);
+	if (pb.failed)
+		return oom(c);
+	retain_abort(s);
+	sbuf_gen_commit(&s->sb, &pb);
+	rq_push(s, 'D', RQ_DESC_STMT);
+	s->unsynced = true;
+	return SB_DROP;
+}
+
+enum sb_verdict prep_close(struct client *c, const struct pmsg *m)
+{
+	struct server *s = c->server;
+	char kind;
+	const char *name;
+	if (!proto_parse_describe_close(m, &kind, &name)) {
+		client_close(c, "08P01", "malformed Close message");
+		return SB_CLOSED;
+	}
+	if (kind != 'S' || !name[0])
+		return s ? SB_FORWARD : SB_DROP;
+	struct cstmt *cs = client_find(c, name);
+	if (cs)
+		client_remove(c, cs); /* the server's copy stays, for others */
+	if (!s) {
+		/* no server: nothing is in flight, answer now */
+		struct pktbuf pb;
+		if (sbuf_gen_begin(&c->sb, &pb)) {
+			pkt_empty(&pb, '3');
+			sbuf_gen_commit(&c->sb, &pb);
+		}
+		return SB_DROP;
+	}
+	if (s->skipping)
+		return SB_DROP;
+	retain_abort(s);
+	push_synth(s, 'C', '3');
+	s->unsynced = true;
+	rq_emit_due(s);
+	return SB_DROP;
+}
+
+/* ---- SQL-level PREPARE / EXECUTE / DEALLOCATE ---- */
+
+/* "PREPARE name ..." / "EXECUTE name ..." / "DEALLOCATE [PREPARE] name|ALL":
+ * kind 'P', 'E', 'D' or 0; name and the text after it. */
+static char sql_kind(const char *q, size_t len, char *name, size_t nlen, const char **rest)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok t = sqllex_next(&lx);
+	char kind = tok_is(&t, "prepare") ? 'P' : tok_is(&t, "execute") ? 'E' : tok_is(&t, "deallocate") ? 'D' : 0;
+	if (!kind)
+		return 0;
+	t = sqllex_next(&lx);
+	if (kind == 'D' && tok_is(&t, "prepare"))
+		t = sqllex_next(&lx);
+	if ((t.type != TK_WORD && t.type != TK_QIDENT) || !tok_text(&t, name, nlen))
+		return 0;
+	if (t.type == TK_WORD)
+		for (char *p = name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	*rest = lx.p;
+	return kind;
+}
+
+static void reply_local(struct client *c, const char *tag)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return;
+	pkt_command_complete(&pb, tag);
+	pkt_rfq(&pb, c->status);
+	sbuf_gen_commit(&c->sb, &pb);
+}
+
+bool prep_query_local(const char *q, size_t len)
+{
+	char name[128];
+	const char *rest;
+	return sql_kind(q, len, name, sizeof(name), &rest) == 'D';
+}
+
+bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t len, enum sb_verdict *v)
+{
+	char name[128];
+	const char *rest;
+	char kind = sql_kind(q, len, name, sizeof(name), &rest);
+	if (!kind)
+		return false;
+	struct server *s = c->server;
+	const char *end = q + len;
+	while (end > rest && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
+		end--;
+	if (kind == 'D') {
+		bool all = strcmp(name, "all") == 0;
+		if (all) {
+			prep_client_discard(c);
+		} else {
+			struct cstmt *cs = client_find(c, name);
+			if (!cs) {
+				char msg[256];
+				snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
+				*v = client_deny(c, m, "26000", msg);
+				return true;
+			}
+			client_remove(c, cs);
+		}
+		/* the server's copies stay for other clients; answer in place */
+		if (s && (s->rq_len || s->unsynced)) {
+			push_synth(s, 'Q', all ? 'L' : 'A');
+			rq_emit_due(s);
+		} else {
+			reply_local(c, all ? "DEALLOCATE ALL" : "DEALLOCATE");
+		}
+		*v = SB_DROP;
+		return true;
+	}
+	if (!s)
+		return false;
+	if (s->skipping) {
+		*v = SB_DROP;
+		return true;
+	}
+	if (kind == 'P') {
+		if (client_find(c, name)) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" already exists", name);
+			*v = client_deny(c, m, "42P05", msg);
+			return true;
+		}
+		struct pkey k = { true, rest, (size_t)(end - rest), NULL, 0 };
+		struct pstmt *ps = pstmt_get(&k);
+		client_add(c, name, ps);
+		s->pool->client_parse_count++;
+		struct sstmt *ss = server_find(s, ps);
+		bool ok;
+		if (ss && s->status != 'E') {
+			touch(s, ss);
+			push_synth(s, 'Q', 'P');
+			rq_emit_due(s);
+			ok = true;
+		} else {
+			if (ss)
+				server_drop(s, ss);
+			ok = server_prepare(s, ps, name, 0);
+		}
+		pstmt_unref(ps);
+		*v = ok ? SB_DROP : oom(c);
+		return true;
+	}
+	/* EXECUTE name [(args)] */
+	struct cstmt *cs = client_find(c, name);
+	if (!cs || !cs->ps->sql) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
+		*v = client_deny(c, m, "26000", msg);
+		return true;
+	}
+	if (!ensure_prepared(s, cs->ps)) {
+		*v = oom(c);
+		return true;
+	}
+	char sname[32];
+	server_name(cs->ps, sname, sizeof(sname));
+	struct strbuf sql;
+	strbuf_init(&sql);
+	strbuf_printf(&sql, "EXECUTE %s", sname);
+	strbuf_append(&sql, rest, (size_t)(q + len - rest));
+	struct pktbuf pb;
+	bool ok = sbuf_gen_begin(&s->sb, &pb);
+	if (ok) {
+		pkt_query(&pb, sql.data);
+		ok = !pb.failed;
+	}
+	strbuf_free(&sql);
+	if (!ok) {
+		*v = oom(c);
+		return true;
+	}
+	sbuf_gen_commit(&s->sb, &pb);
+	rq_push(s, 'Q', 0);
+	s->unsynced = false;
+	*v = SB_DROP;
+	return true;
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Real drivers with their default settings through pgtide in transaction
+# mode on a pool smaller than the number of connections: psycopg 3
+# (prepared statements, pipelines, COPY, cancel), psycopg2, asyncpg
+# (statement cache), pgjdbc (server-side prepares), node-postgres and
+# postgres.js (prepare by default). A driver whose runtime is missing is
+# skipped with a note; CI machines have them all.
+. "$(dirname "$0")/lib.sh"
+D="$srcdir/tests/integration/drivers"
+
+pg_start main
+write_config "$T/pgtide.ini" main "default_pool_size = 3" "max_client_conn = 200"
+pgtide_start "$T/pgtide.ini"
+
+"$PYTHON" "$D/psycopg3_check.py" "$PGTIDE_PORT" || fail "psycopg 3"
+ok "psycopg 3 with its defaults"
+"$PYTHON" "$D/psycopg2_check.py" "$PGTIDE_PORT" || fail "psycopg2"
+ok "psycopg2 with its defaults"
+"$PYTHON" "$D/asyncpg_check.py" "$PGTIDE_PORT" || fail "asyncpg"
+ok "asyncpg with its defaults (statement cache on)"
+
+JAR=$(ls /usr/share/java/postgresql.jar 2>/dev/null)
+if command -v javac >/dev/null && [ -n "$JAR" ]; then
+	mkdir -p "$T/java"
+	javac -d "$T/java" -cp "$JAR" "$D/JdbcCheck.java" || fail "javac"
+	java -cp "$T/java:$JAR" JdbcCheck "$PGTIDE_PORT" || fail "pgjdbc"
+	ok "pgjdbc with its defaults"
+else
+	echo "# pgjdbc skipped: no javac or libpostgresql-jdbc-java" >&2
+fi
+
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	NODEDIR="$builddir/tests/tmp/node"
+	mkdir -p "$NODEDIR"
+	if [ ! -d "$NODEDIR/node_modules/pg" ] || [ ! -d "$NODEDIR/node_modules/postgres" ]; then
+		(cd "$NODEDIR" && npm init -y >/dev/null 2>&1 && npm install --no-audit --no-fund pg@8 postgres@3 >/dev/null 2>&1) ||
+			echo "# npm install failed" >&2
+	fi
+	if [ -d "$NODEDIR/node_modules/pg" ]; then
+		NODE_PATH="$NODEDIR/node_modules" node "$D/node_check.js" "$PGTIDE_PORT" || fail "node drivers"
+		ok "node-postgres and postgres.js with their defaults"
+	else
+		echo "# node drivers skipped: npm could not install pg and postgres" >&2
+	fi
+else
+	echo "# node drivers skipped: no node" >&2
+fi
+kill -0 "$PGTIDE_PID" || fail "pgtide died"

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Named prepared statements in transaction mode: pgbench -M prepared with
+# many more clients than servers, libpq programs covering every edge
+# (reused and unknown names, DEALLOCATE, SQL PREPARE/EXECUTE, DISCARD ALL,
+# pipelines, a schema change under a cached plan), LRU eviction, sharing.
+. "$(dirname "$0")/lib.sh"
+
+pg_start main
+pgbench -i -s 1 -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1 || fail "pgbench -i"
+P=$PORT_main
+write_config "$T/pgtide.ini" main "default_pool_size = 5" "max_client_conn = 300" \
+	"log_connections = 0" "log_disconnections = 0" "admin_users = admin" \
+	"[databases]" "small = host=127.0.0.1 port=$P dbname=postgres pool_size=1"
+pgtide_start "$T/pgtide.ini"
+CI="host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app"
+adm() { psql -X -q -At -F '|' -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "$1" 2>&1; }
+
+for script in "-S" "-N" ""; do
+	out=$(pgbench -n -c 50 -j 2 -T 4 -M prepared $script -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app 2>&1)
+	done_=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+	failed=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
+	[ -n "$done_" ] && [ "$done_" -gt 100 ] || fail "pgbench -M prepared $script: $out"
+	assert_eq "pgbench -M prepared ${script:-(TPC-B)}, 50 clients on 5 servers: failed" "0" "$failed"
+done
+n=$(pgsql main -c "select count(*) from pg_stat_activity where datname='postgres' and backend_type='client backend' and pid <> pg_backend_pid()")
+[ "$n" -le 6 ] || fail "$n server connections for a pool of 5"
+
+# edge cases, four clients at once (they share statements on the servers)
+for i in 1 2 3 4; do
+	"$TESTBIN/pqtool" prepflow "$CI" "c$i" >"$T/flow$i.out" 2>&1 &
+	eval "F$i=\$!"
+done
+for i in 1 2 3 4; do
+	eval "wait \$F$i" || { cat "$T/flow$i.out"; fail "prepflow $i"; }
+done
+ok "reuse (42P05), unknown names (26000), DEALLOCATE [ALL], SQL PREPARE/EXECUTE, DISCARD ALL, pipelines, schema change: 4 clients at once"
+
+# identical statements from different clients share one server statement
+stats=$(adm "show stats" | grep '^app|')
+cparse=$(echo "$stats" | cut -d'|' -f18)
+sparse=$(echo "$stats" | cut -d'|' -f19)
+binds=$(echo "$stats" | cut -d'|' -f20)
+[ "$cparse" -gt "$sparse" ] || fail "no sharing: client parses $cparse, server parses $sparse"
+[ "$binds" -gt 1000 ] || fail "bind count $binds"
+ok "statements shared: $cparse client Parses became $sparse server Parses; $binds Binds"
+
+# a pool of one server and a limit of 3 statements per server: the LRU
+# closes old ones and prepares them again when needed, results stay right
+write_config "$T/lru.ini" main "default_pool_size = 1" "max_prepared_statements = 3" "admin_users = admin"
+pgtide_start "$T/lru.ini"
+CI="host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app"
+"$TESTBIN/pqtool" manyprep "$CI" 10 || fail "manyprep"
+"$TESTBIN/pqtool" manyprep "$CI" 10 || fail "manyprep 2"
+sv=$(adm "show servers" | awk -F'|' '$1=="S" {print $21}' | sort -n | tail -1)
+[ "$sv" -le 4 ] || fail "server holds $sv statements over a limit of 3"
+ok "LRU at max_prepared_statements=3: 10 statements round-robin, right results, $sv held"
+
+# max_prepared_statements = 0: the feature is off, names pass through
+write_config "$T/off.ini" main "default_pool_size = 1" "max_prepared_statements = 0" "pool_mode = session"
+pgtide_start "$T/off.ini"
+"$TESTBIN/pqtool" prepared "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app" 20 || fail "session mode pass-through"
+ok "session mode: names pass straight through"
