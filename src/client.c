@@ -28,9 +28,11 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "bufpool.h"
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
+#include "route.h"
 #include "server.h"
 #include "sqlclass.h"
 #include "tenant.h"
@@ -218,6 +220,7 @@ void client_free_pending(void)
 		pset_unref(c->params);
 		tenant_attach(c, NULL);
 		prep_client_free(c);
+		client_replay_drop(c);
 		free(c->pending_error);
 		free(c);
 	}
@@ -874,6 +877,111 @@ static enum sb_verdict login_message(struct client *c, const struct pmsg *m)
 	return auth_on_message(c, m);
 }
 
+/*
+ * Replays. The first request of a transaction routed to a replica (a
+ * Query, or an extended group up to its Sync, if all of it is here) is
+ * kept so it can run again elsewhere if the replica dies or refuses it as
+ * a write before anything reached the client. When that request is a lone
+ * BEGIN, the client has its answer before it sends anything else, so the
+ * next request joins the replay too: a replica that dies then costs the
+ * client nothing either (the BEGIN runs again, its answer consumed).
+ * Only small requests: at most 64 kB in all.
+ */
+#define REPLAY_MAX 65536
+
+/* Bytes of the request starting at m, or 0 when it cannot be kept. */
+static size_t request_len(struct client *c, const struct pmsg *m)
+{
+	if (m->type == 'Q')
+		return m->len;
+	size_t off = 0;
+	struct pmsg n;
+	while (sbuf_peek(&c->sb, &off, &n))
+		if (n.type == 'S')
+			return off;
+	return 0; /* the group is not all here */
+}
+
+static bool replay_append(struct client *c, const uint8_t *data, size_t len)
+{
+	struct replay *r = c->replay;
+	size_t have = r ? r->len : 0;
+	if (!len || have + len > REPLAY_MAX)
+		return false;
+	size_t room = r ? (r->pooled ? bufpool_block_size() - sizeof(*r) : r->len) : 0;
+	if (have + len > room) {
+		/* most requests fit a pooled block: no allocation per transaction */
+		bool pooled = sizeof(*r) + have + len <= bufpool_block_size();
+		struct replay *n = pooled ? bufpool_get() : malloc(sizeof(*n) + have + len);
+		if (!n)
+			return false;
+		n->pooled = pooled;
+		if (r)
+			memcpy(n->data, r->data, have);
+		if (r && r->pooled)
+			bufpool_put(r);
+		else
+			free(r);
+		c->replay = r = n;
+	}
+	memcpy(r->data + have, data, len);
+	r->len = have + len;
+	return true;
+}
+
+static void retain_request(struct client *c, const struct pmsg *m, const char *text, size_t tlen)
+{
+	client_replay_drop(c);
+	if (!replay_append(c, m->body - PROTO_HDR, request_len(c, m))) {
+		client_replay_drop(c);
+		return;
+	}
+	/* a BEGIN alone, as a Query or as one extended statement (psycopg 3) */
+	c->replay_is_begin = text && (m->type == 'Q' || m->type == 'P') &&
+			     sql_begin_mode(text, tlen) != BM_NOT_BEGIN && sql_single_statement(text, tlen);
+}
+
+/* The request after an answered BEGIN joins the replay. */
+static void join_request(struct client *c, struct server *s, const struct pmsg *m)
+{
+	c->replay_joined = true;
+	if (!replay_append(c, m->body - PROTO_HDR, request_len(c, m))) {
+		client_replay_drop(c);
+		return;
+	}
+	server_holdback_begin(s);
+}
+
+void client_replay_drop(struct client *c)
+{
+	struct replay *r = c->replay;
+	c->replay = NULL;
+	c->replay_is_begin = c->replay_begun = c->replay_joined = false;
+	if (r && r->pooled)
+		bufpool_put(r);
+	else
+		free(r);
+}
+
+void client_replay(struct client *c, bool primary)
+{
+	struct replay *r = c->replay;
+	if (!r)
+		return;
+	c->replay_consume_begin = c->replay_begun;
+	c->route_primary = primary;
+	c->xact_start = 0;
+	c->query_start = 0;
+	/* the request was consumed from the buffer: put it back in front */
+	bool ok = sbuf_push_front(&c->sb, r->data, r->len);
+	client_replay_drop(c);
+	if (!ok) {
+		client_close(c, "08006", "could not run a request again after its replica failed");
+		return;
+	}
+	sbuf_continue(&c->sb);
+}
+
 /* Start of a transaction on a linked server: bring its session parameters
  * in line with the client's, in the same write as the client's request. */
 static void prepare_server(struct client *c, struct server *s)
@@ -997,7 +1105,28 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			client_close(c, "57P01", "pgtide is shutting down");
 			return SB_CLOSED;
 		}
-		if (!pool_acquire(c))
+		bool replica;
+		const char *rerr;
+		struct pool *tp = route_pick(c, m, text, tlen, &replica, &rerr);
+		if (!tp) {
+			char msg[256];
+			if (c->replay_consume_begin) {
+				/* the client has its BEGIN's answer: the transaction is lost */
+				c->replay_consume_begin = false;
+				c->status = 'E';
+				c->failed_block = true;
+				snprintf(msg, sizeof(msg), "08006 server connection lost; %s for database \"%s\"; "
+					 "the transaction was rolled back", rerr, c->db->name);
+				client_fail_request(c, msg);
+				return SB_DROP;
+			}
+			snprintf(msg, sizeof(msg), "%s for database \"%s\"", rerr, c->db->name);
+			return client_deny(c, m, "08006", msg);
+		}
+		client_replay_drop(c);
+		if (replica)
+			retain_request(c, m, text, tlen);
+		if (!pool_acquire(c, tp))
 			return SB_STOP;
 	}
 	struct server *s = c->server;
@@ -1019,6 +1148,10 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		if (!c->xact_start)
 			c->xact_start = now_usec();
 		prepare_server(c, s);
+		if (c->replay && !s->holding)
+			server_holdback_begin(s);
+	} else if (c->replay_begun && !c->replay_joined && !s->unsynced && m->type != 'S' && m->type != 'H') {
+		join_request(c, s, m);
 	}
 	s->group_start = !s->unsynced && m->type != 'S' && m->type != 'H';
 	if (s->group_start)
@@ -1072,18 +1205,25 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	if (!c->query_start)
 		c->query_start = now_usec();
 
+	/* a replayed BEGIN the client already has the answer to */
+	uint16_t cf = c->replay_consume_begin ? RQ_CONSUME : 0;
+	if (cf && (m->type == 'S' || m->type == 'Q')) {
+		c->replay_consume_begin = false;
+		c->replay_begun = true;
+		s->holding = false;
+	}
 	switch (m->type) {
 	case 'S':
 		s->skipping = false;
 		s->unsynced = false;
-		rq_push(s, 'S', 0);
+		rq_push(s, 'S', cf);
 		break;
 	case 'H':
 		break;
 	case 'Q':
 	case 'F':
 		if (!s->skipping)
-			rq_push(s, m->type, 0);
+			rq_push(s, m->type, cf);
 		s->unsynced = false;
 		if (m->type == 'Q') {
 			s->pool->query_count++;
@@ -1096,9 +1236,9 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		const char *name;
 		if (!s->skipping) {
 			if (complete && proto_parse_describe_close(m, &kind, &name) && kind == 'S')
-				rq_push(s, 'D', RQ_DESC_STMT);
+				rq_push(s, 'D', (uint16_t)(RQ_DESC_STMT | cf));
 			else
-				rq_push(s, 'D', 0);
+				rq_push(s, 'D', cf);
 		}
 		s->unsynced = true;
 		break;
@@ -1113,7 +1253,7 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		/* fall through */
 	default:
 		if (!s->skipping)
-			rq_push(s, m->type, 0);
+			rq_push(s, m->type, cf);
 		s->unsynced = true;
 		break;
 	}

@@ -40,6 +40,10 @@ void client_server_lost(struct client *c, const char *fmt, ...) __attribute__((f
 /* The client's next request fails with "SQLSTATE message" (a waited-for
  * tenant SET failed); the request stays in the buffer and is answered. */
 void client_fail_request(struct client *c, const char *state_and_msg);
+/* Run the client's kept first request again (its replica failed or
+ * refused a write); primary: on the primary. */
+void client_replay(struct client *c, bool primary);
+void client_replay_drop(struct client *c);
 /* A waiting client could not get a server (timeout, login failure). */
 void client_wait_failed(struct client *c, const char *sqlstate, const char *msg);
 

@@ -35,6 +35,7 @@
 #include "pgtide.h"
 #include "pool.h"
 #include "prepare.h"
+#include "route.h"
 #include "server.h"
 #include "stats.h"
 #include "tenant.h"
@@ -528,6 +529,7 @@ int main(int argc, char **argv)
 		report_ready(ready_fd, false);
 		return 1;
 	}
+	route_start();
 	if (!metrics_start()) {
 		report_ready(ready_fd, false);
 		return 1;
@@ -543,6 +545,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(g.base);
 
 	janitor_stop();
+	route_stop();
 	metrics_stop();
 	listeners_close();
 	final_cleanup();

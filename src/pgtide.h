@@ -49,8 +49,11 @@ struct user {
 
 /* ---- databases ---- */
 
+struct route_db;
+
 struct database {
 	struct hnode hn;             /* databases table, by name */
+	struct route_db *route;      /* replicas and their health (route.c) */
 	char *name;
 	struct db_config *cfg;       /* own deep copy; replaced on reload */
 	bool autodb;                 /* made from the "*" entry */
@@ -65,11 +68,14 @@ struct database {
 
 /* ---- pools: one per (database, user) ---- */
 
+struct route_target;
+
 struct pool {
 	struct list db_node;
 	struct list all_node;
 	struct database *db;
 	struct user *user;           /* the user servers log in as */
+	struct route_target *target; /* a replica, or NULL for the primary */
 
 	struct list idle_servers;    /* SV_IDLE, most recently released first */
 	struct list active_servers;  /* SV_ACTIVE: linked to a client */
@@ -114,6 +120,13 @@ struct login_state;
 
 enum { EMU_NONE, EMU_EXIT_PARSED };
 
+/* Bytes of a request, to send again elsewhere. */
+struct replay {
+	size_t len;
+	bool pooled;            /* a bufpool block, else malloc'd */
+	uint8_t data[];
+};
+
 /* An error decided while the client waited; sent for its next request. */
 struct pending_error {
 	char sqlstate[6];
@@ -124,7 +137,8 @@ struct client {
 	struct sbuf sb;
 	struct list node;            /* in the list of its state */
 	struct hnode id_hn;          /* clients by id (cancel, KILL_CLIENT) */
-	struct pool *pool;
+	struct pool *pool;           /* home pool: the primary's, for this db and user */
+	struct pool *wait_pool;      /* where it waits (CL_WAITING): home or a replica's */
 	struct server *server;       /* linked server */
 	struct user *user;
 	struct database *db;
@@ -134,6 +148,11 @@ struct client {
 	struct login_state *login;   /* heap, only while logging in */
 	struct pending_error *pending_error; /* answer for the next request */
 	struct client_stmts *stmts;  /* prepared statement names (prepare.c) */
+	struct replay *replay;       /* a replica's first request, kept for a replay */
+	bool replay_is_begin;        /* ... which is a lone BEGIN */
+	bool replay_begun;           /* that BEGIN was answered ... */
+	bool replay_joined;          /* ... and the next request joined the replay */
+	bool replay_consume_begin;   /* replaying: the BEGIN's replies were already sent */
 	usec_t connect_time;
 	usec_t request_time;
 	usec_t wait_start;
@@ -154,6 +173,7 @@ struct client {
 	bool skip_to_sync;           /* extended protocol: ignore until Sync */
 	bool in_copy;                /* COPY IN from client in progress */
 	bool want_server;            /* waiting is for a transaction */
+	bool route_primary;          /* the next transaction runs on the primary */
 	bool counted;                /* counted in user/db client totals */
 };
 
@@ -224,11 +244,14 @@ struct server {
 	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
 	bool portal_suspendable;     /* the client ran the unnamed portal with a row limit */
 	bool group_start;            /* the message being handled starts a request group */
+	bool route_retry;            /* a replica refused a write: replay on the primary */
 	uint32_t tenant_client;      /* the client that SET went with */
 	struct tenant *tenant_val;
 	struct tenant *tenant_stmt;
 	char *wait_error;            /* a waited-for SET failed: "SQLSTATE message" */
 	struct server_stmts *stmts;  /* statements prepared here (prepare.c) */
+	struct pktbuf holdback;      /* replies held until the request ran (replay); */
+	bool holding;                /* its buffer is kept for the next one */
 	uint16_t rq_head, rq_len;
 	struct rq_entry rq[RQ_CAP];
 };

@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "client.h"
 #include "log.h"
+#include "route.h"
 #include "server.h"
 #include "util/strbuf.h"
 
@@ -110,19 +111,8 @@ static bool db_conn_changed(const struct db_config *a, const struct db_config *b
 static void db_close_servers_later(struct database *db)
 {
 	struct list *pn;
-	list_for_each(pn, &db->pools) {
-		struct pool *p = container_of(pn, struct pool, db_node);
-		struct list *lists[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers };
-		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-			struct list *sn, *tmp;
-			list_for_each_safe(sn, tmp, lists[i]) {
-				struct server *s = container_of(sn, struct server, node);
-				s->close_needed = true;
-				if (s->state == SV_IDLE)
-					server_close(s, "database configuration changed");
-			}
-		}
-	}
+	list_for_each(pn, &db->pools)
+		pool_reconnect_pool(container_of(pn, struct pool, db_node), "database configuration changed");
 }
 
 static struct db_config *autodb_config(const char *name)
@@ -188,7 +178,7 @@ void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 		if (!copy->dbname)
 			copy->dbname = xstrdup(dc->name);
 		if (!db) {
-			database_new(dc->name, copy, false);
+			route_db_update(database_new(dc->name, copy, false));
 			continue;
 		}
 		if (db_conn_changed(db->cfg, copy))
@@ -197,6 +187,7 @@ void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 		db->cfg = copy;
 		db->removed = false;
 		db->autodb = false;
+		route_db_update(db);
 	}
 	for (n = htab_next(&g.databases, NULL, &it); n; n = next) {
 		next = htab_next(&g.databases, n, &it);
@@ -213,6 +204,7 @@ void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 		db_config_free(db->cfg);
 		db->cfg = copy;
 		db->removed = false;
+		route_db_update(db);
 	}
 }
 
@@ -228,22 +220,28 @@ struct database *database_lookup_or_auto(const char *name)
 		db->cfg = autodb_config(name);
 		db->removed = false;
 		db->autodb = true;
+		route_db_update(db);
 		return db;
 	}
-	return database_new(name, autodb_config(name), true);
+	db = database_new(name, autodb_config(name), true);
+	route_db_update(db);
+	return db;
 }
 
-struct pool *pool_get(struct database *db, struct user *u)
+struct pool *pool_get_target(struct database *db, struct user *u, struct route_target *t)
 {
 	struct list *pn;
 	list_for_each(pn, &db->pools) {
 		struct pool *p = container_of(pn, struct pool, db_node);
-		if (p->user == u)
+		if (p->user == u && p->target == t)
 			return p;
 	}
 	struct pool *p = xcalloc(1, sizeof(*p));
 	p->db = db;
 	p->user = u;
+	p->target = t;
+	if (t)
+		route_target_ref(t);
 	list_init(&p->idle_servers);
 	list_init(&p->active_servers);
 	list_init(&p->tested_servers);
@@ -253,6 +251,11 @@ struct pool *pool_get(struct database *db, struct user *u)
 	list_add_tail(&db->pools, &p->db_node);
 	list_add_tail(&g.pools, &p->all_node);
 	return p;
+}
+
+struct pool *pool_get(struct database *db, struct user *u)
+{
+	return pool_get_target(db, u, NULL);
 }
 
 /* ---- effective limits ---- */
@@ -301,15 +304,8 @@ bool pool_can_serve(const struct pool *p)
 void pool_link(struct client *c, struct server *s)
 {
 	struct pool *p = s->pool;
-	if (c->state == CL_WAITING) {
-		usec_t waited = now_usec() - c->wait_start;
-		p->wait_time += (uint64_t)waited;
-		list_del(&c->node);
-		p->n_waiting--;
-		list_add_tail(&p->active_clients, &c->node);
-		c->state = CL_ACTIVE;
-		c->wait_start = 0;
-	}
+	if (c->state == CL_WAITING)
+		pool_stop_waiting(c);
 	list_del(&s->node);
 	list_add_tail(&p->active_servers, &s->node);
 	s->state = SV_ACTIVE;
@@ -336,13 +332,15 @@ void pool_stop_waiting(struct client *c)
 {
 	if (c->state != CL_WAITING)
 		return;
-	struct pool *p = c->pool;
+	struct pool *p = c->wait_pool;
 	list_del(&c->node);
 	p->n_waiting--;
 	p->wait_time += (uint64_t)(now_usec() - c->wait_start);
-	list_add_tail(&p->active_clients, &c->node);
+	/* a client belongs to its home pool's list whatever serves it */
+	list_add_tail(&c->pool->active_clients, &c->node);
 	c->state = CL_ACTIVE;
 	c->wait_start = 0;
+	c->wait_pool = NULL;
 }
 
 static bool server_needs_check(const struct server *s)
@@ -353,9 +351,8 @@ static bool server_needs_check(const struct server *s)
 	return now_usec() - s->release_time >= S()->server_check_delay;
 }
 
-bool pool_acquire(struct client *c)
+bool pool_acquire(struct client *c, struct pool *p)
 {
-	struct pool *p = c->pool;
 	if (pool_can_serve(p) && p->n_waiting == 0) {
 		for (;;) {
 			struct list *ln = S()->server_round_robin ? list_last(&p->idle_servers) : list_first(&p->idle_servers);
@@ -373,6 +370,7 @@ bool pool_acquire(struct client *c)
 	/* wait, first come first served */
 	list_del(&c->node);
 	list_add_tail(&p->waiting_clients, &c->node);
+	c->wait_pool = p;
 	c->state = CL_WAITING;
 	c->wait_start = now_usec();
 	p->n_waiting++;
@@ -510,6 +508,16 @@ static void fail_waiters(void *arg);
 
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 {
+	if (p->target) {
+		/* a replica: its waiting clients go elsewhere, no one fails */
+		route_target_down(p->target, msg);
+		usec_t max = S()->server_login_retry;
+		p->retry_delay = p->retry_delay ? p->retry_delay * 2 : (max < USEC ? max : USEC / 4);
+		if (p->retry_delay > max)
+			p->retry_delay = max;
+		p->next_launch = now_usec() + p->retry_delay;
+		return;
+	}
 	usec_t max = S()->server_login_retry;
 	usec_t first = max < USEC ? max : USEC / 4;
 	p->retry_delay = p->retry_delay ? p->retry_delay * 2 : first;
@@ -606,6 +614,20 @@ void pool_reconnect_db(struct database *db)
 	db_close_servers_later(db);
 }
 
+void pool_reconnect_pool(struct pool *p, const char *why)
+{
+	struct list *lists[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers };
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		struct list *sn, *tmp;
+		list_for_each_safe(sn, tmp, lists[i]) {
+			struct server *s = container_of(sn, struct server, node);
+			s->close_needed = true;
+			if (s->state == SV_IDLE)
+				server_close(s, "%s", why);
+		}
+	}
+}
+
 void objects_free(void)
 {
 	struct list *pn, *ptmp;
@@ -620,6 +642,7 @@ void objects_free(void)
 		free(p->welcome_values);
 		pset_unref(p->welcome_set);
 		free(p->last_error);
+		route_target_unref(p->target);
 		free(p);
 	}
 	size_t it;
@@ -628,6 +651,7 @@ void objects_free(void)
 		next = htab_next(&g.databases, n, &it);
 		struct database *db = container_of(n, struct database, hn);
 		htab_remove(&g.databases, n);
+		route_db_free(db);
 		db_config_free(db->cfg);
 		free(db->name);
 		free(db);

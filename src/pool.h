@@ -30,12 +30,14 @@ struct user *user_find_or_add(const char *name);
 struct database *database_find(const char *name);
 struct database *database_lookup_or_auto(const char *name);
 struct pool *pool_get(struct database *db, struct user *u);
+/* The pool of a replica target (NULL target: the primary's). */
+struct pool *pool_get_target(struct database *db, struct user *u, struct route_target *t);
 
 int pool_size_of(const struct pool *p);
 int pool_mode_of(const struct pool *p, const struct user *client_user);
 
-/* Give c a server now if one is free (true), or queue it (false). */
-bool pool_acquire(struct client *c);
+/* Give c a server of pool p now if one is free (true), or queue it there. */
+bool pool_acquire(struct client *c, struct pool *p);
 void pool_link(struct client *c, struct server *s);
 void pool_unlink(struct client *c);
 /* The client's transaction is over: the server goes back to the pool. */
@@ -57,6 +59,9 @@ void pool_set_welcome(struct pool *p, int n, const char *const *names, const cha
 /* PAUSE / RESUME / RECONNECT: whole process or one database. */
 void pool_pause_all(bool on);
 void pool_reconnect_db(struct database *db);
+/* Replace every server of one pool as it is released. */
+/* Close idle servers now, the others when their transaction ends. */
+void pool_reconnect_pool(struct pool *p, const char *why);
 /* KILL: close every client and server of db now. */
 void pool_kill_db(struct database *db);
 bool pool_can_serve(const struct pool *p);

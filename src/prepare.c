@@ -228,6 +228,15 @@ void prep_client_free(struct client *c)
 	c->stmts = NULL;
 }
 
+const char *prep_client_stmt_text(struct client *c, const char *name, size_t *len)
+{
+	struct cstmt *cs = name && name[0] ? client_find(c, name) : NULL;
+	if (!cs || cs->ps->sql)
+		return NULL;
+	*len = cs->ps->qlen;
+	return cs->ps->query;
+}
+
 size_t prep_client_count(const struct client *c)
 {
 	return c->stmts ? c->stmts->tab.count : 0;

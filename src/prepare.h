@@ -52,6 +52,8 @@ void prep_client_discard(struct client *c); /* DISCARD ALL / DEALLOCATE ALL */
 void prep_server_free(struct server *s);
 void prep_server_forget(struct server *s);  /* the server dropped its statements */
 size_t prep_client_count(const struct client *c);
+/* The text of a client's named protocol statement (read routing). */
+const char *prep_client_stmt_text(struct client *c, const char *name, size_t *len);
 size_t prep_server_count(const struct server *s);
 size_t prep_cache_count(void);
 void prep_module_free(void);

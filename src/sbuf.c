@@ -305,6 +305,41 @@ bool sbuf_has_output(const struct sbuf *sb)
 	return sb->out && sb->out->head < sb->out->nseg;
 }
 
+bool sbuf_peek(struct sbuf *sb, size_t *off, struct pmsg *m)
+{
+	struct iobuf *b = sb->in;
+	if (!b || sb->stream_left)
+		return false;
+	size_t at = b->pos + *off;
+	if (at >= b->end)
+		return false;
+	if (proto_header(b->data + at, b->end - at, sb->max_msg, m) != PROTO_OK || m->len > b->end - at)
+		return false;
+	*off += m->len;
+	return true;
+}
+
+bool sbuf_push_front(struct sbuf *sb, const uint8_t *data, size_t len)
+{
+	if (sb->pins || sb->stream_left || sb->closing)
+		return false;
+	size_t have = sb->in ? sb->in->end - sb->in->pos : 0;
+	struct iobuf *nb = malloc(sizeof(*nb) + len + have + 1);
+	if (!nb)
+		return false;
+	nb->cap = (uint32_t)(len + have);
+	nb->heap = true;
+	nb->pos = 0;
+	nb->end = (uint32_t)(len + have);
+	memcpy(nb->data, data, len);
+	if (have)
+		memcpy(nb->data + len, sb->in->data + sb->in->pos, have);
+	if (sb->in)
+		iobuf_free(sb->in);
+	sb->in = nb;
+	return true;
+}
+
 bool sbuf_has_input(const struct sbuf *sb)
 {
 	return sb->in && sb->in->pos < sb->in->end;

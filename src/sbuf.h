@@ -135,6 +135,12 @@ size_t sbuf_gen_room(struct sbuf *sb);
 void sbuf_discard_input(struct sbuf *sb);
 /* Is there unparsed input waiting? */
 bool sbuf_has_input(const struct sbuf *sb);
+/* Look ahead: the complete message *off bytes after the current one;
+ * advances *off. false when the next message is not all here. */
+bool sbuf_peek(struct sbuf *sb, size_t *off, struct pmsg *m);
+/* Put bytes back in front of the unparsed input (a replayed request).
+ * false while a peer's queue points into the buffer. */
+bool sbuf_push_front(struct sbuf *sb, const uint8_t *data, size_t len);
 
 /* Deferred work: run after the current callbacks, once per loop. */
 void defer_init(struct event_base *base);

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
+#include "route.h"
 #include "tenant.h"
 #include "util/strbuf.h"
 
@@ -54,6 +55,8 @@ const char *server_state_name(int st)
 
 const char *server_host(const struct server *s)
 {
+	if (s->pool->target)
+		return route_target_host(s->pool->target);
 	const char *h = s->pool->db->cfg->primary.host;
 	if (!h || !*h)
 		h = *S()->unix_socket_dir ? S()->unix_socket_dir : "/tmp";
@@ -62,6 +65,8 @@ const char *server_host(const struct server *s)
 
 int server_port(const struct server *s)
 {
+	if (s->pool->target)
+		return route_target_port(s->pool->target);
 	return s->pool->db->cfg->primary.port;
 }
 
@@ -216,11 +221,20 @@ void server_close(struct server *s, const char *fmt, ...)
 	struct client *c = s->client;
 	if (c) {
 		bool complete = server_is_idle_for_txn(s) && !s->in_copy;
-		if (complete)
+		if (complete) {
 			pool_unlink(c);
-		else
+		} else if (c->replay && (s->holding || (c->replay_begun && !c->replay_joined)) && s->pool->target &&
+			   server_pending_syncs(s) <= 1) {
+			/* a replica died before the client's first request ran:
+			 * nothing reached the client, so run it elsewhere */
+			route_target_down(s->pool->target, reason);
+			pool_unlink(c);
+			client_replay(c, false);
+		} else {
 			client_server_lost(c, "server connection lost (%s)", reason);
+		}
 	}
+	s->holding = false;
 	dns_cancel(s);
 	list_del(&s->node);
 	bool was_counted = true;
@@ -248,6 +262,7 @@ void server_free_pending(void)
 		pset_unref(s->params);
 		tenant_server_free(s);
 		prep_server_free(s);
+		pkt_free(&s->holdback);
 		free(s);
 	}
 }
@@ -440,6 +455,15 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	if (flags & RQ_MAPPED)
 		prep_mapped_done(s, !(flags & RQ_FAILED));
 	if (flags & RQ_CONSUME) {
+		if (s->route_retry && s->client && s->rq_len == 0) {
+			/* the replica refused a write: run the request on the primary */
+			struct client *rc = s->client;
+			s->route_retry = false;
+			server_log(s, LV_LOG, "a read routed to this replica wrote; running it again on the primary");
+			pool_release_server(s);
+			client_replay(rc, true);
+			return SB_DROP;
+		}
 		if ((flags & RQ_WAIT) && s->client) {
 			struct client *wc = s->client;
 			if (s->wait_error) {
@@ -481,6 +505,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			uint64_t dt = (uint64_t)(now - c->xact_start);
 			p->xact_count++;
 			p->xact_time += dt;
+			route_count(p);
 			if (c->tenant) {
 				c->tenant->xacts++;
 				c->tenant->xact_time += dt;
@@ -694,6 +719,91 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 
 /* ---- sbuf callbacks ---- */
 
+/* Replies to a replica-routed first request are held back until it
+ * shows it ran, so a replica that dies or refuses a write costs the
+ * client nothing: the request runs again elsewhere. */
+void server_holdback_begin(struct server *s)
+{
+	if (!s->holdback.buf)
+		pkt_init_growable(&s->holdback, 1024);
+	s->holdback.len = 0;
+	s->holdback.failed = false;
+	s->holding = true;
+}
+
+static bool holdback_release(struct server *s, bool keep_replay)
+{
+	struct pktbuf *h = &s->holdback;
+	struct client *c = s->client;
+	s->holding = false;
+	if (!c)
+		return true;
+	if (!keep_replay)
+		client_replay_drop(c);
+	if (!h->len)
+		return true;
+	/* usually a few small messages: copy them into the client's output;
+	 * a large or failed buffer is handed over whole */
+	struct pktbuf pb;
+	if (!h->failed && sbuf_gen_begin(&c->sb, &pb)) {
+		pkt_put_bytes(&pb, h->buf, h->len);
+		if (!pb.failed) {
+			sbuf_gen_commit(&c->sb, &pb);
+			h->len = 0;
+			return true;
+		}
+	}
+	bool queued = !h->failed && sbuf_queue_heap(&c->sb, h->buf, h->len);
+	if (!h->failed) { /* the block is the queue's now, or freed by it */
+		h->buf = NULL;
+		h->cap = 0;
+	}
+	h->len = 0;
+	if (!queued) {
+		server_close(s, "out of memory holding back replies");
+		return false;
+	}
+	return true;
+}
+
+static enum sb_verdict holdback_reply(struct server *s, const struct pmsg *m)
+{
+	struct client *c = s->client;
+	switch (m->type) {
+	case '1': case '2': case 't': case 'T': case 'n': case 'N': case 'S':
+		pkt_put_bytes(&s->holdback, m->body - PROTO_HDR, m->len);
+		return SB_DROP;
+	case 'C': {
+		/* a lone BEGIN's answer goes out; the replay waits for the next request */
+		bool begin = c && c->replay_is_begin && !c->replay_begun && m->body_len >= 6 &&
+			     (memcmp(m->body, "BEGIN", 6) == 0 ||
+			      (m->body_len >= 18 && memcmp(m->body, "START TRANSACTION", 18) == 0));
+		if (begin) {
+			c->replay_begun = true;
+			return holdback_release(s, true) ? SB_FORWARD : SB_CLOSED;
+		}
+		break;
+	}
+	case 'E': {
+		struct msg_error err;
+		/* 25006 inside an explicit read-only block is the right answer */
+		if (c && c->replay && !c->replay_begun && !c->replay_is_begin && proto_parse_error(m, &err) &&
+		    strcmp(err.sqlstate, "25006") == 0 && server_pending_syncs(s) == 1) {
+			/* the group's end: Q (an error does not end it) or the Sync
+			 * the server now skips to; its ReadyForQuery is ours */
+			s->rq[s->rq_head].flags |= RQ_CONSUME;
+			s->route_retry = true;
+			s->holding = false;
+			return SB_DROP;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	return holdback_release(s, false) ? SB_FORWARD : SB_CLOSED;
+}
+
 static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool complete)
 {
 	struct server *s = container_of(sb, struct server, sb);
@@ -720,6 +830,8 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	enum sb_verdict v = server_reply(s, m);
 	if (v == SB_CLOSED)
 		return v;
+	if (s->holding && v == SB_FORWARD)
+		v = holdback_reply(s, m);
 	if (v == SB_FORWARD) {
 		s->pool->bytes_out += m->len;
 		if (m->type == 'Z' && s->client)

@@ -19,6 +19,8 @@ void server_module_init(void);
 struct server *server_launch(struct pool *p);
 /* Close now; the linked client (if any) is told its transaction failed. */
 void server_close(struct server *s, const char *reason, ...) __attribute__((format(printf, 2, 3)));
+/* Hold back the replies to a replica-routed request until it shows it ran. */
+void server_holdback_begin(struct server *s);
 /* Run pgtide's own query on an unlinked server; when its ReadyForQuery
  * arrives the server goes back to the pool (or closes on error). */
 void server_run_check(struct server *s, const char *sql, bool reset);

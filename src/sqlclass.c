@@ -628,3 +628,128 @@ bool sql_needs_own_transaction(const char *q, size_t len)
 	}
 	return false;
 }
+
+enum begin_mode sql_begin_mode(const char *q, size_t len)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok t = sqllex_next(&lx);
+	if (tok_is(&t, "begin")) {
+		t = sqllex_next(&lx);
+		if (tok_is(&t, "work") || tok_is(&t, "transaction"))
+			t = sqllex_next(&lx);
+	} else if (tok_is(&t, "start")) {
+		t = sqllex_next(&lx);
+		if (!tok_is(&t, "transaction"))
+			return BM_NOT_BEGIN;
+		t = sqllex_next(&lx);
+	} else {
+		return BM_NOT_BEGIN;
+	}
+	enum begin_mode mode = BM_BEGIN;
+	for (;;) {
+		if (t.type == TK_EOF || t.type == TK_SEMI)
+			return mode;
+		if (t.type == TK_COMMA) {
+			t = sqllex_next(&lx);
+			continue;
+		}
+		if (tok_is(&t, "isolation")) {
+			t = sqllex_next(&lx);
+			if (!tok_is(&t, "level"))
+				return BM_NOT_BEGIN;
+			t = sqllex_next(&lx);
+			if (tok_is(&t, "serializable")) {
+				t = sqllex_next(&lx);
+			} else if (tok_is(&t, "repeatable") || tok_is(&t, "read")) {
+				t = sqllex_next(&lx); /* READ | COMMITTED | UNCOMMITTED */
+				t = sqllex_next(&lx);
+			} else {
+				return BM_NOT_BEGIN;
+			}
+			continue;
+		}
+		if (tok_is(&t, "read")) {
+			t = sqllex_next(&lx);
+			if (tok_is(&t, "only"))
+				mode = BM_READ_ONLY;
+			else if (tok_is(&t, "write"))
+				mode = BM_READ_WRITE;
+			else
+				return BM_NOT_BEGIN;
+			t = sqllex_next(&lx);
+			continue;
+		}
+		if (tok_is(&t, "not")) {
+			t = sqllex_next(&lx);
+			if (!tok_is(&t, "deferrable"))
+				return BM_NOT_BEGIN;
+			t = sqllex_next(&lx);
+			continue;
+		}
+		if (tok_is(&t, "deferrable")) {
+			t = sqllex_next(&lx);
+			continue;
+		}
+		return BM_NOT_BEGIN; /* something Postgres would reject: leave it alone */
+	}
+}
+
+bool sql_single_statement(const char *q, size_t len)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	bool seen = false, ended = false;
+	for (;;) {
+		struct sqltok t = sqllex_next(&lx);
+		if (t.type == TK_EOF)
+			return seen;
+		if (t.type == TK_SEMI) {
+			ended = seen;
+			continue;
+		}
+		if (ended || t.type == TK_ERROR)
+			return false;
+		seen = true;
+	}
+}
+
+bool sql_is_read(const char *q, size_t len)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok t = sqllex_next(&lx);
+	while (t.type == TK_LPAREN) /* (SELECT ...) */
+		t = sqllex_next(&lx);
+	if (!(tok_is(&t, "select") || tok_is(&t, "with") || tok_is(&t, "table") || tok_is(&t, "values") ||
+	      tok_is(&t, "show")))
+		return false;
+	struct sqltok prev = t;
+	for (;;) {
+		t = sqllex_next(&lx);
+		if (t.type == TK_EOF)
+			return true;
+		if (t.type == TK_ERROR)
+			return false;
+		if (t.type == TK_SEMI) {
+			t = sqllex_next(&lx);
+			return t.type == TK_EOF; /* one statement only */
+		}
+		if (t.type == TK_WORD) {
+			static const char *const writes[] = {
+				"into", "insert", "update", "delete", "merge", "currval", "lastval", "pg_notify",
+				"pg_advisory_lock", "pg_advisory_xact_lock", "pg_advisory_lock_shared",
+				"pg_advisory_xact_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_xact_lock",
+				"pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock_shared", "nextval", "setval",
+				"txid_current", "pg_current_xact_id", NULL,
+			};
+			for (int i = 0; writes[i]; i++)
+				if (tok_is(&t, writes[i]))
+					return false;
+			/* FOR UPDATE / FOR SHARE / FOR NO KEY UPDATE / FOR KEY SHARE */
+			if (tok_is(&prev, "for") && (tok_is(&t, "share") || tok_is(&t, "no") || tok_is(&t, "key")))
+				return false;
+		}
+		prev = t;
+	}
+}

@@ -76,4 +76,18 @@ bool sql_tenant_write_attempt(const char *q, size_t len, const char *setting);
  * (VACUUM, CREATE DATABASE, ... CONCURRENTLY, ALTER SYSTEM...). */
 bool sql_needs_own_transaction(const char *q, size_t len);
 
+/* BEGIN / START TRANSACTION and the access mode it asks for (any other
+ * modes in any order; later statements in the same string are ignored). */
+enum begin_mode { BM_NOT_BEGIN, BM_BEGIN, BM_READ_ONLY, BM_READ_WRITE };
+enum begin_mode sql_begin_mode(const char *q, size_t len);
+
+/* Exactly one statement (trailing semicolons allowed). */
+bool sql_single_statement(const char *q, size_t len);
+
+/* A single statement that only reads, for read_routing = auto: SELECT,
+ * WITH, TABLE, VALUES or SHOW, with no locking clause, no INTO, no
+ * data-modifying CTE, and nothing that depends on the session or locks
+ * (currval, advisory locks, NOTIFY). false when in doubt. */
+bool sql_is_read(const char *q, size_t len);
+
 #endif

@@ -191,6 +191,99 @@ START_TEST(own_transaction)
 }
 END_TEST
 
+static enum begin_mode bm(const char *q)
+{
+	return sql_begin_mode(q, strlen(q));
+}
+
+START_TEST(begin_modes)
+{
+	ck_assert_int_eq(bm("BEGIN"), BM_BEGIN);
+	ck_assert_int_eq(bm("begin work;"), BM_BEGIN);
+	ck_assert_int_eq(bm("BEGIN READ ONLY"), BM_READ_ONLY);
+	ck_assert_int_eq(bm("begin transaction isolation level repeatable read, read only, deferrable"), BM_READ_ONLY);
+	ck_assert_int_eq(bm("START TRANSACTION READ ONLY ISOLATION LEVEL SERIALIZABLE"), BM_READ_ONLY);
+	ck_assert_int_eq(bm("start transaction not deferrable read only"), BM_READ_ONLY);
+	ck_assert_int_eq(bm("BEGIN ISOLATION LEVEL READ COMMITTED"), BM_BEGIN);
+	ck_assert_int_eq(bm("BEGIN ISOLATION LEVEL READ UNCOMMITTED READ WRITE"), BM_READ_WRITE);
+	ck_assert_int_eq(bm("begin read write"), BM_READ_WRITE);
+	ck_assert_int_eq(bm("/* c */ BeGiN rEaD oNlY; select 1"), BM_READ_ONLY);
+	ck_assert_int_eq(bm("begin read only, read write"), BM_READ_WRITE);
+	ck_assert_int_eq(bm("START something"), BM_NOT_BEGIN);
+	ck_assert_int_eq(bm("select 'begin read only'"), BM_NOT_BEGIN);
+	ck_assert_int_eq(bm("begin isolation"), BM_NOT_BEGIN);
+	ck_assert_int_eq(bm("begin read"), BM_NOT_BEGIN);
+}
+END_TEST
+
+static bool rd(const char *q)
+{
+	return sql_is_read(q, strlen(q));
+}
+
+START_TEST(single_statement)
+{
+	ck_assert(sql_single_statement("begin read only", 15));
+	ck_assert(sql_single_statement("BEGIN;", 6));
+	ck_assert(sql_single_statement("begin ; ;  -- done", 18));
+	ck_assert(sql_single_statement("select ';' /* ; */", 18));
+	ck_assert(!sql_single_statement("begin; select 1", 15));
+	ck_assert(!sql_single_statement("", 0));
+	ck_assert(!sql_single_statement(";", 1));
+	ck_assert(!sql_single_statement("select 'x", 9));
+}
+END_TEST
+
+START_TEST(read_classifier)
+{
+	ck_assert(rd("select 1"));
+	ck_assert(rd("SELECT * FROM t WHERE id = $1;"));
+	ck_assert(rd("with x as (select 1) select * from x"));
+	ck_assert(rd("table accounts"));
+	ck_assert(rd("values (1), (2)"));
+	ck_assert(rd("show search_path"));
+	ck_assert(rd("(select 1) union (select 2)"));
+	ck_assert(rd("select 'insert into t' as s, \"update\" from t -- delete"));
+	ck_assert(rd("select $$ for update $$"));
+	ck_assert(rd("select * from orders order by id for update_later"));
+	/* quoting: keywords inside strings, identifiers, comments */
+	ck_assert(rd("select E'it\\'s for update; delete' from t"));
+	ck_assert(rd("select $tag$ ; delete from t $tag$, $$x$$"));
+	ck_assert(rd("select \"for\", \"into\" from \"update\""));
+	ck_assert(rd("/* nested /* for update */ still comment */ select 1"));
+	ck_assert(rd("select 1 -- ; delete from t\n"));
+	ck_assert(rd("select for_update, into_x from t"));
+	ck_assert(rd("select U&'d\\0061t' into_col from t"));
+	ck_assert(rd("  \n\t/* lead */ -- c\n  with recursive r(n) as (values (1) union all select n + 1 from r where n < 3) select * from r"));
+	ck_assert(!rd("select * from t for\n\tupdate"));
+	ck_assert(!rd("select * from t /* c */ for /* c */ share"));
+	ck_assert(!rd("select $$a$$ into t2"));
+	ck_assert(!rd("select E'x\\'' into t2"));
+	ck_assert(!rd("with x as (select 1), y as (insert into t values (1) returning 1) select 1"));
+	ck_assert(!rd("select $a$ unterminated"));
+	ck_assert(!rd("/* unterminated select 1"));
+	ck_assert(!rd(""));
+	ck_assert(!rd("-- only a comment"));
+	ck_assert(!rd("select * from t for update"));
+	ck_assert(!rd("select * from t for no key update"));
+	ck_assert(!rd("select * from t FOR SHARE"));
+	ck_assert(!rd("select * from t for key share skip locked"));
+	ck_assert(!rd("select * into new_t from t"));
+	ck_assert(!rd("with d as (delete from t returning *) select * from d"));
+	ck_assert(!rd("with u as (update t set x = 1 returning x) select 1"));
+	ck_assert(!rd("select nextval('s')"));
+	ck_assert(!rd("select currval('s')"));
+	ck_assert(!rd("select pg_advisory_lock(1)"));
+	ck_assert(!rd("select 1; select 2"));
+	ck_assert(!rd("select 1; delete from t"));
+	ck_assert(!rd("insert into t values (1)"));
+	ck_assert(!rd("explain select 1"));
+	ck_assert(!rd("copy (select 1) to stdout"));
+	ck_assert(!rd("select 'unterminated"));
+	ck_assert(!rd("selectx 1"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sqlclass");
@@ -201,6 +294,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, tenant_statements);
 	tcase_add_test(tc, tenant_write_attempts);
 	tcase_add_test(tc, own_transaction);
+	tcase_add_test(tc, begin_modes);
+	tcase_add_test(tc, read_classifier);
+	tcase_add_test(tc, single_statement);
 	suite_add_tcase(s, tc);
 	return s;
 }
