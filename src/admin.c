@@ -36,6 +36,7 @@
 #include "server.h"
 #include "stats.h"
 #include "tenant.h"
+#include "tls.h"
 #include "util/strbuf.h"
 
 #define T OID_TEXT
@@ -412,6 +413,13 @@ static const char *const conn_cols[] = { "type", "user", "database", "state", "a
 static const uint32_t conn_types[] = { T, T, T, T, T, I, T, I, T, T, I, I, I, T, T, I, T, T, I, T, I };
 #define CONN_NCOLS 21
 
+/* PgBouncer's "tls" column: protocol/cipher, empty when not on TLS. */
+static void tls_cell(struct result *r, struct sbuf *sb)
+{
+	char d[128];
+	cellf(r, "%s", sb->tls && sb->tls_state == SB_TLS_ON ? tls_describe(sb->tls, d, sizeof(d)) : "");
+}
+
 static void client_row(struct result *r, struct client *c, usec_t now)
 {
 	char addr[64], laddr[64], t1[40], t2[40];
@@ -440,7 +448,7 @@ static void client_row(struct result *r, struct client *c, usec_t now)
 	else
 		cell(r, "");
 	cell_int(r, 0);
-	cell(r, "");
+	tls_cell(r, &c->sb);
 	cellf(r, "%s", param_value(c->params, P_APPLICATION_NAME));
 	cell_int(r, c->id);
 	cellf(r, "%s", c->tenant ? c->tenant->id : "");
@@ -502,7 +510,7 @@ static void server_row(struct result *r, struct server *s)
 	else
 		cell(r, "");
 	cell_int(r, s->be_pid);
-	cell(r, "");
+	tls_cell(r, &s->sb);
 	cellf(r, "%s", s->client ? param_value(s->client->params, P_APPLICATION_NAME) : "");
 	cell_int(r, s->id);
 	cellf(r, "%s", s->tenant_known && s->tenant_val ? s->tenant_val->id : "");

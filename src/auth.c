@@ -10,6 +10,7 @@
 
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/rand.h>
@@ -17,10 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authq.h"
 #include "client.h"
+#include "hba.h"
 #include "log.h"
 #include "pool.h"
 #include "server.h"
+#include "tls.h"
 #include "util/strbuf.h"
 
 /* ---- auth_file ---- */
@@ -39,35 +43,6 @@ enum secret_kind secret_kind_of(const char *secret)
 	if (strncmp(secret, "SCRAM-SHA-256$", 14) == 0)
 		return SECRET_SCRAM;
 	return SECRET_PLAIN;
-}
-
-/* "text" with "" standing for one quote; advances *p past it. */
-static char *read_quoted(const char **p)
-{
-	const char *s = *p;
-	if (*s != '"')
-		return NULL;
-	s++;
-	struct strbuf sb;
-	strbuf_init(&sb);
-	for (;;) {
-		if (!*s || *s == '\n') {
-			strbuf_free(&sb);
-			return NULL;
-		}
-		if (*s == '"') {
-			if (s[1] == '"') {
-				strbuf_putc(&sb, '"');
-				s += 2;
-				continue;
-			}
-			s++;
-			break;
-		}
-		strbuf_putc(&sb, *s++);
-	}
-	*p = s;
-	return sb.data ? strbuf_steal(&sb) : xstrdup("");
 }
 
 struct auth_entry *auth_file_load(const char *path, struct cfg_diag *d)
@@ -89,10 +64,10 @@ struct auth_entry *auth_file_load(const char *path, struct cfg_diag *d)
 			p++;
 		if (!*p || *p == ';' || *p == '#')
 			continue;
-		char *user = read_quoted(&p);
+		char *user = str_read_dquoted(&p);
 		while (*p == ' ' || *p == '\t')
 			p++;
-		char *secret = user ? read_quoted(&p) : NULL;
+		char *secret = user ? str_read_dquoted(&p) : NULL;
 		if (!user || !secret) {
 			strbuf_printf(&d->text, "%s:%d: expected \"user\" \"password\"\n", path, lineno);
 			d->errors++;
@@ -195,8 +170,60 @@ static bool start_scram(struct client *c)
 	}
 	l->scram = xcalloc(1, sizeof(*l->scram));
 	scram_server_init(l->scram, &sec);
+	/* On TLS, offer channel binding to our certificate: a client that
+	 * uses it knows no one in the middle relays its proof. */
+	size_t cb_len = c->sb.tls ? tls_end_point_hash(c->sb.tls, true, l->cbind, sizeof(l->cbind)) : 0;
+	if (cb_len) {
+		l->scram->cbind_offered = true;
+		l->scram->cbind_data = l->cbind;
+		l->scram->cbind_len = cb_len;
+		static const char mechs_plus[] = "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0";
+		return send_auth(c, AUTH_REQ_SASL, mechs_plus, sizeof(mechs_plus));
+	}
 	static const char mechs[] = "SCRAM-SHA-256\0";
 	return send_auth(c, AUTH_REQ_SASL, mechs, sizeof(mechs));
+}
+
+static const char *client_host(const struct client *c, char *buf, size_t len)
+{
+	if (c->family == AF_UNIX)
+		return "[local]";
+	inet_ntop(c->family, c->addr, buf, (socklen_t)len);
+	return buf;
+}
+
+/* auth_type = hba: the first matching line names the method, as in
+ * Postgres, with Postgres's messages when none matches or it rejects. */
+static int hba_method(struct client *c)
+{
+	struct login_state *l = c->login;
+	int line;
+	enum hba_method m = hba_match(g.hba, c->family, c->addr, c->sb.tls != NULL, l->db_name, l->user_name, &line);
+	char host[64];
+	const char *enc = c->sb.tls ? "SSL encryption" : "no encryption";
+	switch (m) {
+	case HBA_NONE:
+		client_login_fail(c, "28000", "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
+				  client_host(c, host, sizeof(host)), l->user_name, l->db_name, enc);
+		return -1;
+	case HBA_REJECT:
+		client_login_fail(c, "28000", "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", %s",
+				  client_host(c, host, sizeof(host)), l->user_name, l->db_name, enc);
+		return -1;
+	case HBA_TRUST: return AUTH_TRUST;
+	case HBA_MD5: return AUTH_MD5;
+	case HBA_SCRAM: return AUTH_SCRAM;
+	case HBA_PASSWORD: return AUTH_PLAIN;
+	case HBA_CERT: return AUTH_CERT;
+	}
+	return -1;
+}
+
+/* The client certificate names the user (hba "cert", verify-full). */
+static bool cert_matches(struct client *c)
+{
+	char cn[256];
+	return c->sb.tls && tls_peer_cn(c->sb.tls, cn, sizeof(cn)) && strcmp(cn, c->login->user_name) == 0;
 }
 
 bool auth_begin(struct client *c)
@@ -205,6 +232,29 @@ bool auth_begin(struct client *c)
 	const char *name = l->user_name;
 	int type = S()->auth_type;
 	bool has_file = S()->auth_file && *S()->auth_file;
+
+	if (c->sb.tls && S()->client_tls_sslmode == TLS_VERIFY_FULL && !cert_matches(c)) {
+		client_login_fail(c, "28000", "certificate authentication failed for user \"%s\"", name);
+		return false;
+	}
+	if (type == AUTH_HBA && (type = hba_method(c)) < 0)
+		return false;
+	if (type == AUTH_CERT) {
+		/* The certificate is the credential; pgtide's own login to
+		 * Postgres uses whatever auth_file or the database line has. */
+		if (!cert_matches(c)) {
+			client_login_fail(c, "28000", "certificate authentication failed for user \"%s\"", name);
+			return false;
+		}
+		struct user *cu = user_find(name);
+		c->user = cu ? cu : user_find_or_add(name);
+		client_auth_done(c);
+		return c->state != CL_JUSTFREE;
+	}
+
+	/* Users not in auth_file: their secret comes from auth_query first. */
+	if (type != AUTH_ANY && type != AUTH_TRUST && !l->authq_done && authq_wanted(c))
+		return authq_start(c);
 
 	/* The console is reached as any other database; its users need not
 	 * be in auth_file under trust. */
@@ -222,7 +272,8 @@ bool auth_begin(struct client *c)
 	switch (type) {
 	case AUTH_TRUST:
 		if (l->unknown_user) {
-			client_login_fail(c, "28000", "no such user: \"%s\"", name);
+			/* Postgres's words for a role it does not know */
+			client_login_fail(c, "28000", "role \"%s\" does not exist", name);
 			return false;
 		}
 		client_auth_done(c);
@@ -367,6 +418,8 @@ enum sb_verdict auth_on_message(struct client *c, const struct pmsg *m)
 			memcpy(u->client_key, l->scram->client_key, SCRAM_KEY_LEN);
 			u->have_client_key = true;
 		}
+		client_log(c, LV_DEBUG, "SCRAM login%s", l->scram->cbind == CBIND_TLS_SERVER_END_POINT
+							     ? " with channel binding (SCRAM-SHA-256-PLUS)" : "");
 		if (!send_auth(c, AUTH_REQ_SASL_FIN, out, strlen(out))) {
 			client_close(c, "53200", "out of memory");
 			return SB_CLOSED;
@@ -439,7 +492,7 @@ bool auth_server_request(struct server *s, const struct pmsg *m, const char **er
 		return send_password_msg(s, out);
 	}
 	case AUTH_REQ_SASL: {
-		bool found = false;
+		bool found = false, plus = false;
 		struct preader r;
 		preader_init(&r, data, len);
 		for (;;) {
@@ -448,8 +501,10 @@ bool auth_server_request(struct server *s, const struct pmsg *m, const char **er
 				break;
 			if (strcmp(mech, "SCRAM-SHA-256") == 0)
 				found = true;
+			else if (strcmp(mech, "SCRAM-SHA-256-PLUS") == 0)
+				plus = true;
 		}
-		if (!found) {
+		if (!found && !plus) {
 			*err = "server offers no SASL mechanism pgtide supports";
 			return false;
 		}
@@ -465,6 +520,11 @@ bool auth_server_request(struct server *s, const struct pmsg *m, const char **er
 			*err = msg;
 			return false;
 		}
+		/* On TLS, bind to the server's certificate when it offers that
+		 * (it proves no one relays our login); else say we could have. */
+		uint8_t cb[64];
+		size_t cb_len = (s->sb.tls && plus) ? tls_end_point_hash(s->sb.tls, false, cb, sizeof(cb)) : 0;
+		scram_client_set_cbind(sc, cb_len ? 'p' : s->sb.tls ? 'y' : 'n', cb, cb_len);
 		char first[SCRAM_MSG_MAX];
 		if (!scram_client_first(sc, first, sizeof(first))) {
 			*err = "could not start SCRAM exchange";
@@ -473,7 +533,8 @@ bool auth_server_request(struct server *s, const struct pmsg *m, const char **er
 		struct pktbuf pb;
 		if (!sbuf_gen_begin(&s->sb, &pb))
 			return false;
-		pkt_sasl_initial(&pb, "SCRAM-SHA-256", first, strlen(first));
+		pkt_sasl_initial(&pb, cb_len ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256", first, strlen(first));
+		server_log(s, LV_DEBUG, "logging in with %s", cb_len ? "SCRAM-SHA-256-PLUS (channel binding)" : "SCRAM-SHA-256");
 		sbuf_gen_commit(&s->sb, &pb);
 		return !pb.failed;
 	}

@@ -26,8 +26,11 @@ struct login_state {
 	int step;
 	uint8_t md5_salt[4];
 	struct scram_server *scram;
+	uint8_t cbind[64];          /* tls-server-end-point hash of our certificate */
 	bool unknown_user;          /* go through the motions, then refuse */
 	bool scram_from_plain;      /* SCRAM secret made up from a plain password */
+	bool authq_waiting;         /* auth_query lookup in flight */
+	bool authq_done;            /* looked up (found or not) */
 };
 
 struct auth_entry {

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include "server.h"
 #include "sqlclass.h"
 #include "tenant.h"
+#include "tls.h"
 #include "util/strbuf.h"
 
 static void client_free(void *arg);
@@ -242,6 +244,44 @@ void client_close(struct client *c, const char *sqlstate, const char *fmt, ...)
 	client_finish_close(c, fmt ? msg : NULL);
 }
 
+/*
+ * Failed logins are logged once per address every few seconds, with a
+ * count of the ones not logged, so a password-guessing client cannot
+ * flood the log. A small direct-mapped table: bounded memory whatever the
+ * number of addresses; a collision only means an extra log line.
+ */
+#define FAIL_SLOTS 1024
+#define FAIL_LOG_INTERVAL (10 * USEC)
+
+static struct fail_slot {
+	uint8_t family;
+	uint8_t addr[16];
+	usec_t logged_at;
+	uint32_t suppressed;
+} fail_slots[FAIL_SLOTS];
+
+/* Should this failure be logged? *suppressed: failures skipped before it. */
+static bool login_fail_should_log(const struct client *c, uint32_t *suppressed)
+{
+	*suppressed = 0;
+	if (c->family == AF_UNIX)
+		return true;
+	struct fail_slot *f = &fail_slots[hash_bytes(c->addr, sizeof(c->addr)) % FAIL_SLOTS];
+	usec_t now = now_usec();
+	if (f->family == c->family && memcmp(f->addr, c->addr, sizeof(c->addr)) == 0 &&
+	    now - f->logged_at < FAIL_LOG_INTERVAL) {
+		f->suppressed++;
+		return false;
+	}
+	if (f->family == c->family && memcmp(f->addr, c->addr, sizeof(c->addr)) == 0)
+		*suppressed = f->suppressed;
+	f->family = c->family;
+	memcpy(f->addr, c->addr, sizeof(c->addr));
+	f->logged_at = now;
+	f->suppressed = 0;
+	return true;
+}
+
 void client_login_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
 {
 	char msg[512];
@@ -249,7 +289,14 @@ void client_login_fail(struct client *c, const char *sqlstate, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	client_log(c, LV_LOG, "login failed: %s", msg);
+	uint32_t suppressed;
+	if (login_fail_should_log(c, &suppressed)) {
+		if (suppressed)
+			client_log(c, LV_WARNING, "login failed: %s (and %u more failed logins from this address not logged)",
+				   msg, suppressed);
+		else
+			client_log(c, LV_WARNING, "login failed: %s", msg);
+	}
 	client_close(c, sqlstate, "%s", msg);
 }
 
@@ -575,8 +622,11 @@ static void send_welcome(struct client *c)
 	list_add_tail(&p->active_clients, &c->node);
 	c->state = CL_ACTIVE;
 	c->request_time = now_usec();
-	if (S()->log_connections)
-		client_log(c, LV_LOG, "login attempt: db=%s user=%s tls=no", c->db->name, c->user->name);
+	if (S()->log_connections) {
+		char d[128];
+		client_log(c, LV_LOG, "login attempt: db=%s user=%s tls=%s", c->db->name, c->user->name,
+			   c->sb.tls ? tls_describe(c->sb.tls, d, sizeof(d)) : "no");
+	}
 	sbuf_flush(&c->sb);
 	sbuf_continue(&c->sb);
 }
@@ -777,9 +827,34 @@ static int on_startup(struct client *c, const uint8_t *data, size_t len)
 	}
 	switch (sp.kind) {
 	case SP_SSL:
+		if (c->sb.tls) {
+			client_close(c, "08P01", "SSL request received on an encrypted connection");
+			return -1;
+		}
+		if (c->family != AF_UNIX && tls_client_enabled()) {
+			/* The client speaks TLS only after our 'S': anything already
+			 * here was sent in the clear and must not pass as if it had
+			 * been encrypted (CVE-2021-23214). */
+			if (len > sp.len) {
+				client_close(c, "08P01", "received unencrypted data after SSL request");
+				return -1;
+			}
+			struct ssl_st *ssl = tls_accept_new(c->sb.fd);
+			struct pktbuf pb;
+			if (!ssl || !sbuf_gen_begin(&c->sb, &pb)) {
+				if (ssl)
+					SSL_free(ssl);
+				client_close(c, "53200", "could not set up TLS for this connection");
+				return -1;
+			}
+			pkt_put_byte(&pb, 'S');
+			sbuf_gen_commit(&c->sb, &pb);
+			sbuf_tls_start(&c->sb, ssl);
+			return (int)sp.len;
+		}
+		/* fall through - TLS is not offered here */
 	case SP_GSSENC: {
-		/* TLS is not offered on this listener: say 'N', the client
-		 * decides whether to go on in the clear. */
+		/* Say 'N'; the client decides whether to go on in the clear. */
 		struct pktbuf pb;
 		if (sbuf_gen_begin(&c->sb, &pb)) {
 			pkt_put_byte(&pb, 'N');
@@ -807,6 +882,11 @@ static int on_startup(struct client *c, const uint8_t *data, size_t len)
 	l->user_name = xstrdup(user);
 	const char *db = startup_param(&sp, "database");
 	l->db_name = xstrdup(db && *db ? db : user);
+	if (!c->sb.tls && c->family != AF_UNIX && S()->client_tls_sslmode >= TLS_REQUIRE) {
+		client_log(c, LV_LOG, "refused: TLS is required (client_tls_sslmode=%s)", tls_mode_name(S()->client_tls_sslmode));
+		client_close(c, "28000", "SSL required");
+		return -1;
+	}
 	if (g.n_clients > S()->max_client_conn) {
 		client_log(c, LV_WARNING, "refused: max_client_conn (%d) reached", S()->max_client_conn);
 		client_close(c, "53300", "no more connections allowed (max_client_conn=%d)", S()->max_client_conn);
@@ -1290,6 +1370,22 @@ static void client_on_drained(struct sbuf *sb)
 	}
 }
 
+static void client_on_tls(struct sbuf *sb, const char *err)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	if (err) {
+		/* Nothing can be said to the client: the channel is broken. */
+		const char *v = tls_verify_error(sb->tls);
+		client_log(c, LV_LOG, "TLS handshake failed: %s%s%s", err, v ? ": " : "", v ? v : "");
+		client_finish_close(c, "TLS handshake failed");
+		return;
+	}
+	if (log_enabled(LV_DEBUG)) {
+		char d[128];
+		client_log(c, LV_DEBUG, "TLS handshake done: %s", tls_describe(sb->tls, d, sizeof(d)));
+	}
+}
+
 static const struct sbuf_ops client_ops = {
 	.on_msg = client_on_msg,
 	.streamable = client_streamable,
@@ -1297,6 +1393,7 @@ static const struct sbuf_ops client_ops = {
 	.on_close = client_on_close,
 	.on_bad = client_on_bad,
 	.on_drained = client_on_drained,
+	.on_tls = client_on_tls,
 };
 
 /* ---- accept ---- */

@@ -10,6 +10,7 @@
 #include "autoconf.h"
 
 #include "config.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -466,6 +467,11 @@ const char *pool_mode_name(int mode)
 const char *auth_type_name(int t)
 {
 	return enum_name(auth_types, t);
+}
+
+const char *tls_mode_name(int m)
+{
+	return enum_name(tls_modes, m);
 }
 
 const char *read_routing_name(int rr)
@@ -1216,6 +1222,13 @@ static void validate(struct config *c, struct cfg_diag *d)
 	if ((s->server_tls_sslmode == TLS_VERIFY_CA || s->server_tls_sslmode == TLS_VERIFY_FULL) && !*s->server_tls_ca_file)
 		KERR(c, d, "server_tls_sslmode", "server_tls_sslmode = %s needs server_tls_ca_file",
 		     enum_name(tls_modes, s->server_tls_sslmode));
+	int lo, hi;
+	if (!tls_parse_protocols(s->client_tls_protocols, &lo, &hi))
+		KERR(c, d, "client_tls_protocols", "unknown TLS protocol list \"%s\" (tlsv1.0 ... tlsv1.3, secure, all, legacy)",
+		     s->client_tls_protocols);
+	if (!tls_parse_protocols(s->server_tls_protocols, &lo, &hi))
+		KERR(c, d, "server_tls_protocols", "unknown TLS protocol list \"%s\" (tlsv1.0 ... tlsv1.3, secure, all, legacy)",
+		     s->server_tls_protocols);
 	if (s->syslog_facility && *s->syslog_facility) {
 		static const char *const fac[] = { "auth", "authpriv", "daemon", "user", "local0", "local1", "local2",
 						   "local3", "local4", "local5", "local6", "local7", NULL };

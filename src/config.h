@@ -235,6 +235,7 @@ bool cfg_list_contains(const char *list, const char *name);
 const char *pool_mode_name(int mode);
 const char *auth_type_name(int t);
 const char *read_routing_name(int rr);
+const char *tls_mode_name(int m);
 bool parse_bool(const char *s, bool *out);
 bool parse_time_usec(const char *s, usec_t *out);
 bool parse_bytes(const char *s, int64_t *out);

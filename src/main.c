@@ -39,6 +39,9 @@
 #include "server.h"
 #include "stats.h"
 #include "tenant.h"
+#include "authq.h"
+#include "hba.h"
+#include "tls.h"
 #include "util/hash.h"
 #include "util/strbuf.h"
 
@@ -105,9 +108,10 @@ static void log_diag(struct cfg_diag *d)
 }
 
 /* Load the config and its auth_file; NULL with diagnostics on failure. */
-static struct config *load_all(const char *path, struct cfg_diag *d, struct auth_entry **auth)
+static struct config *load_all(const char *path, struct cfg_diag *d, struct auth_entry **auth, struct hba **hba)
 {
 	*auth = NULL;
+	*hba = NULL;
 	struct config *c = config_load(path, d);
 	if (!c)
 		return NULL;
@@ -125,16 +129,26 @@ static struct config *load_all(const char *path, struct cfg_diag *d, struct auth
 	}
 	if (c->s.auth_type == AUTH_HBA && c->s.auth_hba_file && *c->s.auth_hba_file) {
 		char *p = config_path(c, c->s.auth_hba_file);
-		if (access(p, R_OK) != 0) {
-			strbuf_printf(&d->text, "%s: could not read auth_hba_file: %s\n", p, strerror(errno));
-			d->errors++;
-			free(p);
+		*hba = hba_load(p, d);
+		free(p);
+		if (!*hba) {
 			auth_entries_free(*auth);
 			*auth = NULL;
 			config_free(c);
 			return NULL;
 		}
-		free(p);
+	}
+	/* Last, because it swaps the running TLS contexts when it succeeds. */
+	char err[512];
+	if (!tls_configure(c, err, sizeof(err))) {
+		strbuf_printf(&d->text, "%s\n", err);
+		d->errors++;
+		auth_entries_free(*auth);
+		*auth = NULL;
+		hba_free(*hba);
+		*hba = NULL;
+		config_free(c);
+		return NULL;
 	}
 	return c;
 }
@@ -175,8 +189,9 @@ bool pgtide_reload(void)
 {
 	struct cfg_diag d;
 	struct auth_entry *auth;
+	struct hba *hba;
 	cfg_diag_init(&d, false);
-	struct config *nc = load_all(g.config_path, &d, &auth);
+	struct config *nc = load_all(g.config_path, &d, &auth, &hba);
 	log_diag(&d);
 	cfg_diag_free(&d);
 	if (!nc) {
@@ -189,6 +204,8 @@ bool pgtide_reload(void)
 	g.cfg = nc;
 	objects_apply_config(nc, auth);
 	auth_entries_free(auth);
+	hba_free(g.hba);
+	g.hba = hba;
 	config_free(old);
 	set_tenant_setting();
 	apply_logging(cmdline_quiet, cmdline_verbose);
@@ -468,8 +485,9 @@ int main(int argc, char **argv)
 
 	struct cfg_diag d;
 	struct auth_entry *auth = NULL;
+	struct hba *hba = NULL;
 	cfg_diag_init(&d, check);
-	struct config *cfg = load_all(g.config_path, &d, &auth);
+	struct config *cfg = load_all(g.config_path, &d, &auth, &hba);
 	if (check) {
 		print_diag(&d, cfg ? stdout : stderr);
 		cfg_diag_free(&d);
@@ -477,6 +495,7 @@ int main(int argc, char **argv)
 			return 1;
 		puts("configuration OK");
 		auth_entries_free(auth);
+		hba_free(hba);
 		config_free(cfg);
 		return 0;
 	}
@@ -486,6 +505,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g.cfg = cfg;
+	g.hba = hba;
 	apply_logging(cmdline_quiet, cmdline_verbose);
 	log_diag(&d);
 	cfg_diag_free(&d);
@@ -557,6 +577,10 @@ int main(int argc, char **argv)
 	}
 	log_info("pgtide stopped");
 	dns_shutdown();
+	tls_shutdown();
+	authq_shutdown();
+	hba_free(g.hba);
+	g.hba = NULL;
 	listeners_free();
 	stats_free();
 	admin_free();

@@ -40,6 +40,7 @@ struct user {
 	bool have_client_key;        /* learned from a client's SCRAM proof */
 	uint8_t client_key[SCRAM_KEY_LEN];
 	bool in_auth_file;
+	usec_t authq_time;           /* when auth_query gave the secret; 0: not from there */
 	int pool_mode;               /* [users]; -1 inherits */
 	int max_user_connections;    /* [users]; -1 inherits */
 	struct istr *tenant;         /* [users] tenant=: bound user */
@@ -299,6 +300,7 @@ struct pgtide {
 	usec_t start_mono;           /* monotonic clock at start */
 	bool suspended;
 	char *tenant_setting;        /* effective tenant setting (lowercase) */
+	struct hba *hba;             /* auth_hba_file rules, when auth_type = hba */
 };
 
 extern struct pgtide g;

@@ -66,7 +66,7 @@ struct user *user_find_or_add(const char *name)
 	return u;
 }
 
-static void user_set_secret(struct user *u, const char *secret)
+void user_set_secret(struct user *u, const char *secret)
 {
 	if (u->secret && secret && strcmp(u->secret, secret) == 0)
 		return;
@@ -147,8 +147,10 @@ void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 	for (n = htab_next(&g.users, NULL, &it); n; n = next) {
 		next = htab_next(&g.users, n, &it);
 		struct user *u = container_of(n, struct user, hn);
-		if (!u->in_auth_file && u->secret)
-			user_set_secret(u, NULL); /* removed from auth_file */
+		if (!u->in_auth_file && u->secret) {
+			user_set_secret(u, NULL); /* removed from auth_file, or an auth_query answer */
+			u->authq_time = 0;
+		}
 	}
 	for (int i = 0; i < cfg->n_users; i++) {
 		const struct user_config *uc = cfg->users[i];

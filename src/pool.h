@@ -26,6 +26,8 @@ struct user *user_find(const char *name);
 /* A user object for a name with no auth_file entry (trust without auth_file,
  * forced users): created on demand, no secret. */
 struct user *user_find_or_add(const char *name);
+/* Replace a user's secret (auth_file, auth_query); NULL removes it. */
+void user_set_secret(struct user *u, const char *secret);
 /* The database a client asked for, created from "*" when allowed. */
 struct database *database_find(const char *name);
 struct database *database_lookup_or_auto(const char *name);

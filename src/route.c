@@ -31,6 +31,7 @@
 #include "pool.h"
 #include "prepare.h"
 #include "server.h"
+#include "tls.h"
 #include "sqlclass.h"
 #include "util/strbuf.h"
 
@@ -422,7 +423,7 @@ static void resolved(void *arg, int err, const struct sockaddr *sa, socklen_t le
 		check_failed(t, "could not resolve the host name");
 		return;
 	}
-	const char *keys[12], *vals[12];
+	const char *keys[18], *vals[18];
 	int n = 0;
 	char port[16], timeout[16];
 	snprintf(port, sizeof(port), "%d", t->port);
@@ -447,7 +448,10 @@ static void resolved(void *arg, int err, const struct sockaddr *sa, socklen_t le
 		keys[n] = "password", vals[n++] = password;
 	keys[n] = "connect_timeout", vals[n++] = timeout;
 	keys[n] = "application_name", vals[n++] = "pgtide replica check";
-	keys[n] = "sslmode", vals[n++] = "prefer";
+	if (sa->sa_family == AF_UNIX)
+		keys[n] = "sslmode", vals[n++] = "disable";
+	else
+		n = tls_libpq_params(keys, vals, n, t->host);
 	keys[n] = NULL;
 	vals[n] = NULL;
 	t->conn = PQconnectStartParams(keys, vals, 0);

@@ -9,6 +9,10 @@
  * the owner; flush the peer's queue and our own; read once more if the last
  * read filled the buffer. One read normally drains the socket, one writev
  * sends a whole batch, and nothing is copied on the way through.
+ *
+ * TLS sockets take the same path with SSL_read/SSL_write in place of
+ * read/writev; the one extra copy is the small-segment coalescing before
+ * encryption, so a batch still leaves as few records as it can.
  */
 #include "autoconf.h"
 
@@ -16,6 +20,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -402,6 +408,15 @@ void sbuf_close(struct sbuf *sb)
 		iobuf_free(sb->in);
 		sb->in = NULL;
 	}
+	if (sb->tls) {
+		/* close_notify, best effort: the socket is non-blocking */
+		if (sb->tls_state == SB_TLS_ON)
+			SSL_shutdown(sb->tls);
+		SSL_free(sb->tls);
+		ERR_clear_error();
+		sb->tls = NULL;
+		sb->tls_state = SB_TLS_NONE;
+	}
 	if (sb->fd >= 0) {
 		close(sb->fd);
 		sb->fd = -1;
@@ -432,10 +447,10 @@ void sbuf_update_events(struct sbuf *sb)
 {
 	if (sb->fd < 0 || sb->closing)
 		return;
-	short want = 0;
+	short want = sb->tls_want;
 	if (sbuf_has_output(sb))
 		want |= EV_WRITE;
-	if (can_take_more(sb))
+	if (sb->tls_state != SB_TLS_HANDSHAKE && can_take_more(sb))
 		want |= EV_READ;
 	if (want == sb->ev_flags)
 		return;
@@ -451,6 +466,141 @@ void sbuf_update_events(struct sbuf *sb)
 	}
 }
 
+/* ---- TLS ---- */
+
+static void tls_error_text(int e, const char **why)
+{
+	static char buf[256];
+	unsigned long code = ERR_get_error();
+	if (code) {
+		ERR_error_string_n(code, buf, sizeof(buf));
+		ERR_clear_error();
+	} else if (e == SSL_ERROR_SYSCALL && errno) {
+		snprintf(buf, sizeof(buf), "%s", strerror(errno));
+	} else {
+		snprintf(buf, sizeof(buf), "TLS error %d", e);
+	}
+	*why = buf;
+}
+
+/*
+ * One SSL_write: the head segment alone when it is big, else the next
+ * segments gathered into one record's worth. After WANT_WRITE OpenSSL
+ * wants the same bytes again; the queue only grows at its tail, so the
+ * retry starts with exactly those bytes (and the buffer may move).
+ * Returns bytes written, -1 with errno EAGAIN, or -2 with *why.
+ */
+static ssize_t tls_write(struct sbuf *sb, struct outq *q, const char **why)
+{
+	static uint8_t stage[16384];
+	const void *p = q->seg[q->head].iov_base;
+	size_t len = q->seg[q->head].iov_len;
+	if (len < sizeof(stage) && q->nseg - q->head > 1) {
+		len = 0;
+		for (int i = q->head; i < q->nseg && len < sizeof(stage); i++) {
+			size_t n = q->seg[i].iov_len;
+			if (n > sizeof(stage) - len)
+				n = sizeof(stage) - len;
+			memcpy(stage + len, q->seg[i].iov_base, n);
+			len += n;
+		}
+		p = stage;
+	}
+	if (len > INT_MAX)
+		len = INT_MAX;
+	sb->tls_want = 0;
+	ERR_clear_error();
+	int r = SSL_write(sb->tls, p, (int)len);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(sb->tls, r);
+	if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+		if (e == SSL_ERROR_WANT_READ)
+			sb->tls_want = EV_READ;
+		errno = EAGAIN;
+		return -1;
+	}
+	tls_error_text(e, why);
+	return -2;
+}
+
+/* One SSL_read: bytes, 0 at EOF, -1 with errno EAGAIN, -2 with *why. */
+static ssize_t tls_read(struct sbuf *sb, uint8_t *buf, size_t room, const char **why)
+{
+	if (room > INT_MAX)
+		room = INT_MAX;
+	sb->tls_want = 0;
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_read(sb->tls, buf, (int)room);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(sb->tls, r);
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		sb->tls_want = EV_WRITE;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0 && errno == 0)
+			return 0;
+		/* fall through */
+	default:
+		tls_error_text(e, why);
+		return -2;
+	}
+}
+
+void sbuf_tls_start(struct sbuf *sb, struct ssl_st *ssl)
+{
+	sb->tls = ssl;
+	sb->tls_state = SB_TLS_HANDSHAKE;
+	sb->tls_want = 0;
+	if (!sb->in_pump)
+		sbuf_schedule(sb);
+}
+
+/* Drive the handshake one step; called from events, never from a pump. */
+static void tls_handshake_step(struct sbuf *sb)
+{
+	if (sbuf_has_output(sb)) {
+		/* the plain answer that precedes the handshake ('S', SSLRequest) */
+		sb->tls_state = SB_TLS_NONE;
+		bool ok = sbuf_flush(sb);
+		if (sb->closing || !ok)
+			return;
+		sb->tls_state = SB_TLS_HANDSHAKE;
+		if (sbuf_has_output(sb)) {
+			sbuf_update_events(sb);
+			return;
+		}
+	}
+	ERR_clear_error();
+	int r = SSL_do_handshake(sb->tls);
+	if (r == 1) {
+		sb->tls_state = SB_TLS_ON;
+		sb->tls_want = 0;
+		sb->ops->on_tls(sb, NULL);
+		if (!sb->closing)
+			sbuf_pump(sb, true);
+		return;
+	}
+	int e = SSL_get_error(sb->tls, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		sb->tls_want = e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+		sbuf_update_events(sb);
+		return;
+	}
+	const char *why;
+	tls_error_text(e, &why);
+	sb->ops->on_tls(sb, why);
+}
+
 bool sbuf_flush(struct sbuf *sb)
 {
 	struct outq *q = sb->out;
@@ -461,11 +611,23 @@ bool sbuf_flush(struct sbuf *sb)
 		outq_release(sb);
 		return true;
 	}
+	if (sb->tls_state == SB_TLS_HANDSHAKE)
+		return true; /* plain bytes queued before the handshake went out; later ones wait for it */
 	while (q->head < q->nseg) {
-		int cnt = q->nseg - q->head;
-		if (cnt > IOV_MAX)
-			cnt = IOV_MAX;
-		ssize_t n = writev(sb->fd, &q->seg[q->head], cnt);
+		ssize_t n;
+		if (sb->tls_state == SB_TLS_ON) {
+			const char *why = NULL;
+			n = tls_write(sb, q, &why);
+			if (n == -2) {
+				sb->ops->on_close(sb, why);
+				return false;
+			}
+		} else {
+			int cnt = q->nseg - q->head;
+			if (cnt > IOV_MAX)
+				cnt = IOV_MAX;
+			n = writev(sb->fd, &q->seg[q->head], cnt);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -642,6 +804,11 @@ static void sbuf_pump(struct sbuf *sb, bool can_read)
 {
 	if (sb->closing || sb->in_pump)
 		return;
+	if (sb->tls_state == SB_TLS_HANDSHAKE) {
+		tls_handshake_step(sb);
+		return;
+	}
+	bool handshake = false;
 	sb->in_pump = true;
 	for (int round = 0;; round++) {
 		enum input_result r = IN_OK;
@@ -665,7 +832,12 @@ static void sbuf_pump(struct sbuf *sb, bool can_read)
 				break;
 			continue;
 		}
-		if (!can_read)
+		if (sb->tls_state == SB_TLS_HANDSHAKE) {
+			handshake = true;
+			break;
+		}
+		/* OpenSSL may hold decrypted bytes the socket no longer signals */
+		if (!can_read && !(sb->tls && SSL_pending(sb->tls) > 0))
 			break;
 		if (round == 15) {
 			/* a busy socket yields to the others and goes on later */
@@ -675,7 +847,16 @@ static void sbuf_pump(struct sbuf *sb, bool can_read)
 		size_t room = read_room(sb);
 		if (room == 0)
 			break;
-		ssize_t n = read(sb->fd, sb->in->data + sb->in->end, room);
+		ssize_t n;
+		const char *why = NULL;
+		if (sb->tls_state == SB_TLS_ON)
+			n = tls_read(sb, sb->in->data + sb->in->end, room, &why);
+		else
+			n = read(sb->fd, sb->in->data + sb->in->end, room);
+		if (n == -2) {
+			sb->ops->on_close(sb, why);
+			break;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -698,6 +879,10 @@ static void sbuf_pump(struct sbuf *sb, bool can_read)
 	sb->in_pump = false;
 	if (sb->closing)
 		return;
+	if (handshake) {
+		tls_handshake_step(sb);
+		return;
+	}
 	release_idle_buffer(sb);
 	sbuf_update_events(sb);
 }
@@ -706,6 +891,19 @@ static void sbuf_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sbuf *sb = arg;
 	(void)fd;
+	if (sb->tls_state == SB_TLS_HANDSHAKE) {
+		tls_handshake_step(sb);
+		return;
+	}
+	if (sb->tls_want) {
+		/* a TLS read that had to write, or a write that had to read */
+		short w = sb->tls_want;
+		sb->tls_want = 0;
+		if (w == EV_WRITE && (what & EV_WRITE))
+			what |= EV_READ;
+		if (w == EV_READ && (what & EV_READ))
+			what |= EV_WRITE;
+	}
 	if (what & EV_WRITE) {
 		if (!sbuf_flush(sb) || sb->closing)
 			return;

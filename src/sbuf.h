@@ -80,7 +80,13 @@ struct sbuf_ops {
 	void (*on_bad)(struct sbuf *sb, const char *reason);
 	/* Everything queued for this socket was written. */
 	void (*on_drained)(struct sbuf *sb);
+	/* The TLS handshake started by sbuf_tls_start finished (err NULL) or
+	 * failed; on failure the owner closes the connection. */
+	void (*on_tls)(struct sbuf *sb, const char *err);
 };
+
+enum sb_tls { SB_TLS_NONE, SB_TLS_HANDSHAKE, SB_TLS_ON };
+struct ssl_st;
 
 struct sbuf {
 	int fd;
@@ -92,6 +98,9 @@ struct sbuf {
 	bool in_pump;
 	bool scheduled;
 	bool fwd_partial;        /* a streamed message is being forwarded */
+	uint8_t tls_state;       /* enum sb_tls */
+	short tls_want;          /* events the TLS layer waits for (handshake, or a
+	                            read that must write and vice versa) */
 	uint32_t stream_left;    /* bytes of that message still to come */
 	uint32_t max_msg;        /* largest message accepted */
 	struct event ev;
@@ -100,6 +109,7 @@ struct sbuf {
 	struct sbuf *dst;        /* where SB_FORWARD sends bytes */
 	const struct sbuf_ops *ops;
 	struct sbuf *next_sched; /* run queue link */
+	struct ssl_st *tls;      /* OpenSSL connection, once TLS is started */
 	uint64_t bytes_in, bytes_out;
 };
 
@@ -109,6 +119,11 @@ void sbuf_init(struct sbuf *sb, int fd, const struct sbuf_ops *ops);
 bool sbuf_start(struct sbuf *sb);
 /* Release buffers, stop events and close the fd. */
 void sbuf_close(struct sbuf *sb);
+
+/* Switch the socket to TLS (after the plain 'S' answer or request): the
+ * handshake runs from the event loop, then ops->on_tls reports. Takes
+ * ownership of ssl. Every later byte goes through it. */
+void sbuf_tls_start(struct sbuf *sb, struct ssl_st *ssl);
 
 /* Owner resumes after SB_STOP (or after linking a peer). Runs soon, in this
  * loop iteration, never re-entrantly. */

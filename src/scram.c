@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stringprep.h>
 
 static char test_nonce[64];
 
@@ -151,14 +152,36 @@ bool scram_parse_secret(const char *s, struct scram_secret *out)
 	return true;
 }
 
+char *scram_saslprep(const char *password)
+{
+	bool ascii = true;
+	for (const unsigned char *p = (const unsigned char *)password; *p; p++)
+		ascii &= *p < 0x80;
+	char *out = NULL;
+	/* As Postgres: ASCII is used as is, and a password SASLprep refuses
+	 * (not UTF-8, prohibited characters) is used as is too. Unassigned
+	 * code points are allowed (stringprep's default "query" mode). */
+	if (ascii || stringprep_profile(password, &out, "SASLprep", 0) != STRINGPREP_OK || !out || !*out) {
+		free(out);
+		return strdup(password);
+	}
+	return out;
+}
+
 bool scram_secret_from_password(const char *password, const uint8_t *salt, size_t salt_len, int iterations,
 				struct scram_secret *out, uint8_t *client_key)
 {
 	uint8_t salted[SCRAM_KEY_LEN], ck[SCRAM_KEY_LEN];
 	if (salt_len > SCRAM_SALT_MAX)
 		return false;
-	if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, iterations, EVP_sha256(),
-			       SCRAM_KEY_LEN, salted))
+	char *prepped = scram_saslprep(password);
+	if (!prepped)
+		return false;
+	int ok = PKCS5_PBKDF2_HMAC(prepped, (int)strlen(prepped), salt, (int)salt_len, iterations, EVP_sha256(),
+				   SCRAM_KEY_LEN, salted);
+	OPENSSL_cleanse(prepped, strlen(prepped));
+	free(prepped);
+	if (!ok)
 		return false;
 	hmac(salted, SCRAM_KEY_LEN, "Client Key", 10, ck);
 	hmac(salted, SCRAM_KEY_LEN, "Server Key", 10, out->server_key);
@@ -428,6 +451,23 @@ void scram_client_init_keys(struct scram_client *c, const uint8_t *client_key, c
 	c->secret = *secret;
 }
 
+void scram_client_set_cbind(struct scram_client *c, char flag, const uint8_t *data, size_t len)
+{
+	c->cbind_flag = flag;
+	c->cbind_len = 0;
+	if (flag == 'p' && data && len <= sizeof(c->cbind_data)) {
+		memcpy(c->cbind_data, data, len);
+		c->cbind_len = len;
+	}
+}
+
+static const char *client_gs2_header(const struct scram_client *c)
+{
+	if (c->cbind_flag == 'p')
+		return "p=tls-server-end-point,,";
+	return c->cbind_flag == 'y' ? "y,," : "n,,";
+}
+
 bool scram_client_first(struct scram_client *c, char *out, size_t outlen)
 {
 	if (c->state != 0 || !make_nonce(c->client_nonce, sizeof(c->client_nonce)))
@@ -436,7 +476,7 @@ bool scram_client_first(struct scram_client *c, char *out, size_t outlen)
 			 c->username ? c->username : "", c->client_nonce);
 	if (n < 0 || (size_t)n >= sizeof(c->client_first_bare))
 		return false;
-	n = snprintf(out, outlen, "n,,%s", c->client_first_bare);
+	n = snprintf(out, outlen, "%s%s", client_gs2_header(c), c->client_first_bare);
 	if (n < 0 || (size_t)n >= outlen)
 		return false;
 	c->state = 1;
@@ -486,8 +526,17 @@ bool scram_client_final(struct scram_client *c, const char *in, size_t len, char
 		sha256(client_key, SCRAM_KEY_LEN, stored);
 	}
 
+	/* c= carries the GS2 header and, when binding, the certificate hash */
+	uint8_t cb[128 + sizeof(c->cbind_data)];
+	const char *gs2 = client_gs2_header(c);
+	size_t gs2_len = strlen(gs2);
+	memcpy(cb, gs2, gs2_len);
+	memcpy(cb + gs2_len, c->cbind_data, c->cbind_len);
+	char cb64[256];
+	if (b64_encode(cb, gs2_len + c->cbind_len, cb64, sizeof(cb64)) < 0)
+		return false;
 	char without_proof[SCRAM_MSG_MAX];
-	int n = snprintf(without_proof, sizeof(without_proof), "c=biws,r=%s", nonce);
+	int n = snprintf(without_proof, sizeof(without_proof), "c=%s,r=%s", cb64, nonce);
 	if (n < 0 || (size_t)n >= sizeof(without_proof))
 		return false;
 	n = snprintf(c->auth_message, sizeof(c->auth_message), "%s,%.*s,%s", c->client_first_bare, (int)len, in,

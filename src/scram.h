@@ -27,6 +27,10 @@ struct scram_secret {
 	uint8_t server_key[SCRAM_KEY_LEN];
 };
 
+/* RFC 4013 SASLprep of a password, the way Postgres applies it; a new
+ * string (the password itself when it cannot be prepared), NULL on OOM. */
+char *scram_saslprep(const char *password);
+
 /* "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>" */
 bool scram_parse_secret(const char *s, struct scram_secret *out);
 /* Derive a secret from a password; client_key (may be NULL) receives ClientKey. */
@@ -69,6 +73,9 @@ struct scram_client {
 	uint8_t client_key[SCRAM_KEY_LEN];   /* pass-through: learned from a client */
 	struct scram_secret secret;          /* pass-through: server key to verify */
 	const char *username;                /* sent in n=; Postgres ignores it */
+	char cbind_flag;                     /* 'n', 'y' or 'p' (RFC 5802 gs2-cbind-flag) */
+	uint8_t cbind_data[64];              /* tls-server-end-point hash for 'p' */
+	size_t cbind_len;
 	char client_nonce[64];
 	char client_first_bare[SCRAM_MSG_MAX];
 	char auth_message[3 * SCRAM_MSG_MAX];
@@ -77,6 +84,9 @@ struct scram_client {
 
 void scram_client_init_password(struct scram_client *c, const char *password);
 void scram_client_init_keys(struct scram_client *c, const uint8_t *client_key, const struct scram_secret *secret);
+/* Channel binding, after init: 'p' binds to data (SCRAM-SHA-256-PLUS);
+ * 'y' says we could bind but the server did not offer it; 'n' not on TLS. */
+void scram_client_set_cbind(struct scram_client *c, char flag, const uint8_t *data, size_t len);
 bool scram_client_first(struct scram_client *c, char *out, size_t outlen);
 bool scram_client_final(struct scram_client *c, const char *in, size_t len, char *out, size_t outlen,
 			const char **err);

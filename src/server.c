@@ -33,6 +33,7 @@
 #include "prepare.h"
 #include "route.h"
 #include "tenant.h"
+#include "tls.h"
 #include "util/strbuf.h"
 
 struct server_login {
@@ -877,13 +878,81 @@ static void server_on_bad(struct sbuf *sb, const char *reason)
 	server_on_close(sb, reason);
 }
 
+static bool queue_startup(struct server *s);
+
+static void tls_login_failed(struct server *s, const char *fmt, const char *arg)
+{
+	char msg[384];
+	snprintf(msg, sizeof(msg), fmt, arg);
+	pool_login_failed(s->pool, "08006", msg);
+	server_close(s, "%s", msg);
+}
+
+/* The one-byte answer to our SSLRequest. */
+static int server_on_raw(struct sbuf *sb, const uint8_t *data, size_t len)
+{
+	struct server *s = container_of(sb, struct server, sb);
+	int mode = S()->server_tls_sslmode;
+	switch (data[0]) {
+	case 'S': {
+		if (len > 1) {
+			/* bytes the server sent in the clear where TLS must follow */
+			tls_login_failed(s, "%s", "server sent unencrypted data after its SSL response");
+			return -1;
+		}
+		struct ssl_st *ssl = tls_connect_new(sb->fd, server_host(s));
+		if (!ssl) {
+			tls_login_failed(s, "%s", "could not set up TLS towards the server");
+			return -1;
+		}
+		sb->raw = false;
+		sbuf_tls_start(sb, ssl);
+		return 1;
+	}
+	case 'N':
+		if (mode >= TLS_REQUIRE) {
+			tls_login_failed(s, "server does not support SSL, but server_tls_sslmode = %s",
+					 tls_mode_name(mode));
+			return -1;
+		}
+		sb->raw = false;
+		if (!queue_startup(s)) {
+			server_close(s, "could not build startup packet");
+			return -1;
+		}
+		return 1;
+	default:
+		tls_login_failed(s, "%s", "server answered the SSL request with something else than S or N");
+		return -1;
+	}
+}
+
+static void server_on_tls(struct sbuf *sb, const char *err)
+{
+	struct server *s = container_of(sb, struct server, sb);
+	if (err) {
+		char why[256];
+		const char *v = tls_verify_error(sb->tls);
+		snprintf(why, sizeof(why), "%s%s%s", err, v ? ": " : "", v ? v : "");
+		tls_login_failed(s, "TLS handshake with the server failed: %s", why);
+		return;
+	}
+	if (log_enabled(LV_DEBUG)) {
+		char d[128];
+		server_log(s, LV_DEBUG, "TLS handshake done: %s", tls_describe(sb->tls, d, sizeof(d)));
+	}
+	if (!queue_startup(s))
+		server_close(s, "could not build startup packet");
+}
+
 static const struct sbuf_ops server_ops = {
 	.on_msg = server_on_msg,
 	.streamable = server_streamable,
-	.on_raw = NULL,
+	.on_raw = server_on_raw,
 	.on_close = server_on_close,
 	.on_bad = server_on_bad,
 	.on_drained = NULL,
+	.on_tls = server_on_tls,
 };
 
 /* ---- connecting ---- */
@@ -967,7 +1036,23 @@ static void server_connect_to(void *arg, int err, const struct sockaddr *sa, soc
 		return;
 	}
 	s->sb.fd = fd;
-	if (!queue_startup(s)) {
+	bool ok;
+	if (sa->sa_family != AF_UNIX && tls_server_enabled()) {
+		/* Postgres speaks TLS on TCP only; ask first, log in after the handshake. */
+		struct pktbuf pb;
+		ok = sbuf_gen_begin(&s->sb, &pb);
+		if (ok) {
+			pkt_begin_untyped(&pb);
+			pkt_put_int32(&pb, PROTO_SSL_CODE);
+			pkt_end_untyped(&pb);
+			ok = !pb.failed;
+			sbuf_gen_commit(&s->sb, &pb);
+			s->sb.raw = true;
+		}
+	} else {
+		ok = queue_startup(s);
+	}
+	if (!ok) {
 		server_close(s, "could not build startup packet");
 		return;
 	}

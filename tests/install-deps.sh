@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential autoconf automake libtool pkg-config
-	libevent-dev libssl-dev libpq-dev libinih-dev check
+	libevent-dev libssl-dev libpq-dev libinih-dev libidn-dev check
 	postgresql postgresql-client postgresql-contrib
 	python3 python3-psycopg python3-psycopg2 python3-asyncpg
 	pgbouncer prometheus-pgbouncer-exporter

@@ -114,6 +114,34 @@ bool str_iprefix(const char *s, const char *prefix)
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+char *str_read_dquoted(const char **p)
+{
+	const char *s = *p;
+	if (*s != '"')
+		return NULL;
+	s++;
+	struct strbuf sb;
+	strbuf_init(&sb);
+	for (;;) {
+		if (!*s || *s == '\n') {
+			strbuf_free(&sb);
+			return NULL;
+		}
+		if (*s == '"') {
+			if (s[1] == '"') {
+				strbuf_putc(&sb, '"');
+				s += 2;
+				continue;
+			}
+			s++;
+			break;
+		}
+		strbuf_putc(&sb, *s++);
+	}
+	*p = s;
+	return sb.data ? strbuf_steal(&sb) : xstrdup("");
+}
+
 char *str_trim(char *s)
 {
 	while (isspace((unsigned char)*s))

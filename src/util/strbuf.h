@@ -35,6 +35,10 @@ char *strbuf_steal(struct strbuf *sb);
 bool str_iequal(const char *a, const char *b);
 bool str_iprefix(const char *s, const char *prefix);
 char *str_trim(char *s);
+/* A double-quoted string at *p ("" stands for one quote), as auth_file and
+ * pg_hba.conf write names: a new string, *p moved past the closing quote;
+ * NULL when *p is not a quote or the string does not end on this line. */
+char *str_read_dquoted(const char **p);
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xmalloc(size_t size);

@@ -73,7 +73,7 @@ write_config "$T/pgtide-t.ini" main "auth_file = $T/users.txt"
 pgtide_start "$T/pgtide-t.ini"
 assert_eq "trust: listed user" "postgres" "$(conn postgres x)"
 out=$(conn stranger x)
-assert_contains "trust: unlisted user refused" 'no such user' "$out"
+assert_contains "trust: unlisted user refused" 'role "stranger" does not exist' "$out"
 
 # A SCRAM-only user before any client logged in: server login cannot work
 # without keys, and the client is told why instead of hanging.

@@ -6,12 +6,15 @@
 #include "autoconf.h"
 
 #include <check.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "tls.h"
+#include "check_main.h"
 
 static char tmpdir[256];
 
@@ -245,10 +248,43 @@ START_TEST(validation_rules)
 	ck_assert(has_msg(&d, "pgtide.ini:4: admin_listen_port must differ"));
 	cfg_diag_free(&d);
 
+	c = load("[pgtide]\nauth_type = trust\nclient_tls_protocols = tlsv1.2, sslv3\n", &d, true);
+	ck_assert_ptr_null(c);
+	ck_assert(has_msg(&d, "pgtide.ini:3: unknown TLS protocol list"));
+	cfg_diag_free(&d);
+
+	c = load("[pgtide]\nauth_type = trust\nclient_tls_sslmode = verify-full\nclient_tls_cert_file = a\n"
+		 "client_tls_key_file = b\n", &d, true);
+	ck_assert_ptr_null(c);
+	ck_assert(has_msg(&d, "client_tls_sslmode = verify-full needs client_tls_ca_file"));
+	cfg_diag_free(&d);
+
 	c = load("auth_type = trust\n", &d, true);
 	ck_assert_ptr_null(c);
 	ck_assert(has_msg(&d, "pgtide.ini:1: setting \"auth_type\" outside of any section"));
 	cfg_diag_free(&d);
+}
+END_TEST
+
+START_TEST(tls_protocol_lists)
+{
+	int lo, hi;
+	ck_assert(tls_parse_protocols("secure", &lo, &hi));
+	ck_assert_int_eq(lo, TLS1_2_VERSION);
+	ck_assert_int_eq(hi, TLS1_3_VERSION);
+	ck_assert(tls_parse_protocols("TLSv1.3", &lo, &hi));
+	ck_assert_int_eq(lo, TLS1_3_VERSION);
+	ck_assert(tls_parse_protocols("tlsv1.1,tlsv1.2", &lo, &hi));
+	ck_assert_int_eq(lo, TLS1_1_VERSION);
+	ck_assert_int_eq(hi, TLS1_2_VERSION);
+	ck_assert(tls_parse_protocols(" all ", &lo, &hi));
+	ck_assert_int_eq(lo, TLS1_VERSION);
+	ck_assert(tls_parse_protocols("legacy:tlsv1.3", &lo, &hi));
+	ck_assert(!tls_parse_protocols("", &lo, &hi));
+	ck_assert(!tls_parse_protocols(",", &lo, &hi));
+	ck_assert(!tls_parse_protocols("sslv3", &lo, &hi));
+	ck_assert(!tls_parse_protocols("tlsv1.2,bogus", &lo, &hi));
+	ck_assert(!tls_parse_protocols("tlsv1.", &lo, &hi));
 }
 END_TEST
 
@@ -438,19 +474,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, unknown_setting_is_warning_at_run_time);
 	tcase_add_test(tc, validation_rules);
 	tcase_add_test(tc, include_files);
+	tcase_add_test(tc, tls_protocol_lists);
 	tcase_add_test(tc, long_lines_and_odd_syntax);
 	tcase_add_test(tc, value_parsers);
 	tcase_add_test(tc, table_access);
 	tcase_add_test(tc, sample_file_documents_every_setting);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }

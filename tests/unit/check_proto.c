@@ -11,6 +11,7 @@
 
 #include "pktbuf.h"
 #include "proto.h"
+#include "check_main.h"
 
 static size_t build_startup(uint8_t *buf, size_t cap, const char *const *kv)
 {
@@ -334,13 +335,4 @@ static Suite *suite(void)
 	tcase_add_test(tc, readers_never_overread);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }

@@ -6,10 +6,13 @@
 #include "autoconf.h"
 
 #include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "scram.h"
+#include "check_main.h"
 
 #define CLIENT_FIRST "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
 #define SERVER_FIRST "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
@@ -239,6 +242,130 @@ START_TEST(base64)
 }
 END_TEST
 
+/* One full exchange between our client and our server with channel
+ * binding settings on each side; returns the step that failed (0: none). */
+static int cbind_exchange(char flag, const uint8_t *client_cb, bool offered, const uint8_t *server_cb,
+			  const char *mech, const char **err)
+{
+	uint8_t ck[SCRAM_KEY_LEN];
+	struct scram_secret sec = rfc_secret(ck);
+	struct scram_client c;
+	struct scram_server s;
+	char m1[SCRAM_MSG_MAX], m2[SCRAM_MSG_MAX], m3[SCRAM_MSG_MAX], m4[SCRAM_MSG_MAX];
+	scram_client_init_password(&c, "pencil");
+	scram_client_set_cbind(&c, flag, client_cb, 32);
+	scram_server_init(&s, &sec);
+	s.cbind_offered = offered;
+	s.cbind_data = server_cb;
+	s.cbind_len = 32;
+	ck_assert(scram_client_first(&c, m1, sizeof(m1)));
+	if (!scram_server_first(&s, mech, m1, strlen(m1), m2, sizeof(m2), err))
+		return 1;
+	ck_assert(scram_client_final(&c, m2, strlen(m2), m3, sizeof(m3), err));
+	if (!scram_server_final(&s, m3, strlen(m3), m4, sizeof(m4), err))
+		return 2;
+	ck_assert(scram_client_verify(&c, m4, strlen(m4), err));
+	ck_assert_int_eq(s.cbind, flag == 'p' ? CBIND_TLS_SERVER_END_POINT : flag == 'y' ? CBIND_CLIENT_ONLY : CBIND_NONE);
+	return 0;
+}
+
+START_TEST(channel_binding)
+{
+	uint8_t cert_hash[32], other[32];
+	memset(cert_hash, 0xA5, sizeof(cert_hash));
+	memset(other, 0x5A, sizeof(other));
+	const char *err = NULL;
+	/* SCRAM-SHA-256-PLUS, both sides see the same certificate */
+	ck_assert_int_eq(cbind_exchange('p', cert_hash, true, cert_hash, "SCRAM-SHA-256-PLUS", &err), 0);
+	/* a relay in the middle: the client saw another certificate */
+	ck_assert_int_eq(cbind_exchange('p', other, true, cert_hash, "SCRAM-SHA-256-PLUS", &err), 2);
+	ck_assert_str_eq(err, "SCRAM channel binding check failed");
+	/* binding asked for but never offered (no TLS) */
+	ck_assert_int_eq(cbind_exchange('p', cert_hash, false, cert_hash, "SCRAM-SHA-256-PLUS", &err), 1);
+	ck_assert_str_eq(err, "channel binding was not offered");
+	/* 'y' while we offered PLUS: someone stripped it from the list */
+	ck_assert_int_eq(cbind_exchange('y', NULL, true, cert_hash, "SCRAM-SHA-256", &err), 1);
+	ck_assert_str_eq(err, "SCRAM channel binding negotiation error");
+	/* 'y' when we could not bind is fine, as is plain 'n' */
+	ck_assert_int_eq(cbind_exchange('y', NULL, false, cert_hash, "SCRAM-SHA-256", &err), 0);
+	ck_assert_int_eq(cbind_exchange('n', NULL, true, cert_hash, "SCRAM-SHA-256", &err), 0);
+	/* flag and mechanism must agree */
+	ck_assert_int_eq(cbind_exchange('n', NULL, true, cert_hash, "SCRAM-SHA-256-PLUS", &err), 1);
+	ck_assert_int_eq(cbind_exchange('p', cert_hash, true, cert_hash, "SCRAM-SHA-256", &err), 1);
+}
+END_TEST
+
+START_TEST(channel_binding_hostile)
+{
+	uint8_t ck[SCRAM_KEY_LEN];
+	struct scram_secret sec = rfc_secret(ck);
+	uint8_t cert_hash[32];
+	memset(cert_hash, 1, sizeof(cert_hash));
+	struct scram_server s;
+	char out[SCRAM_MSG_MAX];
+	const char *err;
+	static const char *bad_first[] = {
+		"p=tls-unique,,n=,r=abc",          /* another binding type */
+		"p=tls-server-end-point,n=,r=abc", /* header cut short */
+		"p=,,n=,r=abc",
+		"p",
+	};
+	for (size_t i = 0; i < sizeof(bad_first) / sizeof(bad_first[0]); i++) {
+		scram_server_init(&s, &sec);
+		s.cbind_offered = true;
+		s.cbind_data = cert_hash;
+		s.cbind_len = 32;
+		ck_assert_msg(!scram_server_first(&s, "SCRAM-SHA-256-PLUS", bad_first[i], strlen(bad_first[i]), out,
+						  sizeof(out), &err), "accepted %s", bad_first[i]);
+	}
+	/* client-final whose c= drops the certificate hash */
+	scram_server_init(&s, &sec);
+	s.cbind_offered = true;
+	s.cbind_data = cert_hash;
+	s.cbind_len = 32;
+	const char *first = "p=tls-server-end-point,,n=,r=abcdef";
+	ck_assert(scram_server_first(&s, "SCRAM-SHA-256-PLUS", first, strlen(first), out, sizeof(out), &err));
+	char final[SCRAM_MSG_MAX], c64[128];
+	b64_encode((const uint8_t *)"p=tls-server-end-point,,", 24, c64, sizeof(c64));
+	const char *nonce = out + 2;
+	snprintf(final, sizeof(final), "c=%s,r=%.*s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", c64,
+		 (int)(strchr(nonce, ',') - nonce), nonce);
+	ck_assert(!scram_server_final(&s, final, strlen(final), out, sizeof(out), &err));
+	ck_assert_str_eq(err, "SCRAM channel binding check failed");
+}
+END_TEST
+
+/* RFC 4013 section 3 examples, and Postgres's fallbacks. */
+START_TEST(saslprep)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "I\xC2\xAD" "X", "IX" },          /* SOFT HYPHEN mapped to nothing */
+		{ "user", "user" },
+		{ "USER", "USER" },                  /* no case folding */
+		{ "\xC2\xAA", "a" },                 /* FEMININE ORDINAL INDICATOR, NFKC */
+		{ "\xE2\x85\xA8", "IX" },            /* ROMAN NUMERAL NINE, NFKC */
+		{ "a\xC2\xA0" "b", "a b" },          /* NO-BREAK SPACE mapped to space */
+		{ "\x07", "\x07" },                  /* prohibited: used as is (Postgres does) */
+		{ "\xD8\xA7" "1", "\xD8\xA7" "1" },  /* bidi rule broken: used as is */
+		{ "\xFF\xFE" "abc", "\xFF\xFE" "abc" }, /* not UTF-8: used as is */
+		{ "pencil", "pencil" },
+		{ "", "" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = scram_saslprep(cases[i].in);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_msg(strcmp(got, cases[i].out) == 0, "case %zu: got \"%s\"", i, got);
+		free(got);
+	}
+	/* a secret made from the unnormalized form opens with the normalized one */
+	uint8_t salt[16] = { 1, 2, 3 };
+	struct scram_secret a, b;
+	ck_assert(scram_secret_from_password("p@ss\xE2\x85\xA8", salt, sizeof(salt), 4096, &a, NULL));
+	ck_assert(scram_secret_from_password("p@ssIX", salt, sizeof(salt), 4096, &b, NULL));
+	ck_assert_mem_eq(a.stored_key, b.stored_key, SCRAM_KEY_LEN);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("scram");
@@ -252,15 +379,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, secrets);
 	tcase_add_test(tc, md5_hashes);
 	tcase_add_test(tc, base64);
+	tcase_add_test(tc, channel_binding);
+	tcase_add_test(tc, channel_binding_hostile);
+	tcase_add_test(tc, saslprep);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }

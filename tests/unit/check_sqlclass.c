@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sqlclass.h"
+#include "check_main.h"
 
 static int count_tokens(const char *q, enum sqltok_type *last)
 {
@@ -299,13 +300,4 @@ static Suite *suite(void)
 	tcase_add_test(tc, single_statement);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }
