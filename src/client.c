@@ -673,7 +673,7 @@ void client_auth_done(struct client *c)
 	struct login_state *l = c->login;
 	const char *dbname = l->db_name;
 
-	if (admin_is_console_db(dbname) || (c->listener && c->listener->admin_only)) {
+	if (admin_is_console_db(dbname) || c->admin_listener) {
 		admin_login(c);
 		return;
 	}
@@ -1409,7 +1409,7 @@ void client_accept(struct listener *l, int fd, const struct sockaddr *sa, sockle
 	sbuf_init(&c->sb, fd, &client_ops);
 	c->sb.raw = true;
 	c->sb.max_msg = (uint32_t)S()->max_packet_size;
-	c->listener = l;
+	c->admin_listener = l->admin_only;
 	c->family = (uint8_t)sa->sa_family;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;

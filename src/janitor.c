@@ -10,6 +10,7 @@
 
 #include "janitor.h"
 
+#include <malloc.h>
 #include <stdio.h>
 
 #include "admin.h"
@@ -149,6 +150,20 @@ static void check_shutdown(usec_t now)
 		event_base_loopbreak(g.base);
 }
 
+/* After many clients left, hand their memory back: glibc keeps freed heap
+ * pages otherwise, and an operator watching RSS after a burst would see the
+ * peak forever. malloc_trim walks the heap, so only after a big drop. */
+static void trim_after_exodus(void)
+{
+	static int high;
+	if (g.n_clients > high) {
+		high = g.n_clients;
+	} else if (high - g.n_clients >= 1000 && g.n_clients < high / 2) {
+		malloc_trim(0);
+		high = g.n_clients;
+	}
+}
+
 void janitor_run(void)
 {
 	clock_update();
@@ -161,6 +176,7 @@ void janitor_run(void)
 		check_pool_servers(p, now);
 	}
 	bufpool_trim();
+	trim_after_exodus();
 	admin_check_waits();
 	if (S()->stats_period > 0 && now - last_stats >= S()->stats_period) {
 		if (last_stats)

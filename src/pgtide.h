@@ -143,17 +143,12 @@ struct client {
 	struct server *server;       /* linked server */
 	struct user *user;
 	struct database *db;
-	struct listener *listener;
 	struct pset *params;         /* what the client believes is set */
 	struct tenant *tenant;
 	struct login_state *login;   /* heap, only while logging in */
 	struct pending_error *pending_error; /* answer for the next request */
 	struct client_stmts *stmts;  /* prepared statement names (prepare.c) */
 	struct replay *replay;       /* a replica's first request, kept for a replay */
-	bool replay_is_begin;        /* ... which is a lone BEGIN */
-	bool replay_begun;           /* that BEGIN was answered ... */
-	bool replay_joined;          /* ... and the next request joined the replay */
-	bool replay_consume_begin;   /* replaying: the BEGIN's replies were already sent */
 	usec_t connect_time;
 	usec_t request_time;
 	usec_t wait_start;
@@ -167,15 +162,21 @@ struct client {
 	uint8_t state;
 	uint8_t emu;                 /* emulate(): EMU_* */
 	char status;                 /* transaction status last told to the client */
-	bool admin;
-	bool admin_full;             /* admin_users, not only stats_users */
-	bool close_after_xact;       /* shutdown: leave after this transaction */
-	bool failed_block;           /* pgtide emulates an aborted transaction */
-	bool skip_to_sync;           /* extended protocol: ignore until Sync */
-	bool in_copy;                /* COPY IN from client in progress */
-	bool want_server;            /* waiting is for a transaction */
-	bool route_primary;          /* the next transaction runs on the primary */
-	bool counted;                /* counted in user/db client totals */
+	/* flags, as bits: an idle client's size is what 100k of them cost */
+	bool admin : 1;
+	bool admin_listener : 1;       /* came in on admin_listen_port */
+	bool admin_full : 1;           /* admin_users, not only stats_users */
+	bool close_after_xact : 1;     /* shutdown: leave after this transaction */
+	bool failed_block : 1;         /* pgtide emulates an aborted transaction */
+	bool skip_to_sync : 1;         /* extended protocol: ignore until Sync */
+	bool in_copy : 1;              /* COPY IN from client in progress */
+	bool want_server : 1;          /* waiting is for a transaction */
+	bool route_primary : 1;        /* the next transaction runs on the primary */
+	bool counted : 1;              /* counted in user/db client totals */
+	bool replay_is_begin : 1;      /* the kept replay request is a lone BEGIN */
+	bool replay_begun : 1;         /* that BEGIN was answered ... */
+	bool replay_joined : 1;        /* ... and the next request joined the replay */
+	bool replay_consume_begin : 1; /* replaying: the BEGIN's replies were already sent */
 };
 
 /* ---- servers ---- */
