@@ -1037,7 +1037,9 @@ void client_replay_drop(struct client *c)
 	struct replay *r = c->replay;
 	c->replay = NULL;
 	c->replay_is_begin = c->replay_begun = c->replay_joined = false;
-	if (r && r->pooled)
+	if (!r)
+		return;
+	if (r->pooled)
 		bufpool_put(r);
 	else
 		free(r);

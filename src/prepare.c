@@ -66,8 +66,9 @@ struct mrec {                 /* one per RQ_MAPPED entry, in queue order */
 	char *client_name;    /* the client's Parse that created this name, or NULL */
 };
 
-struct retained {
+struct retained {             /* allocated once per server, reused by every group */
 	struct pstmt *ps;
+	bool active;          /* a group is being kept */
 	bool complete;        /* the group's Sync is in */
 	int n;
 	uint8_t types[RETAIN_MSGS];
@@ -306,14 +307,24 @@ void prep_server_forget(struct server *s)
 		server_drop(s, container_of(ln, struct sstmt, lru));
 }
 
+/* Forget the kept group; its memory stays for the next one, so keeping
+ * a Bind costs no allocation per transaction. */
 static void retain_free(struct server_stmts *st)
 {
-	if (!st->retain)
+	struct retained *r = st->retain;
+	if (!r || !r->active)
 		return;
-	pstmt_unref(st->retain->ps);
-	pkt_free(&st->retain->bytes);
-	free(st->retain);
-	st->retain = NULL;
+	pstmt_unref(r->ps);
+	r->ps = NULL;
+	r->active = r->complete = false;
+	r->n = 0;
+	r->bytes.len = 0;
+	r->bytes.failed = false;
+}
+
+static bool retain_active(const struct server_stmts *st)
+{
+	return st && st->retain && st->retain->active;
 }
 
 void prep_server_free(struct server *s)
@@ -331,6 +342,10 @@ void prep_server_free(struct server *s)
 	}
 	free(st->fifo);
 	retain_free(st);
+	if (st->retain) {
+		pkt_free(&st->retain->bytes);
+		free(st->retain);
+	}
 	htab_free(&st->tab);
 	free(st);
 	s->stmts = NULL;
@@ -522,7 +537,7 @@ static void retain_abort(struct server *s)
 static void retain_add(struct server *s, uint8_t type, uint16_t flags, const void *a, size_t alen, const void *b,
 		       size_t blen)
 {
-	struct retained *r = s->stmts ? s->stmts->retain : NULL;
+	struct retained *r = retain_active(s->stmts) ? s->stmts->retain : NULL;
 	if (!r || r->complete)
 		return;
 	if (r->n == RETAIN_MSGS || r->bytes.len + alen + blen > RETAIN_MAX) {
@@ -544,7 +559,7 @@ static void retain_add(struct server *s, uint8_t type, uint16_t flags, const voi
 void prep_retain(struct client *c, const struct pmsg *m)
 {
 	struct server *s = c->server;
-	if (!s || !s->stmts || !s->stmts->retain || s->stmts->retain->complete)
+	if (!s || !retain_active(s->stmts) || s->stmts->retain->complete)
 		return;
 	bool portal = (m->type == 'D' || m->type == 'C') && m->body_len >= 1 && m->body[0] == 'P';
 	if (!(m->type == 'E' || m->type == 'H' || m->type == 'S' || portal)) {
@@ -556,14 +571,14 @@ void prep_retain(struct client *c, const struct pmsg *m)
 
 void prep_group_end(struct server *s)
 {
-	if (s->stmts && s->stmts->retain && s->rq_len == 0)
+	if (retain_active(s->stmts) && s->rq_len == 0)
 		retain_free(s->stmts);
 }
 
 bool prep_try_retry(struct server *s, const char *sqlstate, const char *message)
 {
 	struct server_stmts *st = s->stmts;
-	struct retained *r = st ? st->retain : NULL;
+	struct retained *r = retain_active(st) ? st->retain : NULL;
 	if (!r || !r->complete || !s->client || strcmp(sqlstate, "0A000") != 0 ||
 	    !strstr(message, "cached plan must not change result type"))
 		return false;
@@ -737,10 +752,13 @@ enum sb_verdict prep_bind(struct client *c, const struct pmsg *m)
 	if (retain) {
 		struct server_stmts *st = sstmts(s);
 		retain_free(st);
-		st->retain = xcalloc(1, sizeof(*st->retain));
+		if (!st->retain) {
+			st->retain = xcalloc(1, sizeof(*st->retain));
+			pkt_init_growable(&st->retain->bytes, 256);
+		}
+		st->retain->active = true;
 		st->retain->ps = cs->ps;
 		cs->ps->refs++;
-		pkt_init_growable(&st->retain->bytes, pb.len + rest + 64);
 		retain_add(s, 'B', 0, pb.buf, pb.len, m->body + b.names_len, rest);
 	} else {
 		retain_abort(s); /* a second Bind: replaying it could need more */

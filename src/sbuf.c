@@ -78,7 +78,8 @@ static void defer_run(evutil_socket_t fd, short what, void *arg)
 		defer_n = defer_cap = 0;
 		for (size_t i = 0; i < n; i++)
 			items[i].fn(items[i].arg);
-		free(items);
+		if (items)
+			free(items);
 	}
 	if (sched_head || defer_n)
 		defer_arm();

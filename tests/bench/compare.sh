@@ -55,7 +55,7 @@ as_pg pg_ctl -D "$DIR_main" -l "$T/pg-main.log" -w restart >/dev/null
 pgbench -i -s 10 -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1 || fail "pgbench -i"
 PORT_r1=$(free_port)
 DIR_r1=$T/pg-r1
-as_pg pg_basebackup -D "$DIR_r1" -h 127.0.0.1 -p "$PORT_main" -U postgres -R -X stream >/dev/null 2>&1 || fail "basebackup"
+as_pg pg_basebackup -D "$DIR_r1" -h 127.0.0.1 -p "$PORT_main" -U postgres -R -X stream -c fast >/dev/null 2>&1 || fail "basebackup"
 as_pg sed -i "s/^port = .*/port = $PORT_r1/; s|^unix_socket_directories = .*|unix_socket_directories = '$DIR_r1'|" "$DIR_r1/postgresql.conf"
 as_pg pg_ctl -D "$DIR_r1" -l "$T/pg-r1.log" -w start >/dev/null || fail "replica"
 CLUSTERS+=("$DIR_r1")
@@ -155,7 +155,7 @@ direct=$(pgbench -n -S -c 1 -T "$SECS" --log --log-prefix="$T/direct" -h 127.0.0
 echo "# direct to Postgres, -S, 1 client: p50 latency $direct us"
 echo
 
-declare -A R
+declare -A R TPS_PGT
 for r in $(seq "$ROUNDS"); do
 	for sc in "${SCENARIOS[@]}"; do
 		# alternate which pooler goes first, round by round
@@ -176,12 +176,18 @@ for sc in "${SCENARIOS[@]}"; do
 		a+=("${R[pgtide.$sc.$r]}")
 		b+=("${R[pgbouncer.$sc.$r]}")
 	done
-	ta=$(median $(col 1 "${a[@]}")); tb=$(median $(col 1 "${b[@]}"))
+	ta=$(median $(col 1 "${a[@]}" | sed 's/\..*//')); tb=$(median $(col 1 "${b[@]}" | sed 's/\..*//'))
 	la=$(median $(col 2 "${a[@]}")); lb=$(median $(col 2 "${b[@]}"))
 	qa=$(median $(col 3 "${a[@]}")); qb=$(median $(col 3 "${b[@]}"))
 	ca=$(median $(col 4 "${a[@]}")); cb=$(median $(col 4 "${b[@]}"))
 	printf '%-16s | %9s %9s %5s | %7s %7s | %7s %7s | %8s %8s %5s\n' "$sc" "$ta" "$tb" "$(ratio "$ta" "$tb")" \
 		"$la" "$lb" "$qa" "$qb" "$ca" "$cb" "$(ratio "$ca" "$cb")"
+	TPS_PGT[$sc]=$ta
+done
+for n in 1 50 500; do
+	if [ -n "${TPS_PGT[S-prepared-$n]:-}" ] && [ -n "${TPS_PGT[S-simple-$n]:-}" ]; then
+		echo "# pgtide -M prepared / -M simple at $n clients: $(ratio "${TPS_PGT[S-prepared-$n]}" "${TPS_PGT[S-simple-$n]}")"
+	fi
 done
 echo
 echo "# tps: higher is better; p50/p99: transaction latency in us; cpu: the pooler's own CPU us per transaction"
