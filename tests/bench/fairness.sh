@@ -57,7 +57,7 @@ as_pg sh -c "ulimit -n $(ulimit -Hn); exec pgbouncer -d $T/pgb/p.ini" || fail "p
 for _ in $(seq 50); do [ -s "$T/pgb/pid" ] && break; sleep 0.1; done
 PIDS+=("$(cat "$T/pgb/pid")")
 
-echo "select pg_sleep(0.002);" >"$T/tx.sql"
+echo "${TX_SQL:-select pg_sleep(0.002);}" >"$T/tx.sql"
 run() { # run NAME PORT
 	rm -f "$T"/fl.*
 	pgbench -n -f "$T/tx.sql" -c "$CLIENTS" -j 2 -T "$SECS" --log --log-prefix="$T/fl" -h 127.0.0.1 -p "$2" -U postgres app \
