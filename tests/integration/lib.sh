@@ -220,3 +220,21 @@ pgtide_wait_log() {
 	done
 	fail "log did not show [$pat]"
 }
+
+# node_modules with pg and postgres.js, installed once per build tree (a
+# lock: tests run in parallel). Prints the directory, or nothing when node
+# or npm is missing or the install failed.
+node_modules_dir() {
+	command -v node >/dev/null && command -v npm >/dev/null || return 0
+	local dir="$builddir/tests/tmp/node"
+	mkdir -p "$dir"
+	(
+		flock 8
+		if [ ! -d "$dir/node_modules/pg" ] || [ ! -d "$dir/node_modules/postgres" ]; then
+			(cd "$dir" && npm init -y >/dev/null 2>&1 && npm install --no-audit --no-fund pg@8 postgres@3 >/dev/null 2>&1) ||
+				echo "# npm install failed" >&2
+		fi
+	) 8>"$dir/.lock"
+	[ -d "$dir/node_modules/pg" ] && [ -d "$dir/node_modules/postgres" ] && echo "$dir/node_modules"
+	return 0
+}

@@ -29,20 +29,11 @@ else
 	echo "# pgjdbc skipped: no javac or libpostgresql-jdbc-java" >&2
 fi
 
-if command -v node >/dev/null && command -v npm >/dev/null; then
-	NODEDIR="$builddir/tests/tmp/node"
-	mkdir -p "$NODEDIR"
-	if [ ! -d "$NODEDIR/node_modules/pg" ] || [ ! -d "$NODEDIR/node_modules/postgres" ]; then
-		(cd "$NODEDIR" && npm init -y >/dev/null 2>&1 && npm install --no-audit --no-fund pg@8 postgres@3 >/dev/null 2>&1) ||
-			echo "# npm install failed" >&2
-	fi
-	if [ -d "$NODEDIR/node_modules/pg" ]; then
-		NODE_PATH="$NODEDIR/node_modules" node "$D/node_check.js" "$PGTIDE_PORT" || fail "node drivers"
-		ok "node-postgres and postgres.js with their defaults"
-	else
-		echo "# node drivers skipped: npm could not install pg and postgres" >&2
-	fi
+NODE_MODULES=$(node_modules_dir)
+if [ -n "$NODE_MODULES" ]; then
+	NODE_PATH="$NODE_MODULES" node "$D/node_check.js" "$PGTIDE_PORT" || fail "node drivers"
+	ok "node-postgres and postgres.js with their defaults"
 else
-	echo "# node drivers skipped: no node" >&2
+	echo "# node drivers skipped: no node/npm, or npm could not install pg and postgres" >&2
 fi
 kill -0 "$PGTIDE_PID" || fail "pgtide died"

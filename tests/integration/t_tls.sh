@@ -142,6 +142,64 @@ print("drivers ok")
 PY
 ok "psycopg 3 (1 MB row, COPY) and asyncpg over TLS"
 
+# the other drivers over TLS with their defaults (and SCRAM)
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "psycopg2 over TLS"
+import sys, psycopg2
+c = psycopg2.connect(host="localhost", port=int(sys.argv[1]), user="scram_user", password="scram-pw", dbname="app",
+                     sslmode="require")
+cur = c.cursor()
+cur.execute("select %s::int + 1", (41,))
+assert cur.fetchone()[0] == 42
+PY
+ok "psycopg2 over TLS"
+NODE_MODULES=$(node_modules_dir)
+if [ -n "$NODE_MODULES" ]; then
+	cat >"$T/tls.js" <<JS
+const { Client } = require('pg'); const postgres = require('postgres');
+(async () => {
+  const c = new Client({ host: 'localhost', port: $PGTIDE_PORT, user: 'scram_user', password: 'scram-pw', database: 'app',
+                         ssl: { ca: require('fs').readFileSync('$C/ca.crt') } });
+  await c.connect();
+  const r = await c.query('select \$1::int + 1 as x', [41]);
+  if (r.rows[0].x !== 42) throw new Error('node-postgres: ' + JSON.stringify(r.rows));
+  await c.end();
+  const sql = postgres({ host: 'localhost', port: $PGTIDE_PORT, user: 'scram_user', pass: 'scram-pw', database: 'app',
+                         ssl: { ca: require('fs').readFileSync('$C/ca.crt') } });
+  const rows = await sql\`select \${41}::int + 1 as x\`;
+  if (rows[0].x !== 42) throw new Error('postgres.js: ' + JSON.stringify(rows));
+  await sql.end();
+})().catch(e => { console.error(e); process.exit(1); });
+JS
+	NODE_PATH="$NODE_MODULES" node "$T/tls.js" || fail "node drivers over TLS"
+	ok "node-postgres and postgres.js over TLS (certificate checked)"
+else
+	echo "# node drivers over TLS skipped: no node/npm" >&2
+fi
+JAR=$(ls /usr/share/java/postgresql.jar 2>/dev/null)
+if command -v javac >/dev/null && [ -n "$JAR" ]; then
+	mkdir -p "$T/java"
+	cat >"$T/java/TlsCheck.java" <<JAVA
+import java.sql.*;
+public class TlsCheck {
+  public static void main(String[] a) throws Exception {
+    try (Connection c = DriverManager.getConnection("jdbc:postgresql://localhost:" + a[0] + "/app?sslmode=require", "scram_user", "scram-pw")) {
+      PreparedStatement ps = c.prepareStatement("select ?::int + 1");
+      for (int i = 0; i < 10; i++) {   // past prepareThreshold: server-side prepares over TLS
+        ps.setInt(1, 41);
+        ResultSet r = ps.executeQuery();
+        r.next();
+        if (r.getInt(1) != 42) throw new Exception("wrong answer");
+      }
+    }
+  }
+}
+JAVA
+	javac -d "$T/java" -cp "$JAR" "$T/java/TlsCheck.java" && java -cp "$T/java:$JAR" TlsCheck "$PGTIDE_PORT" || fail "pgjdbc over TLS"
+	ok "pgjdbc over TLS"
+else
+	echo "# pgjdbc over TLS skipped: no javac or libpostgresql-jdbc-java" >&2
+fi
+
 # pgbench over TLS on both legs: many clients, few servers, no failure
 as_pg pgbench -i -q -s 1 -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1 || fail "pgbench -i"
 pgsql main -d postgres -c "grant select, update, insert on all tables in schema public to scram_user"
