@@ -19,21 +19,9 @@ set -u
 SECS=${1:-10}
 ROUNDS=${2:-3}
 shift 2 2>/dev/null || shift $#
-top=$(cd "$(dirname "$0")/../.." && pwd)
-builddir=${builddir:-$top/build}
-srcdir=$top
-export builddir srcdir
-. "$top/tests/integration/lib.sh"
-trap - EXIT
-trap cleanup EXIT
-cleanup_rc() { :; }
+. "$(dirname "$0")/lib.sh"
 
-[ -x "$PGTIDE" ] || { echo "build pgtide first (tests/check.sh --quick)"; exit 1; }
-if ! command -v pgbouncer >/dev/null; then
-	sudo_cmd=""
-	[ "$(id -u)" = 0 ] || sudo_cmd=sudo
-	$sudo_cmd apt-get install -y -qq pgbouncer >/dev/null || { echo "could not install pgbouncer"; exit 1; }
-fi
+bench_need pgbouncer
 SCENARIOS=("$@")
 if [ ${#SCENARIOS[@]} = 0 ]; then
 	SCENARIOS=(S-simple-1 S-simple-50 S-simple-500 S-extended-1 S-extended-50 S-extended-500
@@ -72,30 +60,8 @@ pgtide_start "$T/pgtide.ini"
 PT_PORT=$PGTIDE_PORT
 PT_PID=$PGTIDE_PID
 
-PB_PORT=$(free_port)
-mkdir -p "$T/pgb"
-echo '"postgres" ""' >"$T/pgb/users.txt"
-cat >"$T/pgb/pgbouncer.ini" <<INI
-[databases]
-app = host=127.0.0.1 port=$PORT_main dbname=postgres
-ro = host=127.0.0.1 port=$PORT_r1 dbname=postgres
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PB_PORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $T/pgb/users.txt
-pool_mode = transaction
-$COMMON
-logfile = $T/pgb/pgbouncer.log
-pidfile = $T/pgb/pgbouncer.pid
-INI
-chown -R postgres "$T/pgb" 2>/dev/null
-as_pg pgbouncer -d "$T/pgb/pgbouncer.ini" || fail "pgbouncer did not start"
-for _ in $(seq 50); do [ -s "$T/pgb/pgbouncer.pid" ] && break; sleep 0.1; done
-PB_PID=$(cat "$T/pgb/pgbouncer.pid")
-PIDS+=("$PB_PID")
+pgbouncer_start "app = host=127.0.0.1 port=$PORT_main dbname=postgres
+ro = host=127.0.0.1 port=$PORT_r1 dbname=postgres" "$COMMON"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -10,18 +10,8 @@ set -u
 SECS=${1:-15}
 CLIENTS=${2:-1000}
 POOL=${3:-10}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-builddir=${builddir:-$top/build}
-srcdir=$top
-export builddir srcdir
-. "$top/tests/integration/lib.sh"
-trap - EXIT
-trap cleanup EXIT
-cleanup_rc() { :; }
-[ -x "$PGTIDE" ] || { echo "build pgtide first (tests/check.sh --quick)"; exit 1; }
-for pkg in pgbouncer gawk; do
-	command -v $pkg >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq $pkg >/dev/null || sudo apt-get install -y -qq $pkg >/dev/null; }
-done
+. "$(dirname "$0")/lib.sh"
+bench_need pgbouncer gawk
 ulimit -n "$(ulimit -Hn)"
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $CLIENTS clients, pool $POOL, $SECS s"
 
@@ -29,33 +19,13 @@ pg_start main
 write_config "$T/p.ini" main "default_pool_size = $POOL" "max_client_conn = $((CLIENTS + 100))" \
 	"log_connections = 0" "log_disconnections = 0" "log_stats = 0" "query_wait_timeout = 0" "listen_backlog = 2048"
 pgtide_start "$T/p.ini"
-PB_PORT=$(free_port)
-mkdir -p "$T/pgb"
-echo '"postgres" ""' >"$T/pgb/u.txt"
-cat >"$T/pgb/p.ini" <<INI
-[databases]
-app = host=127.0.0.1 port=$PORT_main dbname=postgres
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PB_PORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $T/pgb/u.txt
-pool_mode = transaction
-default_pool_size = $POOL
+pgbouncer_start "app = host=127.0.0.1 port=$PORT_main dbname=postgres" "default_pool_size = $POOL
 max_client_conn = $((CLIENTS + 100))
 query_wait_timeout = 0
 listen_backlog = 2048
 log_connections = 0
 log_disconnections = 0
-log_stats = 0
-logfile = $T/pgb/log
-pidfile = $T/pgb/pid
-INI
-chown -R postgres "$T/pgb" 2>/dev/null
-as_pg sh -c "ulimit -n $(ulimit -Hn); exec pgbouncer -d $T/pgb/p.ini" || fail "pgbouncer"
-for _ in $(seq 50); do [ -s "$T/pgb/pid" ] && break; sleep 0.1; done
-PIDS+=("$(cat "$T/pgb/pid")")
+log_stats = 0"
 
 echo "${TX_SQL:-select pg_sleep(0.002);}" >"$T/tx.sql"
 run() { # run NAME PORT
@@ -74,7 +44,6 @@ run() { # run NAME PORT
 				name, NR, nc, mn, mx, mean, lat[int(n * 0.5)], lat[int(n * 0.99)], lat[n], lat[int(n * 0.99)] / mean
 		}' 2>/dev/null || cat "$T/out.$1"
 }
-command -v gawk >/dev/null || { echo "needs gawk (apt-get install gawk)"; exit 1; }
 for round in 1 2; do
 	run pgtide "$PGTIDE_PORT" | sed 's/^/'"$round"' /'
 	run pgbouncer "$PB_PORT" | sed 's/^/'"$round"' /'

@@ -16,15 +16,7 @@
 set -u
 PROCS=${1:-1}
 CLIENTS=${2:-19900}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-builddir=${builddir:-$top/build}
-srcdir=$top
-export builddir srcdir
-. "$top/tests/integration/lib.sh"
-trap - EXIT
-trap cleanup EXIT
-cleanup_rc() { :; }
-[ -x "$PGTIDE" ] || { echo "build pgtide first (tests/check.sh --quick)"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 ulimit -n "$(ulimit -Hn)"
 LIMIT=$(ulimit -n)
 echo "# machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, open-file limit $LIMIT, load $(cut -d' ' -f1-3 /proc/loadavg)"

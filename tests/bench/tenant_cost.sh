@@ -8,16 +8,8 @@ set -u
 SECS=${1:-10}
 ROUNDS=${2:-3}
 CLIENTS=${3:-20}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-builddir=${builddir:-$top/build}
-srcdir=$top
-export builddir srcdir
-. "$top/tests/integration/lib.sh"
-trap - EXIT
-trap cleanup EXIT
-cleanup_rc() { :; }
+. "$(dirname "$0")/lib.sh"
 
-[ -x "$PGTIDE" ] || { echo "build pgtide first (tests/check.sh --quick)"; exit 1; }
 echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
 pg_start main
 pgbench -i -s 10 -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1
