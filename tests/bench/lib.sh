@@ -10,6 +10,11 @@ trap - EXIT
 trap cleanup EXIT
 cleanup_rc() { :; }
 [ -x "$PGTIDE" ] || { echo "build pgtide first (tests/check.sh --quick)"; exit 1; }
+# pgtide in a session of its own, as PgBouncer -d puts itself: with the
+# kernel's autogroup scheduling a session is a CPU share, and a pooler that
+# shares one with pgbench gets less CPU on a busy machine than one that
+# does not, whatever its code does.
+PGTIDE_SESSION=1
 
 # bench_need CMD... : install the Debian package of that name when missing
 bench_need() {

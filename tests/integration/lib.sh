@@ -166,7 +166,8 @@ pgsql() {
 pgtide_start() {
 	local cfg=$1
 	shift
-	"$PGTIDE" "$@" "$cfg" >>"$T/pgtide.log" 2>&1 &
+	# PGTIDE_SESSION=1: a session of its own (benchmarks, see tests/bench/lib.sh)
+	${PGTIDE_SESSION:+setsid} "$PGTIDE" "$@" "$cfg" >>"$T/pgtide.log" 2>&1 &
 	PGTIDE_PID=$!
 	PIDS+=("$PGTIDE_PID")
 	local port
