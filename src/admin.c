@@ -183,32 +183,14 @@ static void fmt_time(usec_t mono, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-static void sock_local(int fd, char *addr, size_t alen, int *port)
+/* A socket's own (peer = false) or remote address, for SHOW output. */
+static void sock_addr(int fd, bool peer, char *addr, size_t alen, int *port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	addr[0] = '\0';
 	*port = 0;
-	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)alen);
-		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	} else if (ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)alen);
-		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	} else {
-		snprintf(addr, alen, "unix");
-	}
-}
-
-static void sock_peer(int fd, char *addr, size_t alen, int *port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	addr[0] = '\0';
-	*port = 0;
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+	if (fd < 0 || (peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len) < 0)
 		return;
 	if (ss.ss_family == AF_INET) {
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)alen);
@@ -425,7 +407,7 @@ static void client_row(struct result *r, struct client *c, usec_t now)
 	char addr[64], laddr[64], t1[40], t2[40];
 	int lport;
 	client_addr_string(c, addr, sizeof(addr));
-	sock_local(c->sb.fd, laddr, sizeof(laddr), &lport);
+	sock_addr(c->sb.fd, false, laddr, sizeof(laddr), &lport);
 	fmt_time(c->connect_time, t1, sizeof(t1));
 	fmt_time(c->request_time, t2, sizeof(t2));
 	usec_t wait = c->state == CL_WAITING ? now - c->wait_start : 0;
@@ -480,12 +462,12 @@ static void server_row(struct result *r, struct server *s)
 {
 	char addr[64], laddr[64], t1[40], t2[40];
 	int port, lport;
-	sock_peer(s->sb.fd, addr, sizeof(addr), &port);
+	sock_addr(s->sb.fd, true, addr, sizeof(addr), &port);
 	if (!addr[0]) {
 		snprintf(addr, sizeof(addr), "%s", server_host(s));
 		port = server_port(s);
 	}
-	sock_local(s->sb.fd, laddr, sizeof(laddr), &lport);
+	sock_addr(s->sb.fd, false, laddr, sizeof(laddr), &lport);
 	fmt_time(s->connect_time, t1, sizeof(t1));
 	fmt_time(s->request_time, t2, sizeof(t2));
 	const char *state = server_state_name(s->state);
