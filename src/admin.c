@@ -32,8 +32,10 @@
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
+#include "listen.h"
 #include "route.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 #include "tenant.h"
 #include "tls.h"
@@ -344,10 +346,10 @@ static void show_pools(struct client *c)
 					     "cl_waiting_cancel_req", "sv_active", "sv_active_cancel",
 					     "sv_being_canceled", "sv_idle", "sv_used", "sv_tested", "sv_login",
 					     "maxwait", "maxwait_us", "pool_mode",
-					     /* pgtide */ "pool_size", "target" };
-	static const uint32_t types[] = { T, T, I, I, I, I, I, I, I, I, I, I, I, I, I, T, I, T };
+					     /* pgtide */ "pool_size", "target", "sv_bound", "sv_listen" };
+	static const uint32_t types[] = { T, T, I, I, I, I, I, I, I, I, I, I, I, I, I, T, I, T, I, I };
 	struct result r;
-	result_begin(&r, 18, names, types);
+	result_begin(&r, 20, names, types);
 	usec_t now = now_usec();
 	struct list *pn;
 	list_for_each(pn, &g.pools) {
@@ -383,6 +385,8 @@ static void show_pools(struct client *c)
 		cell(&r, pool_mode_name(pool_mode_of(p, NULL)));
 		cell_int(&r, pool_size_of(p));
 		cell(&r, route_pool_target_name(p));
+		cell_int(&r, p->n_bound);
+		cell_int(&r, (long long)list_count(&p->listen_servers));
 		row_end(&r);
 	}
 	result_end(c, &r, "SHOW");
@@ -391,9 +395,9 @@ static void show_pools(struct client *c)
 static const char *const conn_cols[] = { "type", "user", "database", "state", "addr", "port", "local_addr",
 					 "local_port", "connect_time", "request_time", "wait", "wait_us",
 					 "close_needed", "ptr", "link", "remote_pid", "tls", "application_name",
-					 /* pgtide */ "id", "tenant", "prepared_statements" };
-static const uint32_t conn_types[] = { T, T, T, T, T, I, T, I, T, T, I, I, I, T, T, I, T, T, I, T, I };
-#define CONN_NCOLS 21
+					 /* pgtide */ "id", "tenant", "prepared_statements", "bound", "listens" };
+static const uint32_t conn_types[] = { T, T, T, T, T, I, T, I, T, T, I, I, I, T, T, I, T, T, I, T, I, T, I };
+#define CONN_NCOLS 23
 
 /* PgBouncer's "tls" column: protocol/cipher, empty when not on TLS. */
 static void tls_cell(struct result *r, struct sbuf *sb)
@@ -435,6 +439,8 @@ static void client_row(struct result *r, struct client *c, usec_t now)
 	cell_int(r, c->id);
 	cellf(r, "%s", c->tenant ? c->tenant->id : "");
 	cell_int(r, (long long)prep_client_count(c));
+	cellf(r, "%s", session_bound_reason(c));
+	cell_int(r, listen_client_count(c));
 	row_end(r);
 }
 
@@ -497,6 +503,8 @@ static void server_row(struct result *r, struct server *s)
 	cell_int(r, s->id);
 	cellf(r, "%s", s->tenant_known && s->tenant_val ? s->tenant_val->id : "");
 	cell_int(r, (long long)prep_server_count(s));
+	cellf(r, "%s", s->client ? session_bound_reason(s->client) : "");
+	cell_int(r, 0);
 	row_end(r);
 }
 
@@ -507,8 +515,9 @@ static void show_servers(struct client *c)
 	struct list *pn, *ln;
 	list_for_each(pn, &g.pools) {
 		struct pool *p = container_of(pn, struct pool, all_node);
-		struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers };
-		for (size_t i = 0; i < 4; i++)
+		struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers,
+					 &p->listen_servers };
+		for (size_t i = 0; i < 5; i++)
 			list_for_each(ln, lists[i])
 				server_row(&r, container_of(ln, struct server, node));
 	}
@@ -614,6 +623,7 @@ static void show_lists(struct client *c)
 		{ "dns_names", 0 }, { "dns_zones", 0 }, { "dns_queries", 0 }, { "dns_pending", 0 },
 		/* pgtide */
 		{ "tenants", (long long)tenant_count() }, { "param_sets", (long long)pset_count() },
+		{ "setting_sets", (long long)sset_count() },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		cell(&r, rows[i].k);

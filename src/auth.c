@@ -109,6 +109,12 @@ void auth_free_state(struct login_state *l)
 	for (int i = 0; i < NPARAMS; i++)
 		free(l->values[i]);
 	free(l->tenant);
+	for (int i = 0; i < l->n_sets; i++) {
+		free(l->set_names[i]);
+		free(l->set_values[i]);
+	}
+	free(l->set_names);
+	free(l->set_values);
 	if (l->scram) {
 		memset(l->scram, 0, sizeof(*l->scram));
 		free(l->scram);

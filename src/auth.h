@@ -20,6 +20,9 @@ struct login_state {
 	char *db_name;
 	char *values[NPARAMS];      /* tracked parameters from the startup packet */
 	char *tenant;               /* tenant from the startup packet, if any */
+	int n_sets;                 /* other settings from the startup packet */
+	char **set_names;           /* ... (session.c carries them) */
+	char **set_values;
 	bool wait_welcome;          /* authenticated; the pool has no parameters yet */
 	/* authentication exchange */
 	int method;

@@ -30,11 +30,13 @@
 #include "admin.h"
 #include "auth.h"
 #include "bufpool.h"
+#include "listen.h"
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
 #include "route.h"
 #include "server.h"
+#include "session.h"
 #include "sqlclass.h"
 #include "tenant.h"
 #include "tls.h"
@@ -197,6 +199,7 @@ static void client_finish_close(struct client *c, const char *reason)
 		auth_free_state(c->login);
 		c->login = NULL;
 	}
+	listen_client_free(c);
 	c->state = CL_JUSTFREE;
 	list_add_tail(&g.justfree_clients, &c->node);
 	g.n_clients--;
@@ -222,6 +225,7 @@ void client_free_pending(void)
 		pset_unref(c->params);
 		tenant_attach(c, NULL);
 		prep_client_free(c);
+		session_client_free(c);
 		client_replay_drop(c);
 		free(c->pending_error);
 		free(c);
@@ -310,14 +314,21 @@ void client_send_error(struct client *c, const char *sqlstate, const char *fmt, 
 
 /* ---- when the server under a client is lost ---- */
 
-void client_server_lost(struct client *c, const char *fmt, ...)
+static void server_lost(struct client *c, const char *sqlstate, const char *msg);
+
+void client_server_failed(struct client *c, const char *sqlstate, const char *fmt, ...)
 {
-	struct server *s = c->server;
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	server_lost(c, sqlstate, msg);
+}
+
+static void server_lost(struct client *c, const char *sqlstate, const char *msg)
+{
+	struct server *s = c->server;
 	if (!s)
 		return;
 	if (s->sb.fwd_partial && s->sb.stream_left) {
@@ -338,7 +349,7 @@ void client_server_lost(struct client *c, const char *fmt, ...)
 	bool first = true;
 	for (int i = 0; i < syncs; i++) {
 		if (first)
-			emit_errorf(c, "ERROR", "08006", "%s; the transaction was rolled back", msg);
+			emit_errorf(c, "ERROR", sqlstate, "%s; the transaction was rolled back", msg);
 		else if (after == 'E')
 			emit_errorf(c, "ERROR", "25P02",
 				    "current transaction is aborted, commands ignored until end of transaction block");
@@ -349,7 +360,7 @@ void client_server_lost(struct client *c, const char *fmt, ...)
 	}
 	if (open_group) {
 		if (first)
-			emit_errorf(c, "ERROR", "08006", "%s; the transaction was rolled back", msg);
+			emit_errorf(c, "ERROR", sqlstate, "%s; the transaction was rolled back", msg);
 		first = false;
 		c->skip_to_sync = true;
 	}
@@ -358,7 +369,7 @@ void client_server_lost(struct client *c, const char *fmt, ...)
 		size_t n = strlen(msg) + 64;
 		free(c->pending_error);
 		c->pending_error = xmalloc(sizeof(*c->pending_error) + n);
-		snprintf(c->pending_error->sqlstate, sizeof(c->pending_error->sqlstate), "08006");
+		snprintf(c->pending_error->sqlstate, sizeof(c->pending_error->sqlstate), "%.5s", sqlstate);
 		snprintf(c->pending_error->message, n, "%s; the transaction was rolled back", msg);
 	}
 	c->status = after;
@@ -391,6 +402,97 @@ void client_wait_failed(struct client *c, const char *sqlstate, const char *msg)
 	snprintf(c->pending_error->sqlstate, sizeof(c->pending_error->sqlstate), "%s", sqlstate);
 	memcpy(c->pending_error->message, msg, n);
 	sbuf_continue(&c->sb);
+}
+
+/* ---- LISTEN / NOTIFY (listen.c decides) ---- */
+
+void client_reply_command(struct client *c, const char *tag)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&c->sb, &pb))
+		return;
+	pkt_command_complete(&pb, tag);
+	pkt_rfq(&pb, c->status);
+	sbuf_gen_commit(&c->sb, &pb);
+}
+
+void client_listen_fail(struct client *c, const char *sqlstate, const char *msg)
+{
+	emit_errorf(c, "ERROR", sqlstate, "%s", msg);
+	emit_rfq(c, c->status);
+}
+
+void client_listen_answer(struct client *c, const char *err)
+{
+	if (c->state == CL_JUSTFREE)
+		return;
+	if (listen_client_waiting(c))
+		return; /* another channel of the same request is not ready yet */
+	if (err)
+		client_listen_fail(c, "08006", err);
+	else
+		client_reply_command(c, "LISTEN");
+	sbuf_flush(&c->sb);
+	sbuf_continue(&c->sb);
+}
+
+/* Between transactions a client may get a notification at once: nothing
+ * of a server's reply can be half-written to it then. */
+static bool notify_now(const struct client *c)
+{
+	return c->state == CL_ACTIVE && !listen_client_waiting(c) &&
+	       (!c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy && !c->server->capturing));
+}
+
+static bool put_notification(struct client *c, const uint8_t *msg, size_t len)
+{
+	struct pktbuf pb;
+	if (sbuf_gen_begin(&c->sb, &pb) && pb.cap - pb.len >= len) {
+		pkt_put_bytes(&pb, msg, len);
+		sbuf_gen_commit(&c->sb, &pb);
+		return true;
+	}
+	void *copy = malloc(len);
+	if (!copy)
+		return false;
+	memcpy(copy, msg, len);
+	return sbuf_queue_heap(&c->sb, copy, len);
+}
+
+void client_notify(struct client *c, const uint8_t *msg, size_t len)
+{
+	if (c->state == CL_JUSTFREE)
+		return;
+	if (notify_now(c) && !listen_has_pending(c)) {
+		if (put_notification(c, msg, len))
+			sbuf_flush(&c->sb);
+		else
+			client_close(c, "53200", "out of memory delivering a notification");
+		return;
+	}
+	if (!listen_hold(c, msg, len))
+		client_close(c, "53400", "notifications for this client waiting for its transaction to end exceed %u bytes",
+			     LISTEN_PENDING_MAX);
+}
+
+/* Deliver what was held while the client was in a transaction. */
+static void deliver_notifications(struct client *c)
+{
+	if (!notify_now(c))
+		return;
+	size_t len;
+	void *msg;
+	bool any = false;
+	while ((msg = listen_take_pending(c, &len))) {
+		bool ok = sbuf_queue_heap(&c->sb, msg, len);
+		if (!ok) {
+			client_close(c, "53200", "out of memory delivering a notification");
+			return;
+		}
+		any = true;
+	}
+	if (any)
+		sbuf_flush(&c->sb);
 }
 
 /* ---- answering without a server ---- */
@@ -547,35 +649,6 @@ static bool intercept_tenant_set(struct client *c, const struct pmsg *m, const c
 	return true;
 }
 
-/* Statements that change server session state pgtide keeps track of. */
-static void note_session_changes(struct client *c, struct server *s, const char *q, size_t len)
-{
-	const char *p = q;
-	while (p < q + len && isspace((unsigned char)*p))
-		p++;
-	if (p >= q + len || !strchr("dDrR", *p))
-		return;
-	char w[16];
-	sql_first_word(q, len, w, sizeof(w));
-	bool reset_all = false;
-	if (strcmp(w, "discard") == 0) {
-		reset_all = true;
-		s->tenant_stmt_ok = false;
-		/* DISCARD ALL deallocates: the server's statements and the
-		 * client's names are gone */
-		prep_server_forget(s);
-		prep_client_discard(c);
-	} else if (strcmp(w, "deallocate") == 0) {
-		s->tenant_stmt_ok = false;
-	} else if (strcmp(w, "reset") == 0) {
-		reset_all = sql_icontains(q, len, "all");
-	}
-	if (reset_all) {
-		tenant_server_forget(s);
-		server_forget_unreported_params(s);
-	}
-}
-
 /* ---- welcome ---- */
 
 static void send_welcome(struct client *c)
@@ -596,6 +669,10 @@ static void send_welcome(struct client *c)
 	}
 	pset_unref(c->params);
 	c->params = set;
+	if (l && l->n_sets) {
+		sset_unref(c->sess);
+		c->sess = sset_from_pairs(l->set_names, l->set_values, l->n_sets);
+	}
 	for (int i = 0; i < p->n_welcome; i++) {
 		const char *name = p->welcome_names[i]->s;
 		const char *value = p->welcome_values[i]->s;
@@ -724,6 +801,27 @@ static bool user_ignored(const char *name)
 	return cfg_list_contains(S()->ignore_startup_parameters, name);
 }
 
+/* Any other setting a client asks for at login follows it like a SET
+ * (session.c); Postgres checks it when it is first applied. */
+static bool add_startup_setting(struct client *c, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct login_state *l = c->login;
+	if (!sset_name_ok(name)) {
+		snprintf(err, errlen, "invalid startup parameter name \"%.100s\"", name);
+		return false;
+	}
+	if (l->n_sets >= STARTUP_MAX_PARAMS) {
+		snprintf(err, errlen, "too many startup parameters");
+		return false;
+	}
+	l->set_names = xrealloc(l->set_names, sizeof(char *) * (size_t)(l->n_sets + 1));
+	l->set_values = xrealloc(l->set_values, sizeof(char *) * (size_t)(l->n_sets + 1));
+	l->set_names[l->n_sets] = xstrdup(name);
+	l->set_values[l->n_sets] = xstrdup(value);
+	l->n_sets++;
+	return true;
+}
+
 /* -c name=value / --name=value in "options", as libpq's PGOPTIONS sends
  * them; backslash escapes a space. */
 static bool parse_options(struct client *c, const char *opts, char *err, size_t errlen)
@@ -775,8 +873,7 @@ static bool parse_options(struct client *c, const char *opts, char *err, size_t 
 		} else if (g.tenant_setting && strcasecmp(name, g.tenant_setting) == 0) {
 			free(l->tenant);
 			l->tenant = xstrdup(value);
-		} else if (!user_ignored(name)) {
-			snprintf(err, errlen, "unsupported startup parameter in options: %.200s", name);
+		} else if (!user_ignored(name) && !add_startup_setting(c, name, value, err, errlen)) {
 			return false;
 		}
 	}
@@ -926,8 +1023,10 @@ static int on_startup(struct client *c, const uint8_t *data, size_t len)
 		}
 		if (user_ignored(name))
 			continue;
-		client_close(c, "08P01", "unsupported startup parameter: %s", name);
-		return -1;
+		if (!add_startup_setting(c, name, value, err, sizeof(err))) {
+			client_close(c, "08P01", "%s", err);
+			return -1;
+		}
 	}
 	negotiate_protocol(c, &sp);
 	c->sb.raw = false;
@@ -1064,26 +1163,112 @@ void client_replay(struct client *c, bool primary)
 	sbuf_continue(&c->sb);
 }
 
-/* Start of a transaction on a linked server: bring its session parameters
- * in line with the client's, in the same write as the client's request. */
-static void prepare_server(struct client *c, struct server *s)
+/* Queue a message built outside the output area (a large one). */
+static bool queue_built(struct server *s, struct pktbuf *big)
 {
-	if (s->params == c->params)
-		return;
-	char sql[4096];
-	int n = pset_diff_sql(s->params, c->params, sql, sizeof(sql));
-	if (n > 0) {
-		struct pktbuf pb;
-		if (sbuf_gen_begin(&s->sb, &pb)) {
-			pkt_query(&pb, sql);
-			if (!pb.failed) {
-				sbuf_gen_commit(&s->sb, &pb);
-				rq_push(s, 'Q', RQ_CONSUME | RQ_PARAMS);
+	if (big->failed) {
+		pkt_free(big);
+		return false;
+	}
+	if (!sbuf_queue_heap(&s->sb, big->buf, big->len))
+		return false; /* the block was freed */
+	return true;
+}
+
+/* The statement that brings s to c's session settings (session.c), in
+ * front of the client's first message. Normally Parse/Bind/Execute with
+ * no Sync: if it fails, Postgres skips the client's messages, which so
+ * never run with another client's settings. A statement that must run in
+ * a transaction of its own (wait) gets it as a query before it. */
+static bool apply_session(struct client *c, struct server *s, bool wait)
+{
+	const char *sql = session_apply_sql(s, c);
+	if (!sql)
+		return true;
+	struct pktbuf pb, big;
+	struct pktbuf *b = &pb;
+	bool fits = sbuf_gen_begin(&s->sb, &pb) && pb.cap - pb.len > strlen(sql) + 64;
+	if (!fits) {
+		pkt_init_growable(&big, strlen(sql) + 64);
+		b = &big;
+	}
+	if (wait) {
+		pkt_query(b, sql);
+	} else {
+		pkt_close(b, 'S', SESSION_STMT);
+		pkt_parse(b, SESSION_STMT, sql);
+		pkt_bind_noparams(b, "", SESSION_STMT);
+		pkt_execute(b, "", 0);
+	}
+	if (fits) {
+		if (pb.failed)
+			return false;
+		sbuf_gen_commit(&s->sb, &pb);
+	} else if (!queue_built(s, &big)) {
+		return false;
+	}
+	if (wait) {
+		rq_push(s, 'Q', RQ_CONSUME | RQ_SESS);
+	} else {
+		rq_push(s, 'C', RQ_CONSUME | RQ_SESS);
+		rq_push(s, 'P', RQ_CONSUME | RQ_SESS);
+		rq_push(s, 'B', RQ_CONSUME | RQ_SESS);
+		rq_push(s, 'E', RQ_CONSUME | RQ_SESS);
+		s->unsynced = true;
+	}
+	session_applied(s, c);
+	return true;
+}
+
+/* Start of a transaction on a linked server: bring its session parameters
+ * and settings in line with the client's, in the same write as the
+ * client's request. */
+static bool prepare_server(struct client *c, struct server *s, bool wait)
+{
+	if (s->params != c->params) {
+		char sql[4096];
+		int n = pset_diff_sql(s->params, c->params, sql, sizeof(sql));
+		if (n > 0) {
+			struct pktbuf pb;
+			if (sbuf_gen_begin(&s->sb, &pb)) {
+				pkt_query(&pb, sql);
+				if (!pb.failed) {
+					sbuf_gen_commit(&s->sb, &pb);
+					rq_push(s, 'Q', RQ_CONSUME | RQ_PARAMS);
+				}
 			}
 		}
+		pset_unref(s->params);
+		s->params = pset_ref(c->params);
 	}
-	pset_unref(s->params);
-	s->params = pset_ref(c->params);
+	return apply_session(c, s, wait);
+}
+
+/* What the statement text of this message does to the session. */
+static void session_effects(struct client *c, const struct pmsg *m, const char *text, size_t tlen,
+			    const struct msg_parse *mp, struct sql_session *se)
+{
+	se->flags = 0;
+	se->n_names = 0;
+	se->scan = 0;
+	if (text) {
+		sql_session_effects(text, tlen, g.tenant_setting, se);
+		if (m->type == 'P' && mp->name[0]) {
+			if (prep_enabled(c))
+				se->flags &= ~(unsigned)(SE_BINDS | SE_SETTINGS | SE_UNKNOWN); /* decided at Bind */
+			else
+				se->flags |= SESS_NAMED_PARSE;
+		}
+		if (m->type == 'Q' && (se->flags & SE_PREPARE_STMT) && !(se->flags & SE_MULTI) && prep_enabled(c)) {
+			/* prepare.c maps it: nothing of it reaches a server as
+			 * written; EXECUTE runs what its statement does */
+			se->flags = 0;
+			se->n_names = 0;
+			prep_sql_session(c, text, tlen, se);
+		}
+	} else if (m->type == 'B' && prep_enabled(c)) {
+		prep_bind_session(c, m, se);
+	}
 }
 
 static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool complete)
@@ -1110,6 +1295,8 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		client_close(c, "08P01", "invalid frontend message type %d", m->type);
 		return SB_CLOSED;
 	}
+	if (listen_client_waiting(c))
+		return SB_STOP; /* its LISTEN is not answered yet */
 	c->request_time = now_usec();
 	c->pool->bytes_in += m->len;
 	if (log_enabled(LV_NOISE))
@@ -1132,10 +1319,14 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	if (c->skip_to_sync && (!c->server || c->server->rq_len == 0))
 		return emulate(c, m);
 
+	struct sql_session se;
+	session_effects(c, m, text, tlen, &mp, &se);
+
 	bool write_attempt = false;
 	if (tenant_enabled() && !c->failed_block && !c->pending_error) {
 		bool outside = !c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy);
-		if (m->type == 'Q' && outside && intercept_tenant_set(c, m, text, tlen))
+		/* a tenant SET / RESET / set_config has a word the scan looks for */
+		if (m->type == 'Q' && outside && (se.scan & QS_SESSION) && intercept_tenant_set(c, m, text, tlen))
 			return SB_DROP;
 		if (text && sql_tenant_write_attempt(text, tlen, g.tenant_setting)) {
 			if (c->user->tenant) {
@@ -1155,6 +1346,34 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		}
 	}
 
+	/* LISTEN / UNLISTEN between transactions: the pool's shared
+	 * listener does it, and no server is bound */
+	if ((se.flags & SE_LISTEN) && m->type == 'Q' && c->status == 'I' && !c->failed_block && !c->pending_error &&
+	    !session_holds_server(c) && (!c->server || (server_is_idle_for_txn(c->server) && !c->server->capturing)) &&
+	    tlen < 512) {
+		char channel[256];
+		char kind = sql_listen_statement(text, tlen, channel, sizeof(channel));
+		if (kind) {
+			listen_request(c, kind, channel);
+			if (c->server && !listen_client_waiting(c) && sbuf_has_output(&c->sb))
+				sbuf_flush(&c->sb);
+			return SB_DROP;
+		}
+	}
+	char sqlstate[6], smsg[400];
+	if ((se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) && !c->failed_block && !c->pending_error &&
+	    !c->skip_to_sync && (!c->server || !c->server->skipping)) {
+		/* decided before a server is picked when there is none yet: a
+		 * refusal is then local, and a binding goes to the primary */
+		enum sess_verdict sv = session_check(c, c->server, &se, sqlstate, smsg, sizeof(smsg));
+		if (sv == SESS_DENY) {
+			client_log(c, LV_LOG, "refused: %s", smsg);
+			return client_deny(c, m, sqlstate, smsg);
+		}
+		if (sv == SESS_BIND && !c->server)
+			c->route_primary = true;
+	}
+
 	if (c->pending_error && (!c->server || (c->server->rq_len == 0 && !c->server->unsynced))) {
 		struct pending_error *pe = c->pending_error;
 		c->pending_error = NULL;
@@ -1167,7 +1386,8 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		enum sb_verdict pv;
 		if (m->type == 'C' && m->body_len >= 1 && m->body[0] == 'S')
 			return prep_close(c, m);
-		if (m->type == 'Q' && prep_query_local(text, tlen) && prep_query(c, m, text, tlen, &pv))
+		if (m->type == 'Q' && (se.scan & QS_SESSION) && prep_query_local(text, tlen) &&
+		    prep_query(c, m, text, tlen, &pv))
 			return pv;
 		if (m->type == 'P' && mp.name[0] && !c->skip_to_sync && !c->failed_block &&
 		    prep_parse_local(c, m, &mp, &pv))
@@ -1212,6 +1432,8 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			return SB_STOP;
 	}
 	struct server *s = c->server;
+	if (s->capturing)
+		return SB_STOP; /* pgtide asks what the last transaction left; continued after */
 	if (rq_full(s)) {
 		/* Too many replies owed: wait for some. Postgres holds replies
 		 * until its output buffer fills or it sees Sync or Flush, so ask
@@ -1226,34 +1448,55 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		return SB_STOP;
 	}
 	s->release_pending = false;
+	if ((se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) && !s->skipping && !c->bound_flags) {
+		enum sess_verdict sv = session_check(c, s, &se, sqlstate, smsg, sizeof(smsg));
+		if (sv == SESS_DENY) {
+			client_log(c, LV_LOG, "refused: %s", smsg);
+			enum sb_verdict v = client_deny(c, m, sqlstate, smsg);
+			/* a server taken for this message alone goes back */
+			if (v == SB_DROP && c->server == s && server_is_idle_for_txn(s) && !session_holds_server(c))
+				pool_release_server(s);
+			return v;
+		}
+		if (sv == SESS_BIND)
+			session_bind(c, s, se.flags);
+	}
+	/* Statements that refuse to run in a pipeline get pgtide's own
+	 * messages as queries of their own, waited for: asked only when
+	 * pgtide has something to put in front. */
+	int wait = -1;
+#define WAIT() (wait < 0 ? (wait = text && sql_needs_own_transaction(text, tlen)) : wait)
+	/* Decided before pgtide puts anything of its own in front: its
+	 * messages leave the server mid-group. */
+	bool group_start = !s->unsynced && m->type != 'S' && m->type != 'H';
 	if (server_is_idle_for_txn(s)) {
 		if (!c->xact_start)
 			c->xact_start = now_usec();
-		prepare_server(c, s);
+		if ((s->params != c->params || s->sess != c->sess) && !prepare_server(c, s, WAIT())) {
+			client_close(c, "53200", "out of memory");
+			return SB_CLOSED;
+		}
 		if (c->replay && !s->holding)
 			server_holdback_begin(s);
 	} else if (c->replay_begun && !c->replay_joined && !s->unsynced && m->type != 'S' && m->type != 'H') {
 		join_request(c, s, m);
 	}
-	s->group_start = !s->unsynced && m->type != 'S' && m->type != 'H';
-	if (s->group_start)
+	s->group_start = group_start;
+	if (group_start)
 		prep_new_group(s);
 	/* Each request group starts with the client's tenant in effect. */
-	if (tenant_enabled() && !s->unsynced && !s->skipping && m->type != 'S' && m->type != 'H' &&
-	    !tenant_in_effect(s, c)) {
-		bool wait = text && sql_needs_own_transaction(text, tlen);
-		if (!tenant_queue_set(s, c, wait)) {
+	if (tenant_enabled() && group_start && !s->skipping && !tenant_in_effect(s, c)) {
+		if (!tenant_queue_set(s, c, WAIT())) {
 			client_close(c, "53200", "out of memory");
 			return SB_CLOSED;
 		}
 		if (wait)
 			return SB_STOP; /* continued when the SET's ReadyForQuery arrives */
 	}
-	if (text) {
-		note_session_changes(c, s, text, tlen);
-		if (write_attempt)
-			tenant_server_forget(s);
-	}
+#undef WAIT
+	session_note_sent(c, s, &se);
+	if (write_attempt)
+		tenant_server_forget(s);
 	if (prep_enabled(c)) {
 		enum sb_verdict pv = SB_FORWARD;
 		switch (m->type) {
@@ -1271,7 +1514,8 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			pv = prep_close(c, m);
 			break;
 		case 'Q':
-			if (!prep_query(c, m, text, tlen, &pv))
+			/* PREPARE / EXECUTE / DEALLOCATE start with a word the scan looks for */
+			if (!(se.scan & QS_SESSION) || !prep_query(c, m, text, tlen, &pv))
 				pv = SB_FORWARD;
 			break;
 		default:
@@ -1367,9 +1611,13 @@ static void client_on_drained(struct sbuf *sb)
 	struct server *s = c->server;
 	if (s && s->release_pending) {
 		pool_release_server(s);
-		if (c->close_after_xact)
+		if (c->close_after_xact) {
 			client_close(c, "57P01", "pgtide is shutting down");
+			return;
+		}
 	}
+	if (c->listen)
+		deliver_notifications(c);
 }
 
 static void client_on_tls(struct sbuf *sb, const char *err)
@@ -1443,6 +1691,7 @@ void client_accept(struct listener *l, int fd, const struct sockaddr *sa, sockle
 	c->connect_time = now_usec();
 	c->request_time = c->connect_time;
 	c->params = pset_empty();
+	c->sess = sset_empty();
 	c->login = xcalloc(1, sizeof(*c->login));
 	list_add_tail(&g.login_clients, &c->node);
 	g.n_clients++;

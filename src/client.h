@@ -36,7 +36,11 @@ void client_send_error(struct client *c, const char *sqlstate, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 /* The server under this client died or failed: the client gets errors for
  * what it is waiting for, keeps its connection, and its transaction fails. */
-void client_server_lost(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define client_server_lost(c, ...) client_server_failed((c), "08006", __VA_ARGS__)
+/* The same with the SQLSTATE the failure had (pgtide's own statement on
+ * the server failed: Postgres skipped the client's messages). */
+void client_server_failed(struct client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* The client's next request fails with "SQLSTATE message" (a waited-for
  * tenant SET failed); the request stays in the buffer and is answered. */
 void client_fail_request(struct client *c, const char *state_and_msg);
@@ -50,6 +54,16 @@ void client_wait_failed(struct client *c, const char *sqlstate, const char *msg)
 /* Refuse one request where it stands (locally when nothing is in flight,
  * else as a server-side error in its place, keeping replies in order). */
 enum sb_verdict client_deny(struct client *c, const struct pmsg *m, const char *sqlstate, const char *msg);
+
+/* Answer a whole Query pgtide handled itself: CommandComplete(tag) and
+ * ReadyForQuery. */
+void client_reply_command(struct client *c, const char *tag);
+/* LISTEN / NOTIFY, as listen.c decides: refuse a LISTEN; the LISTEN the
+ * client waited for is answered (err: refused); a notification for the
+ * client (held while it is in a transaction). */
+void client_listen_fail(struct client *c, const char *sqlstate, const char *msg);
+void client_listen_answer(struct client *c, const char *err);
+void client_notify(struct client *c, const uint8_t *msg, size_t len);
 
 void client_free_pending(void);
 struct client *client_by_id(uint32_t id);

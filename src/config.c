@@ -56,6 +56,9 @@ static const struct cfg_enum routings[] = {
 static const struct cfg_enum fallbacks[] = {
 	{ "primary", RF_PRIMARY }, { "error", RF_ERROR }, { NULL, 0 },
 };
+static const struct cfg_enum switch_resets[] = {
+	{ "off", 0 }, { "bound", 1 }, { "always", 2 }, { NULL, 0 },
+};
 static const struct cfg_enum tls_modes[] = {
 	{ "disable", TLS_DISABLE }, { "allow", TLS_ALLOW }, { "prefer", TLS_PREFER },
 	{ "require", TLS_REQUIRE }, { "verify-ca", TLS_VERIFY_CA },
@@ -107,6 +110,8 @@ static const struct cfg_key keys[] = {
 	{ "server_check_query", T_STR, OFF(server_check_query), "select 1", R, NULL, 0, 0 },
 	{ "server_check_delay", T_TIME, OFF(server_check_delay), "30", R, NULL, 0, 0 },
 	{ "max_prepared_statements", T_INT, OFF(max_prepared_statements), "200", R, NULL, I32 },
+	{ "max_bound_servers", T_INT, OFF(max_bound_servers), "-1", R, NULL, -1, INT_MAX },
+	{ "tenant_switch_reset", T_ENUM, OFF(tenant_switch_reset), "bound", R, switch_resets, 0, 0 },
 	{ "ignore_startup_parameters", T_STR, OFF(ignore_startup_parameters), "", R, NULL, 0, 0 },
 	{ "max_packet_size", T_INT, OFF(max_packet_size), "2147483647", R, NULL, 9, INT_MAX },
 	{ "pkt_buf", T_INT, OFF(pkt_buf), "16384", 0, NULL, 1024, 1048576 },
@@ -779,6 +784,8 @@ static bool db_kv(void *arg, const char *k, const char *v, char *err, size_t err
 		db->tenant_required = b;
 		return true;
 	}
+	if (strcmp(k, "max_bound_servers") == 0)
+		return set_int_field(&db->max_bound_servers, k, v, -1, INT_MAX, err, errlen);
 	if (strcmp(k, "replicas") == 0) {
 		for (int i = 0; i < db->n_replicas; i++)
 			free(db->replicas[i].host);
@@ -949,6 +956,7 @@ static void handle_database(struct ini_ctx *x, const char *name, const char *val
 	db->primary.port = 5432;
 	db->pool_size = db->min_pool_size = db->reserve_pool = db->max_db_connections = -1;
 	db->pool_mode = db->read_routing = db->tenant_required = -1;
+	db->max_bound_servers = MAX_BOUND_INHERIT;
 	db->file = x->file;
 	db->line = x->line;
 	char err[512];

@@ -61,6 +61,8 @@ struct settings {
 	char *server_check_query;
 	usec_t server_check_delay;
 	int max_prepared_statements;
+	int max_bound_servers;
+	int tenant_switch_reset;
 	char *ignore_startup_parameters;
 	int max_packet_size;
 	int pkt_buf;
@@ -153,11 +155,14 @@ struct db_config {
 	int pool_mode;
 	int read_routing;
 	int tenant_required;
+	int max_bound_servers;      /* MAX_BOUND_INHERIT: the global setting */
 	struct host_port *replicas;
 	int n_replicas;
 	const char *file;
 	int line;
 };
+
+#define MAX_BOUND_INHERIT (-2)
 
 /* One [users] line. */
 struct user_config {

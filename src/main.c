@@ -37,6 +37,7 @@
 #include "prepare.h"
 #include "route.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 #include "tenant.h"
 #include "authq.h"
@@ -270,6 +271,10 @@ static void close_idle_for_shutdown(void)
 			struct server *s = container_of(ln, struct server, node);
 			server_close(s, "shutting down");
 		}
+		list_for_each_safe(ln, tmp, &p->listen_servers) {
+			struct server *s = container_of(ln, struct server, node);
+			server_close(s, "shutting down");
+		}
 	}
 }
 
@@ -441,8 +446,9 @@ static void final_cleanup(void)
 				struct client *c = container_of(ln, struct client, node);
 				client_close(c, "57P01", "pgtide is shutting down");
 			}
-		struct list *sl[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers };
-		for (size_t i = 0; i < 4; i++)
+		struct list *sl[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers,
+				      &p->listen_servers };
+		for (size_t i = 0; i < 5; i++)
 			list_for_each_safe(ln, tmp, sl[i]) {
 				struct server *s = container_of(ln, struct server, node);
 				server_close(s, "shutting down");
@@ -482,6 +488,7 @@ int main(int argc, char **argv)
 
 	hash_seed_random();
 	params_init();
+	session_module_init();
 
 	struct cfg_diag d;
 	struct auth_entry *auth = NULL;
@@ -589,6 +596,7 @@ int main(int argc, char **argv)
 	prep_module_free();
 	htab_free(&g.clients_by_id);
 	free(g.tenant_setting);
+	session_module_free();
 	params_free();
 	bufpool_free_all();
 	event_base_free(g.base);

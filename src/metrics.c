@@ -138,17 +138,33 @@ char *metrics_render(void)
 			strbuf_printf(&sb, ",state=\"%s\"} %zu\n", cstates[i], counts[i]);
 		}
 	}
-	static const char *const sstates[] = { "active", "idle", "tested", "login" };
+	static const char *const sstates[] = { "active", "idle", "tested", "login", "listen" };
 	help(&sb, "pgtide_pool_servers", "gauge", "Server connections of a pool by state.");
 	list_for_each(pn, &g.pools) {
 		struct pool *p = container_of(pn, struct pool, all_node);
-		size_t counts[4] = { list_count(&p->active_servers), list_count(&p->idle_servers),
-				     list_count(&p->tested_servers), list_count(&p->login_servers) };
-		for (int i = 0; i < 4; i++) {
+		size_t counts[5] = { list_count(&p->active_servers), list_count(&p->idle_servers),
+				     list_count(&p->tested_servers), list_count(&p->login_servers),
+				     list_count(&p->listen_servers) };
+		for (int i = 0; i < 5; i++) {
 			strbuf_puts(&sb, "pgtide_pool_servers");
 			pool_labels(&sb, p);
 			strbuf_printf(&sb, ",state=\"%s\"} %zu\n", sstates[i], counts[i]);
 		}
+	}
+	help(&sb, "pgtide_pool_bound_servers", "gauge",
+	     "Servers kept for one client for the rest of its session (temporary objects, WITH HOLD cursors, ...).");
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		strbuf_puts(&sb, "pgtide_pool_bound_servers");
+		pool_labels(&sb, p);
+		strbuf_printf(&sb, "} %d\n", p->n_bound);
+	}
+	help(&sb, "pgtide_pool_bindings_total", "counter", "Times a server was kept for one client.");
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		strbuf_puts(&sb, "pgtide_pool_bindings_total");
+		pool_labels(&sb, p);
+		strbuf_printf(&sb, "} %llu\n", (unsigned long long)p->bound_total);
 	}
 	help(&sb, "pgtide_pool_size", "gauge", "Servers a pool may open (default_pool_size or the database's pool_size).");
 	list_for_each(pn, &g.pools) {

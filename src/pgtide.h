@@ -26,6 +26,10 @@ struct pool;
 struct server;
 struct client;
 struct tenant;
+struct sset;
+struct sess_capture;
+struct listen_pool;
+struct listen_client;
 
 /* ---- users ---- */
 
@@ -82,9 +86,13 @@ struct pool {
 	struct list active_servers;  /* SV_ACTIVE: linked to a client */
 	struct list tested_servers;  /* SV_TESTED: running a check/reset query */
 	struct list login_servers;   /* SV_LOGIN: connecting and authenticating */
+	struct list listen_servers;  /* SV_LISTEN: the shared LISTEN connection (listen.c) */
+	struct listen_pool *listen;  /* channels its clients listen to, or NULL */
 	struct list active_clients;  /* CL_ACTIVE: logged in */
 	struct list waiting_clients; /* CL_WAITING: FIFO for a server */
 	int n_servers;               /* in any state but closing */
+	int n_bound;                 /* servers kept for one client (session.c) */
+	uint64_t bound_total;
 	int n_waiting;
 
 	/* What new clients are told at login: the first server's report. */
@@ -148,6 +156,8 @@ struct client {
 	struct login_state *login;   /* heap, only while logging in */
 	struct pending_error *pending_error; /* answer for the next request */
 	struct client_stmts *stmts;  /* prepared statement names (prepare.c) */
+	struct sset *sess;           /* session settings it has set (session.c) */
+	struct listen_client *listen; /* channels it listens to (listen.c), or NULL */
 	struct replay *replay;       /* a replica's first request, kept for a replay */
 	usec_t connect_time;
 	usec_t request_time;
@@ -161,6 +171,7 @@ struct client {
 	uint8_t addr[16];
 	uint8_t state;
 	uint8_t emu;                 /* emulate(): EMU_* */
+	uint16_t bound_flags;        /* SE_* why its server is kept for it; 0: not bound */
 	char status;                 /* transaction status last told to the client */
 	/* flags, as bits: an idle client's size is what 100k of them cost */
 	bool admin : 1;
@@ -186,6 +197,7 @@ enum server_state {
 	SV_IDLE,        /* pool->idle_servers: ready */
 	SV_ACTIVE,      /* pool->active_servers: linked to a client */
 	SV_TESTED,      /* pool->tested_servers: pgtide's own query running */
+	SV_LISTEN,      /* pool->listen_servers: LISTENs for the pool's clients */
 	SV_JUSTFREE,    /* justfree list */
 };
 
@@ -210,6 +222,9 @@ struct rq_entry {
 #define RQ_CONSUME_OK 0x400  /* pgtide's own: success is consumed, an error goes to the client */
 #define RQ_RETRYABLE 0x800   /* a Bind that may be retried after a plan change */
 #define RQ_FAILED 0x1000     /* an error came for this Query before its ReadyForQuery */
+#define RQ_SESS 0x2000       /* session settings apply (session.c) */
+#define RQ_CAPTURE 0x4000    /* asking a server for its session settings */
+#define RQ_LISTEN 0x8000     /* LISTEN / UNLISTEN on the listener connection */
 
 #define RQ_CAP 512
 
@@ -252,6 +267,16 @@ struct server {
 	struct tenant *tenant_stmt;
 	char *wait_error;            /* a waited-for SET failed: "SQLSTATE message" */
 	struct server_stmts *stmts;  /* statements prepared here (prepare.c) */
+	/* session state (session.c) */
+	struct sset *sess;           /* settings its session has, beyond params */
+	struct sess_capture *cap;    /* asking what a transaction left */
+	struct tenant *last_tenant;  /* tenant of the last client it served */
+	uint8_t reset;               /* enum sess_reset: before the next client */
+	bool used;                   /* served a client since it was clean */
+	bool last_bound_user;        /* ... and that client was a bound user */
+	bool discard_seen;           /* a client sent DISCARD ALL */
+	bool capturing;              /* the capture query is in flight */
+	bool listener;               /* the pool's LISTEN connection (listen.c) */
 	struct pktbuf holdback;      /* replies held until the request ran (replay); */
 	bool holding;                /* its buffer is kept for the next one */
 	uint16_t rq_head, rq_len;

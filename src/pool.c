@@ -17,9 +17,11 @@
 #include "admin.h"
 #include "auth.h"
 #include "client.h"
+#include "listen.h"
 #include "log.h"
 #include "route.h"
 #include "server.h"
+#include "session.h"
 #include "util/strbuf.h"
 
 static struct db_config *autodb_template;
@@ -248,6 +250,7 @@ struct pool *pool_get_target(struct database *db, struct user *u, struct route_t
 	list_init(&p->active_servers);
 	list_init(&p->tested_servers);
 	list_init(&p->login_servers);
+	list_init(&p->listen_servers);
 	list_init(&p->active_clients);
 	list_init(&p->waiting_clients);
 	list_add_tail(&db->pools, &p->db_node);
@@ -313,6 +316,7 @@ void pool_link(struct client *c, struct server *s)
 	s->state = SV_ACTIVE;
 	s->client = c;
 	s->request_time = now_usec();
+	session_linked(s, c);
 	c->server = s;
 	c->sb.dst = &s->sb;
 	s->sb.dst = &c->sb;
@@ -353,6 +357,25 @@ static bool server_needs_check(const struct server *s)
 	return now_usec() - s->release_time >= S()->server_check_delay;
 }
 
+/* Reset a server with DISCARD ALL; it comes back through pool_server_ready. */
+static void reset_server(struct server *s, const char *why)
+{
+	server_log(s, LV_DEBUG, "DISCARD ALL before its next client: %s", why);
+	server_run_check(s, "DISCARD ALL", true);
+}
+
+/* An idle server c may have without a reset, if any. */
+static struct server *idle_without_reset(struct pool *p, const struct client *c)
+{
+	struct list *ln;
+	list_for_each(ln, &p->idle_servers) {
+		struct server *s = container_of(ln, struct server, node);
+		if (!session_needs_reset(s, c))
+			return s;
+	}
+	return NULL;
+}
+
 bool pool_acquire(struct client *c, struct pool *p)
 {
 	if (pool_can_serve(p) && p->n_waiting == 0) {
@@ -364,6 +387,15 @@ bool pool_acquire(struct client *c, struct pool *p)
 			if (server_needs_check(s)) {
 				server_run_check(s, S()->server_check_query, false);
 				continue;
+			}
+			if (session_needs_reset(s, c)) {
+				/* another tenant's server: prefer one that needs no reset */
+				struct server *alt = idle_without_reset(p, c);
+				if (!alt) {
+					reset_server(s, "it passes to another tenant (tenant_switch_reset)");
+					break; /* wait for it, first in line */
+				}
+				s = alt;
 			}
 			pool_link(c, s);
 			return true;
@@ -384,6 +416,14 @@ void pool_server_ready(struct server *s)
 {
 	struct pool *p = s->pool;
 	s->release_pending = false;
+	if (s->listener) {
+		/* the pool's LISTEN connection serves no client */
+		list_del(&s->node);
+		list_add_tail(&p->listen_servers, &s->node);
+		s->state = SV_LISTEN;
+		listen_conn_ready(s);
+		return;
+	}
 	if (s->close_needed || g.shutting_down) {
 		server_close(s, s->close_needed ? "close needed" : "shutting down");
 		return;
@@ -392,6 +432,10 @@ void pool_server_ready(struct server *s)
 		struct list *ln = list_first(&p->waiting_clients);
 		if (ln) {
 			struct client *c = container_of(ln, struct client, node);
+			if (session_needs_reset(s, c)) {
+				reset_server(s, "it passes to another tenant (tenant_switch_reset)");
+				return;
+			}
 			pool_link(c, s);
 			sbuf_continue(&c->sb);
 			return;
@@ -407,21 +451,31 @@ void pool_release_server(struct server *s)
 	struct client *c = s->client;
 	if (g.paused || s->pool->db->paused)
 		defer_call(check_admin_waits, NULL);
+	enum sess_reset r = session_on_release(s, c);
+	bool session_mode = s->dirty && pool_mode_of(s->pool, c ? c->user : NULL) == POOL_SESSION;
 	if (c)
 		pool_unlink(c);
 	s->release_time = now_usec();
+	if (r == SR_CLOSE) {
+		server_close(s, "a client loaded a library with LOAD, which nothing undoes");
+		return;
+	}
 	usec_t life = S()->server_lifetime;
 	if (life > 0 && s->release_time - s->connect_time >= life) {
 		server_close(s, "server_lifetime (%lld s) reached", (long long)(life / USEC));
 		return;
 	}
-	if (s->dirty && pool_mode_of(s->pool, c ? c->user : NULL) == POOL_SESSION) {
+	if (session_mode) {
+		/* never handed on with its session: an empty reset query means
+		 * DISCARD ALL (README "What a session keeps") */
 		const char *reset = S()->server_reset_query;
 		s->dirty = false;
-		if (reset && *reset) {
-			server_run_check(s, reset, true);
-			return;
-		}
+		server_run_check(s, reset && *reset ? reset : "DISCARD ALL", true);
+		return;
+	}
+	if (r == SR_DISCARD) {
+		reset_server(s, "its last client left session state on it");
+		return;
 	}
 	pool_server_ready(s);
 }
@@ -439,9 +493,13 @@ static void shutdown_progress(void *arg)
 	event_base_loopbreak(g.base);
 }
 
-void pool_server_gone(struct server *s)
+void pool_server_gone(struct server *s, const char *why)
 {
 	struct pool *p = s->pool;
+	if (s->listener) {
+		listen_conn_gone(s, why);
+		return;
+	}
 	defer_call(check_admin_waits, NULL);
 	p->n_servers--;
 	p->db->server_count--;
@@ -618,13 +676,14 @@ void pool_reconnect_db(struct database *db)
 
 void pool_reconnect_pool(struct pool *p, const char *why)
 {
-	struct list *lists[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers };
+	struct list *lists[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers,
+				 &p->listen_servers };
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		struct list *sn, *tmp;
 		list_for_each_safe(sn, tmp, lists[i]) {
 			struct server *s = container_of(sn, struct server, node);
 			s->close_needed = true;
-			if (s->state == SV_IDLE)
+			if (s->state == SV_IDLE || s->state == SV_LISTEN) /* a listener comes back at once */
 				server_close(s, "%s", why);
 		}
 	}
@@ -645,6 +704,7 @@ void objects_free(void)
 		pset_unref(p->welcome_set);
 		free(p->last_error);
 		route_target_unref(p->target);
+		listen_pool_free(p);
 		free(p);
 	}
 	size_t it;
@@ -681,8 +741,9 @@ void pool_kill_db(struct database *db)
 			list_for_each_safe(ln, tmp, clists[i])
 				client_close(container_of(ln, struct client, node), "57P01",
 					     "database \"%s\" killed by the administrator (KILL)", db->name);
-		struct list *slists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers };
-		for (size_t i = 0; i < 4; i++)
+		struct list *slists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers,
+					  &p->listen_servers };
+		for (size_t i = 0; i < 5; i++)
 			list_for_each_safe(ln, tmp, slists[i])
 				server_close(container_of(ln, struct server, node), "KILL %s", db->name);
 	}

@@ -47,7 +47,7 @@ void pool_release_server(struct server *s);
 /* A server became usable: logged in, checked or reset. */
 void pool_server_ready(struct server *s);
 /* Bookkeeping for a server that is going away. */
-void pool_server_gone(struct server *s);
+void pool_server_gone(struct server *s, const char *why);
 /* A client stops waiting (closed, timed out). */
 void pool_stop_waiting(struct client *c);
 /* Open new servers if clients wait and limits allow. */

@@ -37,6 +37,7 @@ struct pstmt {
 	uint32_t refs;        /* client names and server copies */
 	bool sql;             /* from SQL PREPARE: query is the text after the name */
 	bool valid;           /* some server parsed it without error */
+	unsigned sess_flags;  /* sql_session_effects of the text, 0 for nearly all */
 	uint16_t nparams;
 	uint32_t qlen;
 	uint8_t *types;       /* nparams * 4 bytes, protocol only */
@@ -135,6 +136,9 @@ static struct pstmt *pstmt_get(const struct pkey *k)
 		p->qlen = (uint32_t)k->qlen;
 		memcpy(p->query, k->query, k->qlen);
 		p->nparams = k->nparams;
+		struct sql_session se;
+		sql_session_effects(k->query, k->qlen, g.tenant_setting, &se);
+		p->sess_flags = se.flags;
 		if (k->nparams) {
 			p->types = xmalloc((size_t)k->nparams * 4);
 			memcpy(p->types, k->types, (size_t)k->nparams * 4);
@@ -843,6 +847,19 @@ enum sb_verdict prep_close(struct client *c, const struct pmsg *m)
 	return SB_DROP;
 }
 
+static void stmt_session(const struct cstmt *cs, struct sql_session *se)
+{
+	if (cs && cs->ps->sess_flags)
+		sql_session_effects(cs->ps->query, cs->ps->qlen, g.tenant_setting, se);
+}
+
+void prep_bind_session(struct client *c, const struct pmsg *m, struct sql_session *se)
+{
+	struct msg_bind b;
+	if (proto_parse_bind(m, &b) && b.stmt[0])
+		stmt_session(client_find(c, b.stmt), se);
+}
+
 /* ---- SQL-level PREPARE / EXECUTE / DEALLOCATE ---- */
 
 /* "PREPARE name ..." / "EXECUTE name ..." / "DEALLOCATE [PREPARE] name|ALL":
@@ -867,14 +884,12 @@ static char sql_kind(const char *q, size_t len, char *name, size_t nlen, const c
 	return kind;
 }
 
-static void reply_local(struct client *c, const char *tag)
+void prep_sql_session(struct client *c, const char *q, size_t len, struct sql_session *se)
 {
-	struct pktbuf pb;
-	if (!sbuf_gen_begin(&c->sb, &pb))
-		return;
-	pkt_command_complete(&pb, tag);
-	pkt_rfq(&pb, c->status);
-	sbuf_gen_commit(&c->sb, &pb);
+	char name[128];
+	const char *rest;
+	if (sql_kind(q, len, name, sizeof(name), &rest) == 'E')
+		stmt_session(client_find(c, name), se);
 }
 
 bool prep_query_local(const char *q, size_t len)
@@ -914,7 +929,7 @@ bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t le
 			push_synth(s, 'Q', all ? 'L' : 'A');
 			rq_emit_due(s);
 		} else {
-			reply_local(c, all ? "DEALLOCATE ALL" : "DEALLOCATE");
+			client_reply_command(c, all ? "DEALLOCATE ALL" : "DEALLOCATE");
 		}
 		*v = SB_DROP;
 		return true;

@@ -40,6 +40,11 @@ enum sb_verdict prep_close(struct client *c, const struct pmsg *m);
 bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t len, enum sb_verdict *v);
 /* Before a message needs a server: does prep_query answer it locally? */
 bool prep_query_local(const char *q, size_t len);
+/* What a named statement does to the session (session.c), for a Bind of
+ * it or an SQL EXECUTE of it: se is filled from the statement's text. */
+struct sql_session;
+void prep_bind_session(struct client *c, const struct pmsg *m, struct sql_session *se);
+void prep_sql_session(struct client *c, const char *q, size_t len, struct sql_session *se);
 /* Messages that follow a retained Bind are kept for its retry. */
 void prep_retain(struct client *c, const struct pmsg *m);
 

@@ -28,10 +28,12 @@
 #include "auth.h"
 #include "client.h"
 #include "dns.h"
+#include "listen.h"
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
 #include "route.h"
+#include "session.h"
 #include "tenant.h"
 #include "tls.h"
 #include "util/strbuf.h"
@@ -46,7 +48,7 @@ struct server_login {
 
 static const char *const state_names[] = {
 	[SV_LOGIN] = "login", [SV_IDLE] = "idle", [SV_ACTIVE] = "active",
-	[SV_TESTED] = "tested", [SV_JUSTFREE] = "closed",
+	[SV_TESTED] = "tested", [SV_LISTEN] = "listen", [SV_JUSTFREE] = "closed",
 };
 
 const char *server_state_name(int st)
@@ -175,8 +177,8 @@ void rq_emit_due(struct server *s)
 			c->status = s->status;
 		}
 		sbuf_gen_commit(&c->sb, &pb);
-		if (type == 'Q' && s->rq_len == 0 && !s->unsynced && s->status == 'I' &&
-		    pool_mode_of(s->pool, c->user) != POOL_SESSION)
+		if (type == 'Q' && s->rq_len == 0 && !s->unsynced && s->status == 'I' && !session_holds_server(c) &&
+		    !session_capture_due(s))
 			s->release_pending = true;
 	}
 }
@@ -236,6 +238,8 @@ void server_close(struct server *s, const char *fmt, ...)
 		}
 	}
 	s->holding = false;
+	s->capturing = false;
+	session_capture_drop(s);
 	dns_cancel(s);
 	list_del(&s->node);
 	bool was_counted = true;
@@ -244,7 +248,7 @@ void server_close(struct server *s, const char *fmt, ...)
 	sbuf_close(&s->sb);
 	login_free(s);
 	if (was_counted)
-		pool_server_gone(s);
+		pool_server_gone(s, reason);
 	defer_call(server_free, NULL);
 }
 
@@ -262,6 +266,7 @@ void server_free_pending(void)
 		list_del(&s->node);
 		pset_unref(s->params);
 		tenant_server_free(s);
+		session_server_free(s);
 		prep_server_free(s);
 		pkt_free(&s->holdback);
 		free(s);
@@ -280,6 +285,14 @@ static bool queue_query(struct server *s, const char *sql, uint16_t flags)
 		return false;
 	sbuf_gen_commit(&s->sb, &pb);
 	rq_push(s, 'Q', (uint16_t)(RQ_CONSUME | flags));
+	return true;
+}
+
+bool server_own_query(struct server *s, const char *sql, uint16_t flags)
+{
+	if (!queue_query(s, sql, flags))
+		return false;
+	sbuf_flush(&s->sb);
 	return true;
 }
 
@@ -305,6 +318,8 @@ void server_run_check(struct server *s, const char *sql, bool reset)
 		tenant_server_forget(s);
 		s->tenant_stmt_ok = false;
 		server_forget_unreported_params(s);
+		if (sql_is_discard_all(sql))
+			session_server_clean(s);
 	}
 	if (!queue_query(s, sql, (uint16_t)(RQ_CHECK | (reset ? RQ_RESET : 0)))) {
 		server_close(s, "could not queue check query");
@@ -418,6 +433,29 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			free(s->wait_error);
 			s->wait_error = xstrdup(buf);
 			tenant_server_forget(s);
+		} else if (e->flags & RQ_SESS) {
+			server_log(s, LV_WARNING, "could not apply a client's session settings: %s", parsed ? err.message : "?");
+			if (s->client)
+				session_apply_failed(s, s->client);
+			if (e->type != 'Q') {
+				/* Postgres now skips the client's messages: they did not
+				 * run. The client hears why; the server's stream is out of
+				 * step, so it goes. */
+				if (s->client)
+					client_server_failed(s->client, parsed ? err.sqlstate : "08006",
+							     "could not apply this session's settings: %s; they were reset to "
+							     "the server's defaults", parsed ? err.message : "?");
+				server_close(s, "a client's session settings failed to apply");
+				return SB_CLOSED;
+			}
+			s->reset = SR_DISCARD; /* its settings are not what pgtide thinks */
+		} else if (e->flags & RQ_LISTEN) {
+			server_log(s, LV_WARNING, "LISTEN or UNLISTEN failed: %s", parsed ? err.message : "?");
+			listen_conn_error(s, parsed ? err.message : "?");
+		} else if (e->flags & RQ_CAPTURE) {
+			server_log(s, LV_WARNING, "could not read the session's settings: %s", parsed ? err.message : "?");
+			session_capture_drop(s);
+			s->reset = SR_DISCARD;
 		} else if (e->flags & RQ_TENANT) {
 			/* Fail closed: the server now skips the client's statements up
 			 * to its Sync, and this connection's state is in doubt. */
@@ -477,6 +515,24 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			sbuf_continue(&wc->sb);
 			return SB_DROP;
 		}
+		if (flags & RQ_LISTEN) {
+			listen_conn_done(s);
+			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
+		}
+		if (flags & RQ_CAPTURE) {
+			s->capturing = false;
+			session_capture_done(s);
+			struct client *cc = s->client;
+			if (cc && s->rq_len == 0) {
+				/* the client had its ReadyForQuery: the server may go */
+				if (sbuf_has_output(&cc->sb))
+					s->release_pending = true;
+				else
+					pool_release_server(s);
+				sbuf_continue(&cc->sb);
+			}
+			return SB_DROP;
+		}
 		if ((flags & RQ_CHECK) && s->state == SV_TESTED && s->rq_len == 0) {
 			if (s->close_needed)
 				server_close(s, "check or reset query failed");
@@ -513,12 +569,28 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			}
 			c->xact_start = 0;
 		}
-		if (s->close_needed && st == 'I') {
+		if (st == 'I')
+			session_txn_end(s, c);
+		if (s->close_needed && st == 'I' && !c->bound_flags) {
 			s->release_pending = true; /* closed at release */
-		} else if (mode == POOL_SESSION) {
-			s->dirty = true;
+		} else if (session_holds_server(c)) {
+			if (mode == POOL_SESSION)
+				s->dirty = true;
 		} else if (st == 'I') {
-			s->release_pending = true;
+			if (session_capture_due(s)) {
+				/* ask what the transaction left before the server goes */
+				const char *sql = session_capture_sql(s);
+				if (!sql || !queue_query(s, sql, RQ_CAPTURE)) {
+					session_capture_drop(s);
+					s->reset = SR_DISCARD;
+					s->release_pending = true;
+				} else {
+					s->capturing = true;
+					sbuf_flush(&s->sb);
+				}
+			} else {
+				s->release_pending = true;
+			}
 		} else if (mode == POOL_STATEMENT) {
 			client_close(c, "08P01", "transaction blocks not allowed in statement pool mode");
 			server_close(s, "client used a transaction in statement pool mode");
@@ -574,7 +646,13 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 			s->in_copy = false;
 			note_command(s, m);
 			return fwd;
-		case 'T': case 'D': case 'I': case 'H': case 'd': case 'c': case 'V':
+		case 'D':
+			if ((e->flags & RQ_CAPTURE) && !session_capture_row(s, m)) {
+				server_close(s, "malformed reply to pgtide's settings query");
+				return SB_CLOSED;
+			}
+			return fwd;
+		case 'T': case 'I': case 'H': case 'd': case 'c': case 'V':
 			return fwd;
 		default:
 			return protocol_error(s, m, "in reply to a query");
@@ -819,8 +897,13 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		server_log(s, LV_NOISE, "reply '%c' (rq %u, head '%c' flags %x)", m->type, s->rq_len, e ? e->type : '-', e ? e->flags : 0);
 	bool consume = !s->client || (e && (e->flags & RQ_CONSUME));
 	switch (m->type) {
-	case 'N':
 	case 'A':
+		if (s->listener) {
+			listen_notification(s, m);
+			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
+		}
+		return consume ? SB_DROP : SB_FORWARD;
+	case 'N':
 		return consume ? SB_DROP : SB_FORWARD;
 	case 'S':
 		track_param(s, m, true);
@@ -1079,6 +1162,7 @@ struct server *server_launch(struct pool *p)
 	s->state = SV_LOGIN;
 	s->status = 'I';
 	s->params = pset_empty();
+	s->sess = sset_empty();
 	s->connect_time = now_usec();
 	s->login = xcalloc(1, sizeof(*s->login));
 	list_add_tail(&p->login_servers, &s->node);
@@ -1089,6 +1173,20 @@ struct server *server_launch(struct pool *p)
 	/* connect from the deferred queue: a failure must not run inside the
 	 * caller's loop over clients */
 	defer_call(server_connect_deferred, s);
+	return s;
+}
+
+struct server *server_launch_listener(struct pool *p)
+{
+	struct server *s = server_launch(p);
+	if (!s)
+		return NULL;
+	/* not one of the pool's servers: no pool limit counts it */
+	s->listener = true;
+	p->n_servers--;
+	p->db->server_count--;
+	p->user->server_count--;
+	server_log(s, LV_DEBUG, "launching the pool's listener connection");
 	return s;
 }
 

@@ -19,6 +19,11 @@ void server_module_init(void);
 struct server *server_launch(struct pool *p);
 /* Close now; the linked client (if any) is told its transaction failed. */
 void server_close(struct server *s, const char *reason, ...) __attribute__((format(printf, 2, 3)));
+/* Open the pool's LISTEN connection (listen.c); no pool limit counts it. */
+struct server *server_launch_listener(struct pool *p);
+/* Queue and send one of pgtide's own queries (replies consumed; flags
+ * say what they are for). */
+bool server_own_query(struct server *s, const char *sql, uint16_t flags);
 /* Hold back the replies to a replica-routed request until it shows it ran. */
 void server_holdback_begin(struct server *s);
 /* Run pgtide's own query on an unlinked server; when its ReadyForQuery

@@ -541,9 +541,9 @@ bool sql_tenant_write_attempt(const char *q, size_t len, const char *setting)
 {
 	const char *last = strrchr(setting, '.');
 	last = last ? last + 1 : setting;
-	bool named = sql_icontains(q, len, last);
-	bool setcfg = sql_icontains(q, len, "set_config");
-	if (!named && !setcfg)
+	unsigned qs = sql_quick_scan(q, len, last);
+	bool named = qs & QS_WORD;
+	if (!named && !(qs & QS_SET_CONFIG))
 		return false; /* the fast path: nearly every statement */
 
 	struct sqllex lx;
@@ -752,4 +752,480 @@ bool sql_is_read(const char *q, size_t len)
 		}
 		prev = t;
 	}
+}
+
+/* ---- session effects ---- */
+
+#define SESS_DEPTH_MAX 3 /* DO body, EXECUTE string in it, one more */
+
+struct sess_walk {
+	struct sql_session *o;
+	const char *ignore;
+};
+
+static void sess_walk_text(struct sess_walk *w, const char *q, size_t len, int depth);
+
+static void sess_name(struct sess_walk *w, const char *name)
+{
+	struct sql_session *o = w->o;
+	if (w->ignore && strcmp(name, w->ignore) == 0)
+		return;
+	o->flags |= SE_SETTINGS;
+	if (!strchr(name, '.'))
+		return; /* a built-in setting: pg_settings lists it */
+	for (int i = 0; i < o->n_names; i++)
+		if (strcmp(o->names[i], name) == 0)
+			return;
+	if (o->n_names == SQL_SESS_NAMES || strlen(name) >= SQL_SESS_NAME_LEN) {
+		o->flags |= SE_UNKNOWN;
+		return;
+	}
+	memcpy(o->names[o->n_names++], name, strlen(name) + 1);
+}
+
+/* The body of a string token, for a walk one level down: a '...' string
+ * (doubled quotes left as they are, which only splits words) or a
+ * dollar-quoted one. */
+static bool string_body(const struct sqltok *t, const char **b, size_t *n)
+{
+	const char *s = t->start, *e = t->start + t->len;
+	if (t->len >= 2 && s[0] == '\'') {
+		*b = s + 1;
+		*n = t->len - 2;
+		return true;
+	}
+	if (t->len >= 2 && (s[0] == 'E' || s[0] == 'e') && s[1] == '\'') {
+		*b = s + 2;
+		*n = t->len >= 3 ? t->len - 3 : 0;
+		return true;
+	}
+	if (s[0] == '$') {
+		const char *tag_end = memchr(s + 1, '$', t->len - 1);
+		if (!tag_end)
+			return false;
+		size_t taglen = (size_t)(tag_end - s) + 1;
+		if (t->len < 2 * taglen)
+			return false;
+		*b = s + taglen;
+		*n = t->len - 2 * taglen;
+		(void)e;
+		return true;
+	}
+	return false;
+}
+
+/* set_config(name, value, is_local) at t (the word set_config). */
+static void sess_set_config(struct sess_walk *w, struct sqllex *lx)
+{
+	struct sqllex save = *lx;
+	struct sqltok t = sqllex_next(lx);
+	if (t.type != TK_LPAREN) {
+		*lx = save;
+		return;
+	}
+	char name[256];
+	bool too_long, named = false;
+	t = sqllex_next(lx);
+	if (plain_string(&t, name, sizeof(name), &too_long) && !too_long) {
+		for (char *p = name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		named = true;
+		t = sqllex_next(lx);
+	}
+	/* skip to the third argument: two commas at this level */
+	int depth = 0, commas = named ? 0 : -1;
+	if (named && t.type == TK_COMMA)
+		commas = 1;
+	while (commas != -1 && commas < 2) {
+		t = sqllex_next(lx);
+		if (t.type == TK_EOF || t.type == TK_ERROR || t.type == TK_SEMI)
+			break;
+		if (t.type == TK_LPAREN)
+			depth++;
+		else if (t.type == TK_RPAREN && depth-- == 0)
+			break;
+		else if (t.type == TK_COMMA && depth == 0)
+			commas++;
+	}
+	bool local = false;
+	if (commas == 2) {
+		struct sqltok a = sqllex_next(lx);
+		struct sqltok close = sqllex_next(lx);
+		char v[8];
+		if (close.type == TK_RPAREN &&
+		    (tok_is(&a, "true") || (a.type == TK_STRING && tok_text(&a, v, sizeof(v)) &&
+					    (strcasecmp(v, "t") == 0 || strcasecmp(v, "true") == 0 ||
+					     strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0))))
+			local = true;
+	}
+	*lx = save; /* the caller's scan goes on inside the arguments */
+	if (local)
+		return;
+	if (named)
+		sess_name(w, name);
+	else
+		w->o->flags |= SE_SETTINGS | SE_UNKNOWN; /* a computed name */
+}
+
+static bool is_advisory_session_lock(const struct sqltok *t)
+{
+	return tok_is(t, "pg_advisory_lock") || tok_is(t, "pg_advisory_lock_shared") ||
+	       tok_is(t, "pg_try_advisory_lock") || tok_is(t, "pg_try_advisory_lock_shared");
+}
+
+/* A setting named at t: remember it; returns the token after the name. */
+static struct sqltok sess_named(struct sess_walk *w, struct sqllex *lx, struct sqltok t)
+{
+	char name[256];
+	if (read_name(lx, &t, name, sizeof(name)))
+		sess_name(w, name);
+	else
+		w->o->flags |= SE_SETTINGS | SE_UNKNOWN;
+	return t;
+}
+
+/* SET ... at the head of a statement (t is the word after SET); returns
+ * the last token read. */
+static struct sqltok sess_set(struct sess_walk *w, struct sqllex *lx, struct sqltok t)
+{
+	if (tok_is(&t, "local") || tok_is(&t, "transaction") || tok_is(&t, "constraints"))
+		return t; /* ends with the transaction */
+	if (tok_is(&t, "session")) {
+		t = sqllex_next(lx);
+		if (tok_is(&t, "authorization") || tok_is(&t, "characteristics")) {
+			w->o->flags |= SE_SETTINGS;
+			return t;
+		}
+	}
+	if (tok_is(&t, "role") || tok_is(&t, "time") || tok_is(&t, "names") || tok_is(&t, "schema") ||
+	    tok_is(&t, "xml")) {
+		w->o->flags |= SE_SETTINGS;
+		return t;
+	}
+	return sess_named(w, lx, t);
+}
+
+static struct sqltok sess_reset(struct sess_walk *w, struct sqllex *lx, struct sqltok t)
+{
+	if (tok_is(&t, "all")) {
+		w->o->flags |= SE_SETTINGS | SE_RESET_ALL;
+		return t;
+	}
+	if (tok_is(&t, "role") || tok_is(&t, "session")) {
+		w->o->flags |= SE_SETTINGS;
+		return t;
+	}
+	return sess_named(w, lx, t);
+}
+
+static void skip_statement(struct sqllex *lx)
+{
+	for (;;) {
+		struct sqltok t = sqllex_next(lx);
+		if (t.type == TK_EOF || t.type == TK_ERROR || t.type == TK_SEMI)
+			return;
+	}
+}
+
+/* One statement, from its first token to its ';' (consumed) or the end. */
+static void sess_statement(struct sess_walk *w, struct sqllex *lx, struct sqltok t, int depth)
+{
+	struct sql_session *o = w->o;
+	if (tok_is(&t, "explain")) {
+		/* EXPLAIN ANALYZE runs its statement */
+		t = sqllex_next(lx);
+		if (t.type == TK_LPAREN) {
+			int d = 1;
+			while (d > 0) {
+				t = sqllex_next(lx);
+				if (t.type == TK_EOF || t.type == TK_ERROR)
+					return;
+				d += t.type == TK_LPAREN ? 1 : t.type == TK_RPAREN ? -1 : 0;
+			}
+			t = sqllex_next(lx);
+		}
+		while (tok_is(&t, "analyze") || tok_is(&t, "analyse") || tok_is(&t, "verbose"))
+			t = sqllex_next(lx);
+	}
+	bool create = false, do_block = false, temp = false, on_commit_drop = false;
+	bool head = true;
+	struct sqltok prev = { TK_EOF, NULL, 0 };
+	for (;; prev = t, t = sqllex_next(lx)) {
+		if (t.type == TK_EOF || t.type == TK_ERROR || t.type == TK_SEMI)
+			break;
+		/* inside a PL/pgSQL body, a statement may follow these */
+		if (depth > 0 && (tok_is(&t, "begin") || tok_is(&t, "then") || tok_is(&t, "else") ||
+				  tok_is(&t, "loop"))) {
+			head = true;
+			continue;
+		}
+		if (head) {
+			head = false;
+			if (tok_is(&t, "set") || tok_is(&t, "reset")) {
+				/* values are literals: nothing else to find in them */
+				struct sqltok last = tok_is(&t, "set") ? sess_set(w, lx, sqllex_next(lx))
+								       : sess_reset(w, lx, sqllex_next(lx));
+				if (last.type != TK_EOF && last.type != TK_ERROR && last.type != TK_SEMI)
+					skip_statement(lx);
+				return;
+			}
+			if (tok_is(&t, "discard")) {
+				struct sqltok n = sqllex_next(lx);
+				if (tok_is(&n, "all"))
+					o->flags |= SE_DISCARD_ALL | SE_DEALLOCATE | SE_SETTINGS;
+				t = n;
+				continue;
+			}
+			if (tok_is(&t, "listen") || tok_is(&t, "unlisten")) {
+				o->flags |= SE_LISTEN;
+				continue;
+			}
+			if (tok_is(&t, "load")) {
+				o->flags |= SE_LOAD;
+				continue;
+			}
+			if (tok_is(&t, "prepare") || tok_is(&t, "execute") || tok_is(&t, "deallocate")) {
+				if (depth == 0)
+					o->flags |= SE_PREPARE_STMT;
+				else if (tok_is(&t, "prepare"))
+					o->flags |= SE_UNKNOWN; /* a statement pgtide does not know of */
+				if (tok_is(&t, "deallocate"))
+					o->flags |= SE_DEALLOCATE;
+				continue;
+			}
+			if (tok_is(&t, "create")) {
+				create = true;
+				continue;
+			}
+			if (tok_is(&t, "do") && depth == 0) {
+				do_block = true;
+				continue;
+			}
+		}
+		if (t.type == TK_WORD) {
+			if (is_advisory_session_lock(&t)) {
+				o->flags |= SE_ADVISORY;
+			} else if (tok_is(&t, "set_config")) {
+				sess_set_config(w, lx);
+			} else if (tok_is(&t, "hold") && tok_is(&prev, "with")) {
+				o->flags |= SE_HOLD_CURSOR;
+			} else if ((tok_is(&t, "temp") || tok_is(&t, "temporary")) && (create || tok_is(&prev, "into"))) {
+				temp = true;
+			} else if (tok_is(&t, "pg_temp") && (create || tok_is(&prev, "into"))) {
+				struct sqllex save = *lx;
+				struct sqltok n = sqllex_next(lx);
+				*lx = save;
+				if (n.type == TK_DOT)
+					temp = true;
+			} else if (tok_is(&t, "drop") && tok_is(&prev, "commit")) {
+				on_commit_drop = true;
+			} else if (depth > 0 && (tok_is(&t, "listen") || tok_is(&t, "unlisten"))) {
+				o->flags |= SE_LISTEN;
+			}
+		} else if (t.type == TK_STRING && depth < SESS_DEPTH_MAX &&
+			   (do_block || (depth > 0 && (tok_is(&prev, "execute") || prev.type == TK_LPAREN)))) {
+			/* a DO body, or dynamic SQL inside one */
+			const char *b;
+			size_t n;
+			if (string_body(&t, &b, &n))
+				sess_walk_text(w, b, n, depth + 1);
+		}
+	}
+	if (temp && !on_commit_drop)
+		o->flags |= SE_TEMP;
+}
+
+static void sess_walk_text(struct sess_walk *w, const char *q, size_t len, int depth)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	int n = 0;
+	for (;;) {
+		struct sqltok t = sqllex_next(&lx);
+		if (t.type == TK_EOF || t.type == TK_ERROR)
+			break;
+		if (t.type == TK_SEMI)
+			continue;
+		n++;
+		sess_statement(w, &lx, t, depth);
+	}
+	if (depth == 0 && n > 1)
+		w->o->flags |= SE_MULTI;
+}
+
+/*
+ * Nearly every statement leaves nothing in the session; this tells them
+ * apart in one pass over the bytes, much cheaper than lexing. It looks at
+ * runs of identifier characters (in strings and comments too, which only
+ * errs on the side of a full look): the words that matter anywhere
+ * (set_config, the session advisory lock functions, TEMP, HOLD, pg_temp),
+ * and the ones that matter only where a statement starts (SET, CREATE,
+ * DO, ...), at the start or after a ';'. false: no effect at all.
+ */
+static bool word_is(const unsigned char *s, const char *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c + 32);
+		if (c != (unsigned char)w[i])
+			return false;
+	}
+	return true;
+}
+
+static bool trigger_word(const unsigned char *s, size_t n, bool head)
+{
+	switch (n) {
+	case 2:
+		return head && word_is(s, "do", 2);
+	case 3:
+		return head && word_is(s, "set", 3);
+	case 4:
+		return word_is(s, "temp", 4) || word_is(s, "hold", 4) || (head && word_is(s, "load", 4));
+	case 5:
+		return head && word_is(s, "reset", 5);
+	case 6:
+		return head && (word_is(s, "create", 6) || word_is(s, "listen", 6));
+	case 7:
+		return word_is(s, "pg_temp", 7) ||
+		       (head && (word_is(s, "discard", 7) || word_is(s, "declare", 7) || word_is(s, "prepare", 7) ||
+				 word_is(s, "execute", 7) || word_is(s, "explain", 7)));
+	case 8:
+		return head && word_is(s, "unlisten", 8);
+	case 9:
+		return word_is(s, "temporary", 9);
+	case 10:
+		return word_is(s, "set_config", 10) || (head && word_is(s, "deallocate", 10));
+	case 16:
+		return word_is(s, "pg_advisory_lock", 16);
+	case 20:
+		return word_is(s, "pg_try_advisory_lock", 20);
+	case 23:
+		return word_is(s, "pg_advisory_lock_shared", 23);
+	case 27:
+		return word_is(s, "pg_try_advisory_lock_shared", 27);
+	default:
+		return false;
+	}
+}
+
+/* Identifier characters, lowercased (0: not one). */
+static unsigned char ident_lower[256];
+
+static void ident_table(void)
+{
+	for (int c = 0; c < 256; c++) {
+		if (c >= 'A' && c <= 'Z')
+			ident_lower[c] = (unsigned char)(c + 32);
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80)
+			ident_lower[c] = (unsigned char)c;
+	}
+}
+
+/* Does a run of identifier characters contain word (lowercase)? */
+static bool run_contains(const unsigned char *s, size_t n, const char *word, size_t wn)
+{
+	for (size_t i = 0; i + wn <= n; i++) {
+		size_t k = 0;
+		while (k < wn && ident_lower[s[i + k]] == (unsigned char)word[k])
+			k++;
+		if (k == wn)
+			return true;
+	}
+	return false;
+}
+
+unsigned sql_quick_scan(const char *q, size_t len, const char *word)
+{
+	if (!ident_lower['a'])
+		ident_table();
+	const unsigned char *p = (const unsigned char *)q, *end = p + len;
+	size_t wn = word ? strlen(word) : 0;
+	unsigned out = 0;
+	bool head = true;
+	while (p < end) {
+		if (!ident_lower[*p]) {
+			if (*p == ';')
+				head = true;
+			p++;
+			continue;
+		}
+		const unsigned char *w = p;
+		while (p < end && ident_lower[*p])
+			p++;
+		size_t n = (size_t)(p - w);
+		if (trigger_word(w, n, head)) {
+			out |= QS_SESSION;
+			if (n == 10 && word_is(w, "set_config", 10))
+				out |= QS_SET_CONFIG;
+		}
+		if (wn && n >= wn && run_contains(w, n, word, wn))
+			out |= QS_WORD;
+		head = false;
+	}
+	return out;
+}
+
+void sql_session_effects(const char *q, size_t len, const char *ignore, struct sql_session *out)
+{
+	out->flags = 0;
+	out->n_names = 0;
+	out->scan = sql_quick_scan(q, len, NULL);
+	if (!(out->scan & QS_SESSION))
+		return;
+	struct sess_walk w = { out, ignore };
+	sess_walk_text(&w, q, len, 0);
+}
+
+const char *sql_session_bind_reason(unsigned flags)
+{
+	if (flags & SE_TEMP)
+		return "a temporary object";
+	if (flags & SE_HOLD_CURSOR)
+		return "a WITH HOLD cursor";
+	if (flags & SE_ADVISORY)
+		return "a session advisory lock";
+	if (flags & SE_LISTEN)
+		return "LISTEN";
+	if (flags & SE_LOAD)
+		return "LOAD";
+	return "session state";
+}
+
+char sql_listen_statement(const char *q, size_t len, char *channel, size_t clen)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, len);
+	struct sqltok t = sqllex_next(&lx);
+	char kind = tok_is(&t, "listen") ? 'L' : tok_is(&t, "unlisten") ? 'U' : 0;
+	if (!kind || clen < 2)
+		return 0;
+	t = sqllex_next(&lx);
+	if (kind == 'U' && t.type == TK_OP && t.len == 1 && t.start[0] == '*') {
+		channel[0] = '*';
+		channel[1] = '\0';
+	} else if (t.type == TK_WORD || t.type == TK_QIDENT) {
+		/* identifiers: unquoted ones fold to lower case, as Postgres does */
+		if (t.len >= clen || !tok_text(&t, channel, clen))
+			return 0;
+	} else {
+		return 0;
+	}
+	t = sqllex_next(&lx);
+	return at_end(&lx, &t) ? kind : 0;
+}
+
+bool sql_is_discard_all(const char *q)
+{
+	struct sqllex lx;
+	sqllex_init(&lx, q, strlen(q));
+	struct sqltok t = sqllex_next(&lx);
+	if (!tok_is(&t, "discard"))
+		return false;
+	t = sqllex_next(&lx);
+	if (!tok_is(&t, "all"))
+		return false;
+	t = sqllex_next(&lx);
+	return at_end(&lx, &t);
 }

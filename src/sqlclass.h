@@ -51,6 +51,14 @@ bool tok_text(const struct sqltok *t, char *buf, size_t len);
  * statement that ends a failed transaction block. */
 bool sql_is_txn_exit(const char *q, size_t len);
 
+/* One cheap pass over a statement's bytes, for the classifiers to skip the
+ * nearly every statement that needs no closer look: QS_SESSION, it may
+ * have a session effect (sql_session_effects says which); QS_SET_CONFIG,
+ * it names set_config; QS_WORD, word (lowercase identifier characters)
+ * occurs in it, in any case. */
+enum { QS_SESSION = 1, QS_SET_CONFIG = 2, QS_WORD = 4 };
+unsigned sql_quick_scan(const char *q, size_t len, const char *word);
+
 /* Case-insensitive substring search (needle is lowercase). */
 bool sql_icontains(const char *q, size_t len, const char *needle);
 
@@ -89,5 +97,52 @@ bool sql_single_statement(const char *q, size_t len);
  * data-modifying CTE, and nothing that depends on the session or locks
  * (currval, advisory locks, NOTIFY). false when in doubt. */
 bool sql_is_read(const char *q, size_t len);
+
+/*
+ * What a query string leaves in the session beyond its transaction, for
+ * session.c to decide on. Every statement of the string is looked at, and
+ * the bodies of DO blocks and of strings run with EXECUTE inside them.
+ * Conservative: a flag is set when in doubt; SE_UNKNOWN says that state
+ * changed in a way pgtide cannot follow by name.
+ */
+enum sql_session_flags {
+	SE_SETTINGS = 1 << 0,       /* SET, RESET, set_config(.., false), SET ROLE, ... */
+	SE_UNKNOWN = 1 << 1,        /* session state pgtide cannot name (computed set_config, dynamic PREPARE) */
+	SE_RESET_ALL = 1 << 2,      /* RESET ALL */
+	SE_DISCARD_ALL = 1 << 3,    /* DISCARD ALL */
+	SE_TEMP = 1 << 4,           /* a temporary table, view, sequence or function that outlives the transaction */
+	SE_HOLD_CURSOR = 1 << 5,    /* DECLARE ... WITH HOLD */
+	SE_ADVISORY = 1 << 6,       /* a session-level advisory lock */
+	SE_LISTEN = 1 << 7,         /* LISTEN or UNLISTEN */
+	SE_LOAD = 1 << 8,           /* LOAD: a library stays loaded, nothing undoes it */
+	SE_PREPARE_STMT = 1 << 9,   /* a PREPARE, EXECUTE or DEALLOCATE statement */
+	SE_DEALLOCATE = 1 << 10,    /* statements on the server may be gone (DEALLOCATE, DISCARD) */
+	SE_MULTI = 1 << 11,         /* more than one statement */
+};
+#define SE_BINDS (SE_TEMP | SE_HOLD_CURSOR | SE_ADVISORY | SE_LISTEN | SE_LOAD)
+#define SQL_SESS_NAMES 8
+#define SQL_SESS_NAME_LEN 64
+
+struct sql_session {
+	unsigned flags;
+	unsigned scan;              /* sql_quick_scan's answer, for callers to reuse */
+	/* Dotted (custom) setting names set or reset by name, lowercased:
+	 * Postgres does not list these in pg_settings, so pgtide asks for
+	 * them by name. More than fit sets SE_UNKNOWN. */
+	int n_names;
+	char names[SQL_SESS_NAMES][SQL_SESS_NAME_LEN];
+};
+/* ignore: a setting pgtide manages itself (the tenant setting): changing
+ * only it is no session effect here. */
+void sql_session_effects(const char *q, size_t len, const char *ignore, struct sql_session *out);
+/* Words for the first binding flag set in flags ("a temporary table"). */
+const char *sql_session_bind_reason(unsigned flags);
+
+/* Is this DISCARD ALL (a reset query that leaves nothing)? */
+bool sql_is_discard_all(const char *q);
+
+/* A whole LISTEN ch / UNLISTEN ch / UNLISTEN * statement: 'L' or 'U'
+ * (channel "*" for all), channel as Postgres folds it; 0 otherwise. */
+char sql_listen_statement(const char *q, size_t len, char *channel, size_t clen);
 
 #endif

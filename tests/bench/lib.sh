@@ -55,3 +55,11 @@ INI
 	PB_PID=$(cat "$T/pgb/pgbouncer.pid")
 	PIDS+=("$PB_PID")
 }
+
+# bench_primary [SCALE]: print the machine, start cluster "main" and fill
+# it with pgbench tables (scale 10 by default).
+bench_primary() {
+	echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
+	pg_start main
+	pgbench -i -s "${1:-10}" -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1 || fail "pgbench -i"
+}

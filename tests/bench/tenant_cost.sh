@@ -10,9 +10,7 @@ ROUNDS=${2:-3}
 CLIENTS=${3:-20}
 . "$(dirname "$0")/lib.sh"
 
-echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
-pg_start main
-pgbench -i -s 10 -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1
+bench_primary
 write_config "$T/on.ini" main "default_pool_size = 10" "max_client_conn = 500" "log_connections = 0" "log_disconnections = 0" "log_stats = 0"
 pgtide_start "$T/on.ini"
 ON=$PGTIDE_PORT

@@ -49,8 +49,17 @@ assert_eq "unix socket" "1" "$(psql -X -At -h "$T" -p "$PGTIDE_PORT" -U postgres
 # unknown database and startup parameters
 out=$(psql -X -At "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=nope_db" -c 'select 1' 2>&1)
 assert_contains "unknown database goes to the * fallback (and Postgres refuses it)" "nope_db" "$out"
-out=$(PGOPTIONS="-c work_mem=64MB" psql -X -At "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app" -c 'select 1' 2>&1)
-assert_contains "unknown options parameter refused" "unsupported startup parameter in options: work_mem" "$out"
+# any other setting in options (PGOPTIONS) or the startup packet follows
+# the client like a SET; a name no setting can have is refused at login,
+# one Postgres does not know fails the first statement, with its SQLSTATE
+out=$(PGOPTIONS="-c work_mem=64MB -c search_path=pg_catalog" psql -X -At "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app" -c 'show work_mem' -c 'show search_path' 2>&1)
+assert_eq "settings in options follow the client" "64MB
+pg_catalog" "$out"
+out=$(PGOPTIONS="-c work\\ mem=64MB" psql -X -At "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app" -c 'select 1' 2>&1)
+assert_contains "a setting name with odd characters is refused at login" "invalid startup parameter name" "$out"
+out=$(PGOPTIONS="-c no_such.x=1 -c no_such_setting=1" psql -X -At -v VERBOSITY=verbose "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app" -c 'select 1' -c 'select 2' 2>&1)
+assert_contains "an unknown setting fails the first statement (42704)" "42704" "$out"
+assert_contains "... then the session goes on" "2" "$out"
 
 kill -0 "$PGTIDE_PID" || fail "pgtide died"
 ok "pgtide still running"

@@ -297,7 +297,7 @@ port, pgport = int(sys.argv[1]), int(sys.argv[2])
 ci = f"host=127.0.0.1 port={port} user=app dbname=app"
 a = psycopg.connect(ci, autocommit=True, prepare_threshold=None, options="-c app.current_tenant_id=t1")
 assert a.execute("select whoami()").fetchone()[0] == "t1"
-a.execute("do $$ begin execute 'deallocate _pgtide_tenant'; end $$")
+a.execute("do $$ begin execute 'dealloc' || 'ate _pgtide_tenant'; end $$")
 b = psycopg.connect(ci, autocommit=True, prepare_threshold=None, options="-c app.current_tenant_id=t1")
 try:
     b.execute("insert into items (tenant_id, v) values ('t1', -1)")

@@ -285,6 +285,137 @@ START_TEST(read_classifier)
 }
 END_TEST
 
+static unsigned se(const char *q)
+{
+	struct sql_session o;
+	sql_session_effects(q, strlen(q), "app.current_tenant_id", &o);
+	return o.flags;
+}
+
+static const char *se_names(const char *q)
+{
+	static char buf[SQL_SESS_NAMES * SQL_SESS_NAME_LEN];
+	struct sql_session o;
+	sql_session_effects(q, strlen(q), "app.current_tenant_id", &o);
+	buf[0] = '\0';
+	for (int i = 0; i < o.n_names; i++) {
+		if (i)
+			strcat(buf, ",");
+		strcat(buf, o.names[i]);
+	}
+	return buf;
+}
+
+START_TEST(session_settings)
+{
+	ck_assert_uint_eq(se("select 1"), 0);
+	ck_assert_uint_eq(se("update t set x = 1"), 0);
+	ck_assert_uint_eq(se("set local work_mem = '1MB'"), 0);
+	ck_assert_uint_eq(se("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"), 0);
+	ck_assert_uint_eq(se("set constraints all deferred"), 0);
+	ck_assert_uint_eq(se("set work_mem = '8MB'"), SE_SETTINGS);
+	ck_assert_uint_eq(se("SET SESSION search_path TO a, \"B c\""), SE_SETTINGS);
+	ck_assert_uint_eq(se("set role r1"), SE_SETTINGS);
+	ck_assert_uint_eq(se("set session authorization r1"), SE_SETTINGS);
+	ck_assert_uint_eq(se("set session characteristics as transaction read only"), SE_SETTINGS);
+	ck_assert_uint_eq(se("set time zone 'UTC'"), SE_SETTINGS);
+	ck_assert_uint_eq(se("reset role"), SE_SETTINGS);
+	ck_assert_uint_eq(se("reset all"), SE_SETTINGS | SE_RESET_ALL);
+	ck_assert_uint_eq(se("discard all"), SE_SETTINGS | SE_DISCARD_ALL | SE_DEALLOCATE);
+	ck_assert_uint_eq(se("discard temp"), 0);
+	ck_assert_str_eq(se_names("set app.user_id = 7"), "app.user_id");
+	ck_assert_str_eq(se_names("SET \"My\".\"Var\" TO x; reset app.other"), "my.var,app.other");
+	ck_assert_uint_eq(se("set work_mem = 1; select 2"), SE_SETTINGS | SE_MULTI);
+	ck_assert_uint_eq(se("reset work_mem; set role r1"), SE_SETTINGS | SE_MULTI);
+	/* the tenant setting is pgtide's own */
+	ck_assert_uint_eq(se("set app.current_tenant_id = 't1'"), 0);
+	ck_assert_uint_eq(se("select set_config('app.current_tenant_id', 't1', false)"), 0);
+	/* set_config: local, named, computed */
+	ck_assert_uint_eq(se("select set_config('work_mem', '1MB', true)"), 0);
+	ck_assert_uint_eq(se("select set_config('work_mem', '1MB', 'on')"), 0);
+	ck_assert_uint_eq(se("select set_config('work_mem', '1MB', false)"), SE_SETTINGS);
+	ck_assert_uint_eq(se("select set_config('work_mem', f(1, 2), x)"), SE_SETTINGS);
+	ck_assert_str_eq(se_names("select pg_catalog.set_config('App.X', 'v', false)"), "app.x");
+	ck_assert_uint_eq(se("select set_config(name, 'v', false) from t"), SE_SETTINGS | SE_UNKNOWN);
+	ck_assert_uint_eq(se("select 'set work_mem = 1'"), 0);
+	ck_assert_uint_eq(se("select set_config"), 0);
+	/* too many names to carry */
+	ck_assert(se("set a.a=1;set a.b=1;set a.c=1;set a.d=1;set a.e=1;set a.f=1;set a.g=1;set a.h=1;set a.i=1") & SE_UNKNOWN);
+}
+END_TEST
+
+START_TEST(session_binding)
+{
+	ck_assert_uint_eq(se("create temp table t (a int)"), SE_TEMP);
+	ck_assert_uint_eq(se("CREATE GLOBAL TEMPORARY TABLE t (a int)"), SE_TEMP);
+	ck_assert_uint_eq(se("create temp table t as select * from notes"), SE_TEMP);
+	ck_assert_uint_eq(se("create or replace temp view v as select 1"), SE_TEMP);
+	ck_assert_uint_eq(se("create temporary sequence s"), SE_TEMP);
+	ck_assert_uint_eq(se("create table pg_temp.t (a int)"), SE_TEMP);
+	ck_assert_uint_eq(se("create function pg_temp.f() returns int language sql as 'select 1'"), SE_TEMP);
+	ck_assert_uint_eq(se("select * into temp t from notes"), SE_TEMP);
+	ck_assert_uint_eq(se("select * into temporary table t from notes"), SE_TEMP);
+	ck_assert_uint_eq(se("create temp table t (a int) on commit drop"), 0);
+	ck_assert_uint_eq(se("create table temp (a int)"), SE_TEMP); /* conservative */
+	ck_assert_uint_eq(se("create table t (temp int)"), SE_TEMP); /* conservative */
+	ck_assert_uint_eq(se("select temp from t"), 0);
+	ck_assert_uint_eq(se("select * from pg_temp.t"), 0);
+	ck_assert_uint_eq(se("declare c cursor with hold for select 1"), SE_HOLD_CURSOR);
+	ck_assert_uint_eq(se("DECLARE c NO SCROLL CURSOR WITH HOLD FOR select 1"), SE_HOLD_CURSOR);
+	ck_assert_uint_eq(se("declare c cursor without hold for select 1"), 0);
+	ck_assert_uint_eq(se("select pg_advisory_lock(42)"), SE_ADVISORY);
+	ck_assert_uint_eq(se("select pg_try_advisory_lock_shared(1, 2)"), SE_ADVISORY);
+	ck_assert_uint_eq(se("select pg_advisory_xact_lock(42)"), 0);
+	ck_assert_uint_eq(se("select pg_advisory_unlock(42)"), 0);
+	ck_assert_uint_eq(se("listen jobs"), SE_LISTEN);
+	ck_assert_uint_eq(se("unlisten *"), SE_LISTEN);
+	ck_assert_uint_eq(se("load 'auto_explain'"), SE_LOAD);
+	ck_assert_uint_eq(se("explain analyze select pg_advisory_lock(1)"), SE_ADVISORY);
+	ck_assert_uint_eq(se("explain (analyze, buffers) create temp table t as select 1"), SE_TEMP);
+	/* what DO blocks and their dynamic SQL do */
+	ck_assert_uint_eq(se("do $$ begin create temp table t (a int); end $$"), SE_TEMP);
+	ck_assert_uint_eq(se("do $$ begin perform pg_advisory_lock(1); end $$"), SE_ADVISORY);
+	ck_assert_uint_eq(se("do $$ begin execute 'listen x'; end $$"), SE_LISTEN);
+	ck_assert_uint_eq(se("do $$ begin execute 'declare c cursor with hold for select 1'; end $$"), SE_HOLD_CURSOR);
+	ck_assert_uint_eq(se("do $$ begin execute 'deallocate all'; end $$"), SE_DEALLOCATE);
+	ck_assert_uint_eq(se("do $$ begin execute 'prepare x as select 1'; end $$"), SE_UNKNOWN);
+	ck_assert_uint_eq(se("do language plpgsql 'begin if true then set work_mem = 1; end if; end'"), SE_SETTINGS);
+	ck_assert_uint_eq(se("do $x$ begin perform set_config('a.b', 'c', false); end $x$"), SE_SETTINGS);
+	ck_assert_uint_eq(se("do $$ begin raise notice 'x'; end $$"), 0);
+	/* PREPARE / EXECUTE / DEALLOCATE */
+	ck_assert_uint_eq(se("prepare p as select 1"), SE_PREPARE_STMT);
+	ck_assert_uint_eq(se("select 1; deallocate all"), SE_PREPARE_STMT | SE_DEALLOCATE | SE_MULTI);
+	ck_assert_uint_eq(se("select 1; execute p"), SE_PREPARE_STMT | SE_MULTI);
+	/* hostile input: nothing is read past the end, nothing crashes */
+	ck_assert_uint_eq(se("create temp table 'unterminated"), SE_TEMP);
+	ck_assert_uint_eq(se("do $$ unterminated"), 0);
+	ck_assert_uint_eq(se("do 'create temp table x(a int)"), 0);
+	ck_assert_uint_eq(se("select set_config('a.b', 'c', (((("), SE_SETTINGS);
+	ck_assert_uint_eq(se("do $$ $$"), 0);
+	ck_assert_uint_eq(se(""), 0);
+	ck_assert_uint_eq(se(";;;"), 0);
+	ck_assert_str_eq(sql_session_bind_reason(SE_TEMP | SE_ADVISORY), "a temporary object");
+}
+END_TEST
+
+START_TEST(listen_statements)
+{
+	char ch[64];
+	ck_assert_int_eq(sql_listen_statement("LISTEN Jobs", 11, ch, sizeof(ch)), 'L');
+	ck_assert_str_eq(ch, "jobs");
+	ck_assert_int_eq(sql_listen_statement("listen \"Jobs X\";", 16, ch, sizeof(ch)), 'L');
+	ck_assert_str_eq(ch, "Jobs X");
+	ck_assert_int_eq(sql_listen_statement("unlisten *", 10, ch, sizeof(ch)), 'U');
+	ck_assert_str_eq(ch, "*");
+	ck_assert_int_eq(sql_listen_statement("unlisten jobs", 13, ch, sizeof(ch)), 'U');
+	ck_assert_int_eq(sql_listen_statement("listen a; select 1", 18, ch, sizeof(ch)), 0);
+	ck_assert_int_eq(sql_listen_statement("listen 'a'", 10, ch, sizeof(ch)), 0);
+	ck_assert_int_eq(sql_listen_statement("listen", 6, ch, sizeof(ch)), 0);
+	ck_assert_int_eq(sql_listen_statement("listen abc", 10, ch, 3), 0);
+	ck_assert_int_eq(sql_listen_statement("notify jobs", 11, ch, sizeof(ch)), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sqlclass");
@@ -298,6 +429,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, begin_modes);
 	tcase_add_test(tc, read_classifier);
 	tcase_add_test(tc, single_statement);
+	tcase_add_test(tc, session_settings);
+	tcase_add_test(tc, session_binding);
+	tcase_add_test(tc, listen_statements);
 	suite_add_tcase(s, tc);
 	return s;
 }
