@@ -340,15 +340,24 @@ static void server_lost(struct client *c, const char *sqlstate, const char *msg)
 	char was = s->status;
 	int syncs = server_pending_syncs(s);
 	bool open_group = s->unsynced;
+	bool told = server_first_sync_failed(s); /* its error already went out */
 	pool_unlink(c);
 	client_log(c, LV_LOG, "%s", msg);
 
 	/* The transaction is gone. Inside a block the client learns it from
-	 * 'E' and must ROLLBACK; outside one its next statement starts afresh. */
-	char after = (was == 'I') ? 'I' : 'E';
+	 * 'E' and must ROLLBACK; outside one its next statement starts afresh.
+	 * A COMMIT or ROLLBACK in flight ended the block, whatever became of
+	 * it: the client is outside one. */
+	bool exiting = s->exit_pending;
+	char after = (was == 'I' || exiting) ? 'I' : 'E';
 	bool first = true;
 	for (int i = 0; i < syncs; i++) {
-		if (first)
+		if (first && told)
+			; /* one error per request */
+		else if (first && exiting)
+			emit_errorf(c, "ERROR", sqlstate, "%s while the transaction was ending: it may or may not have "
+				    "committed", msg);
+		else if (first)
 			emit_errorf(c, "ERROR", sqlstate, "%s; the transaction was rolled back", msg);
 		else if (after == 'E')
 			emit_errorf(c, "ERROR", "25P02",
@@ -359,7 +368,7 @@ static void server_lost(struct client *c, const char *sqlstate, const char *msg)
 		emit_rfq(c, after);
 	}
 	if (open_group) {
-		if (first)
+		if (first && !told)
 			emit_errorf(c, "ERROR", sqlstate, "%s; the transaction was rolled back", msg);
 		first = false;
 		c->skip_to_sync = true;
@@ -1377,6 +1386,19 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	if (c->pending_error && (!c->server || (c->server->rq_len == 0 && !c->server->unsynced))) {
 		struct pending_error *pe = c->pending_error;
 		c->pending_error = NULL;
+		if (c->failed_block && text && sql_is_txn_exit(text, tlen)) {
+			/* The transaction was lost while the client was idle in it and
+			 * now it ends it: ROLLBACK is what happened; COMMIT hears that it
+			 * did not commit. Either way the block is over, as in Postgres. */
+			char w[16];
+			sql_first_word(text, tlen, w, sizeof(w));
+			c->failed_block = false;
+			c->status = 'I';
+			if (strcmp(w, "rollback") == 0 || strcmp(w, "abort") == 0) {
+				free(pe);
+				return emulate(c, m);
+			}
+		}
 		refuse(c, m->type, pe->sqlstate, pe->message);
 		free(pe);
 		return SB_DROP;
@@ -1426,8 +1448,16 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			return client_deny(c, m, "08006", msg);
 		}
 		client_replay_drop(c);
-		if (replica)
+		if (replica) {
 			retain_request(c, m, text, tlen);
+		} else if (se.scan & QS_TXN_BEGIN) {
+			/* a lone BEGIN, and the request after it, may run again on
+			 * another server if theirs dies before anything reached the
+			 * client: the open transaction died with it */
+			retain_request(c, m, text, tlen);
+			if (!c->replay_is_begin)
+				client_replay_drop(c);
+		}
 		if (!pool_acquire(c, tp))
 			return SB_STOP;
 	}
@@ -1494,6 +1524,8 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			return SB_STOP; /* continued when the SET's ReadyForQuery arrives */
 	}
 #undef WAIT
+	if ((se.scan & QS_TXN_END) && (m->type == 'Q' || m->type == 'P') && sql_is_txn_exit(text, tlen))
+		s->exit_pending = true; /* if the server dies now, the transaction is over anyway */
 	session_note_sent(c, s, &se);
 	if (write_attempt)
 		tenant_server_forget(s);
@@ -1548,9 +1580,12 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		break;
 	case 'Q':
 	case 'F':
-		if (!s->skipping)
+		/* While the server skips to a Sync it discards these too and
+		 * answers nothing: it still waits for that Sync. */
+		if (!s->skipping) {
 			rq_push(s, m->type, cf);
-		s->unsynced = false;
+			s->unsynced = false;
+		}
 		if (m->type == 'Q') {
 			s->pool->query_count++;
 			if (c->tenant)

@@ -276,6 +276,7 @@ struct server {
 	bool last_bound_user;        /* ... and that client was a bound user */
 	bool discard_seen;           /* a client sent DISCARD ALL */
 	bool capturing;              /* the capture query is in flight */
+	bool exit_pending;           /* a COMMIT/ROLLBACK the client sent is in flight */
 	bool listener;               /* the pool's LISTEN connection (listen.c) */
 	struct pktbuf holdback;      /* replies held until the request ran (replay); */
 	bool holding;                /* its buffer is kept for the next one */

@@ -316,6 +316,7 @@ void pool_link(struct client *c, struct server *s)
 	s->state = SV_ACTIVE;
 	s->client = c;
 	s->request_time = now_usec();
+	s->cancel_sent = false;
 	session_linked(s, c);
 	c->server = s;
 	c->sb.dst = &s->sb;
@@ -451,6 +452,15 @@ void pool_release_server(struct server *s)
 	struct client *c = s->client;
 	if (g.paused || s->pool->db->paused)
 		defer_call(check_admin_waits, NULL);
+	if (!server_is_clean(s)) {
+		/* What pgtide believes of its protocol state is not "clean": it
+		 * must not serve anyone else. */
+		if (c)
+			pool_unlink(c);
+		server_close(s, "released in an unclean protocol state (status %c, %u replies owed%s%s)", s->status,
+			     s->rq_len, s->unsynced ? ", no Sync" : "", s->skipping ? ", skipping to Sync" : "");
+		return;
+	}
 	enum sess_reset r = session_on_release(s, c);
 	bool session_mode = s->dirty && pool_mode_of(s->pool, c ? c->user : NULL) == POOL_SESSION;
 	if (c)

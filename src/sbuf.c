@@ -178,7 +178,7 @@ static struct outq *outq_new(void)
 	q->gen_len = 0;
 	q->gen_cap = (uint32_t)(bufpool_block_size() - sizeof(struct outq));
 	q->nheap = 0;
-	q->orphan = NULL;
+	q->norphan = 0;
 	return q;
 }
 
@@ -205,13 +205,19 @@ static void outq_release(struct sbuf *sb)
 	struct sbuf *src = q->src;
 	for (int i = 0; i < q->nheap; i++)
 		free(q->heap[i]);
-	if (q->orphan)
-		iobuf_free(q->orphan);
+	for (int i = 0; i < q->norphan; i++)
+		iobuf_free(q->orphan[i]);
 	bufpool_put(q);
 	if (src) {
 		src->pins--;
+		if (src->pinned_by == sb)
+			src->pinned_by = NULL;
 		sbuf_unpinned(src);
 	}
+	/* the linked peer may have waited for this queue to let go of another
+	 * source's bytes (a server that came after one that closed) */
+	if (sb->dst && sb->dst != src && !sb->dst->closing && sb->dst->in && sb->dst->in->pos < sb->dst->in->end)
+		sbuf_schedule(sb->dst);
 }
 
 /* Forward n bytes of src's buffer to dst. false: no room, flush first. */
@@ -238,13 +244,16 @@ pinned:
 	if (!q->src) {
 		q->src = src;
 		src->pins++;
+		src->pinned_by = dst;
 	}
 	return true;
 }
 
-static bool outq_room_for_ref(struct sbuf *dst)
+/* Can src forward into dst's queue now? Not while the queue points into
+ * another source's buffer (its bytes go first), nor when it is nearly full. */
+static bool outq_room_for_ref(struct sbuf *dst, const struct sbuf *src)
 {
-	return !dst->out || (dst->out->nseg < OUTQ_SEGS - 2);
+	return !dst->out || (dst->out->nseg < OUTQ_SEGS - 2 && (!dst->out->src || dst->out->src == src));
 }
 
 bool sbuf_gen_begin(struct sbuf *sb, struct pktbuf *pb)
@@ -395,15 +404,25 @@ void sbuf_close(struct sbuf *sb)
 	}
 	if (sb->out)
 		outq_release(sb);
-	/* A peer's queue may still point into our buffer: those bytes were
-	 * promised to the peer, so the queue inherits the buffer and frees it
-	 * once they are written. */
-	if (sb->dst && sb->dst->out && sb->dst->out->src == sb) {
-		struct outq *q = sb->dst->out;
+	/* A peer's queue may still point into our buffer (whether or not the
+	 * two are still linked): those bytes were promised to the peer, so the
+	 * queue inherits the buffer and frees it once they are written. */
+	struct sbuf *peer = sb->pinned_by;
+	if (peer && peer->out && peer->out->src == sb) {
+		struct outq *q = peer->out;
 		q->src = NULL;
 		sb->pins--;
-		q->orphan = sb->in;
-		sb->in = NULL;
+		sb->pinned_by = NULL;
+		if (q->norphan < OUTQ_ORPHANS) {
+			q->orphan[q->norphan++] = sb->in;
+			sb->in = NULL;
+			/* nothing else may write it out now: the peer's pump is not
+			 * running and we were the one that flushed for it */
+			sbuf_update_events(peer);
+		} else {
+			/* nowhere to keep it: the peer cannot get those bytes */
+			peer->ops->on_close(peer, "too many closed connections' data queued");
+		}
 	}
 	if (sb->in) {
 		iobuf_free(sb->in);
@@ -737,7 +756,7 @@ static enum input_result handle_input(struct sbuf *sb)
 			}
 			return IN_OK;
 		}
-		if (sb->dst && !outq_room_for_ref(sb->dst))
+		if (sb->dst && !outq_room_for_ref(sb->dst, sb))
 			return IN_BLOCKED;
 		enum sb_verdict v = sb->ops->on_msg(sb, &m, complete);
 		switch (v) {
@@ -745,10 +764,14 @@ static enum input_result handle_input(struct sbuf *sb)
 		case SB_DROP: {
 			size_t n = complete ? m.len : avail;
 			if (v == SB_FORWARD && !outq_add_ref(sb->dst, sb, p, n)) {
-				/* on_msg checked for room; reaching here is a bug */
-				log_error("internal error: no room to forward a message");
-				sb->ops->on_close(sb, "internal error: output queue full");
-				return IN_CLOSED;
+				/* on_msg linked a peer, or queued pgtide's own messages in
+				 * front: write what can be written and try once more */
+				sbuf_flush(sb->dst);
+				if (!sb->dst || !outq_add_ref(sb->dst, sb, p, n)) {
+					log_error("internal error: no room to forward a message");
+					sb->ops->on_close(sb, "internal error: output queue full");
+					return IN_CLOSED;
+				}
 			}
 			b->pos += (uint32_t)n;
 			if (!complete) {

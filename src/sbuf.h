@@ -38,6 +38,7 @@ struct iobuf {
 
 #define OUTQ_SEGS 64
 #define OUTQ_HEAP 4
+#define OUTQ_ORPHANS 4
 
 struct outq {
 	int head;               /* first unwritten segment */
@@ -48,7 +49,8 @@ struct outq {
 	uint32_t gen_cap;
 	int nheap;
 	void *heap[OUTQ_HEAP];  /* large generated blocks, freed when drained */
-	struct iobuf *orphan;   /* a closed source's buffer, kept until written */
+	int norphan;
+	struct iobuf *orphan[OUTQ_ORPHANS]; /* closed sources' buffers, kept until written */
 	struct iovec seg[OUTQ_SEGS];
 	uint8_t gen[];
 };
@@ -92,6 +94,7 @@ struct sbuf {
 	int fd;
 	short ev_flags;          /* interest registered with libevent */
 	uint8_t pins;            /* output queues pointing into in */
+	struct sbuf *pinned_by;  /* the peer whose output queue points into in */
 	bool raw;                /* before the first typed message */
 	bool stopped;            /* owner said SB_STOP; no parsing until continue */
 	bool closing;            /* owner is tearing the connection down */

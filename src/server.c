@@ -108,7 +108,24 @@ static void rq_pop(struct server *s)
 
 bool server_is_idle_for_txn(const struct server *s)
 {
-	return s->status == 'I' && s->rq_len == 0 && !s->unsynced;
+	return s->status == 'I' && s->rq_len == 0 && !s->unsynced && !s->skipping;
+}
+
+bool server_is_clean(const struct server *s)
+{
+	return server_is_idle_for_txn(s) && !s->in_copy && !s->capturing && !s->holding && !s->sb.fwd_partial;
+}
+
+bool server_first_sync_failed(const struct server *s)
+{
+	if (s->skipping)
+		return true; /* the open group already had its error */
+	for (int i = 0; i < s->rq_len; i++) {
+		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
+		if (!(e->flags & RQ_CONSUME) && (e->type == 'S' || e->type == 'Q' || e->type == 'F'))
+			return (e->flags & RQ_FAILED) != 0;
+	}
+	return false;
 }
 
 int server_pending_syncs(const struct server *s)
@@ -128,8 +145,10 @@ static void rq_skip_to_sync(struct server *s)
 {
 	while (s->rq_len) {
 		struct rq_entry *e = rq_first(s);
-		if (e->type == 'S')
+		if (e->type == 'S') {
+			e->flags |= RQ_FAILED; /* its group had an error */
 			return;
+		}
 		uint16_t flags = e->flags;
 		rq_pop(s);
 		if (flags & RQ_MAPPED)
@@ -225,12 +244,19 @@ void server_close(struct server *s, const char *fmt, ...)
 	if (c) {
 		bool complete = server_is_idle_for_txn(s) && !s->in_copy;
 		if (complete) {
+			/* the client has its whole answer, maybe still queued: it is
+			 * written when the client's socket takes it */
 			pool_unlink(c);
-		} else if (c->replay && (s->holding || (c->replay_begun && !c->replay_joined)) && s->pool->target &&
+			sbuf_update_events(&c->sb);
+		} else if (c->replay && (s->holding || (c->replay_begun && !c->replay_joined)) &&
 			   server_pending_syncs(s) <= 1) {
-			/* a replica died before the client's first request ran:
-			 * nothing reached the client, so run it elsewhere */
-			route_target_down(s->pool->target, reason);
+			/* the server died before the client's first request ran (a
+			 * replica's, or a BEGIN and what followed it): nothing reached
+			 * the client, so run it elsewhere */
+			if (s->pool->target)
+				route_target_down(s->pool->target, reason);
+			client_log(c, LV_LOG, "server connection lost (%s) before its first request ran: running it "
+				   "again on another server", reason);
 			pool_unlink(c);
 			client_replay(c, false);
 		} else {
@@ -471,10 +497,24 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			rq_skip_to_sync(s);
 		return SB_DROP;
 	}
-	if (parsed && err.severity && strcmp(err.severity, "FATAL") == 0)
+	bool fatal = parsed && err.severity && strcmp(err.severity, "FATAL") == 0;
+	if (fatal)
 		s->close_needed = true;
 	s->txn_bad = true;
 	e->flags |= RQ_FAILED;
+	if (fatal && s->client && !(e->flags & (RQ_CONSUME | RQ_CONSUME_OK))) {
+		/* The server ends its connection, not the client's: pgtide keeps
+		 * that one, so the client hears an ERROR (drivers close their
+		 * connection on FATAL). The server's own EOF follows. */
+		struct pktbuf pb;
+		if (sbuf_gen_begin(&s->client->sb, &pb)) {
+			pkt_error(&pb, "ERROR", err.sqlstate, "%s", err.message);
+			sbuf_gen_commit(&s->client->sb, &pb);
+		}
+		if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
+			rq_skip_to_sync(s);
+		return SB_DROP;
+	}
 	if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
 		rq_skip_to_sync(s);
 	if (e->type == 'Q' || e->type == 'F' || e->type == 'S')
@@ -490,6 +530,8 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	uint16_t flags = e->flags;
 	s->status = st;
 	s->in_copy = false;
+	if (!(flags & RQ_CONSUME))
+		s->exit_pending = false;
 	rq_pop(s);
 	if (flags & RQ_MAPPED)
 		prep_mapped_done(s, !(flags & RQ_FAILED));
@@ -866,7 +908,7 @@ static enum sb_verdict holdback_reply(struct server *s, const struct pmsg *m)
 	case 'E': {
 		struct msg_error err;
 		/* 25006 inside an explicit read-only block is the right answer */
-		if (c && c->replay && !c->replay_begun && !c->replay_is_begin && proto_parse_error(m, &err) &&
+		if (c && c->replay && s->pool->target && !c->replay_begun && !c->replay_is_begin && proto_parse_error(m, &err) &&
 		    strcmp(err.sqlstate, "25006") == 0 && server_pending_syncs(s) == 1) {
 			/* the group's end: Q (an error does not end it) or the Sync
 			 * the server now skips to; its ReadyForQuery is ours */

@@ -43,8 +43,13 @@ void rq_push(struct server *s, uint8_t type, uint16_t flags);
 /* Emit the replies pgtide owes for RQ_SYNTH entries now at the head. */
 void rq_emit_due(struct server *s);
 bool server_is_idle_for_txn(const struct server *s);
+/* Nothing owed either way, no transaction, no COPY, no half-forwarded
+ * message: the only state in which a server may serve another client. */
+bool server_is_clean(const struct server *s);
 /* Count the sync points (Sync, Query, FunctionCall) a client waits for. */
 int server_pending_syncs(const struct server *s);
+/* Did the first of those already get its error (it died after)? */
+bool server_first_sync_failed(const struct server *s);
 
 /* "S-7 db/user@host:port" */
 const char *server_prefix(const struct server *s, char *buf, size_t len);

@@ -1160,6 +1160,11 @@ unsigned sql_quick_scan(const char *q, size_t len, const char *word)
 			if (n == 10 && word_is(w, "set_config", 10))
 				out |= QS_SET_CONFIG;
 		}
+		if (head && ((n == 6 && word_is(w, "commit", 6)) || (n == 8 && word_is(w, "rollback", 8)) ||
+			     (n == 3 && word_is(w, "end", 3)) || (n == 5 && word_is(w, "abort", 5))))
+			out |= QS_TXN_END;
+		if (head && ((n == 5 && word_is(w, "begin", 5)) || (n == 5 && word_is(w, "start", 5))))
+			out |= QS_TXN_BEGIN;
 		if (wn && n >= wn && run_contains(w, n, word, wn))
 			out |= QS_WORD;
 		head = false;

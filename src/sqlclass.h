@@ -55,8 +55,10 @@ bool sql_is_txn_exit(const char *q, size_t len);
  * nearly every statement that needs no closer look: QS_SESSION, it may
  * have a session effect (sql_session_effects says which); QS_SET_CONFIG,
  * it names set_config; QS_WORD, word (lowercase identifier characters)
- * occurs in it, in any case. */
-enum { QS_SESSION = 1, QS_SET_CONFIG = 2, QS_WORD = 4 };
+ * occurs in it, in any case; QS_TXN_END, a statement starts with COMMIT,
+ * ROLLBACK, END or ABORT (sql_is_txn_exit says whether it ends a block);
+ * QS_TXN_BEGIN, one starts with BEGIN or START. */
+enum { QS_SESSION = 1, QS_SET_CONFIG = 2, QS_WORD = 4, QS_TXN_END = 8, QS_TXN_BEGIN = 16 };
 unsigned sql_quick_scan(const char *q, size_t len, const char *word);
 
 /* Case-insensitive substring search (needle is lowercase). */

@@ -231,6 +231,7 @@ b.add_notify_handler(lambda x: got["b"].append(x.payload))
 a.execute("LISTEN jobs")
 b.execute("LISTEN other")
 n.execute("NOTIFY jobs, 'one'")
+time.sleep(0.3)  # delivered while a is between transactions
 a.execute("BEGIN"); a.execute("SELECT 1")
 n.execute("SELECT pg_notify('jobs', 'during a transaction')")
 time.sleep(0.2)
