@@ -15,6 +15,7 @@
 #include "autoconf.h"
 
 #include "admin.h"
+#include "admincmd.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -373,12 +374,19 @@ static void show_pools(struct client *c)
 		cell_int(&r, p->n_waiting);
 		cell_int(&r, 0);
 		cell_int(&r, 0);
+		int canceling = 0, tested = 0;
+		list_for_each(ln, &p->tested_servers) {
+			if (container_of(ln, struct server, node)->parked)
+				canceling++;
+			else
+				tested++;
+		}
 		cell_int(&r, (long long)list_count(&p->active_servers));
 		cell_int(&r, 0);
-		cell_int(&r, 0);
+		cell_int(&r, canceling);
 		cell_int(&r, idle);
 		cell_int(&r, used);
-		cell_int(&r, (long long)list_count(&p->tested_servers));
+		cell_int(&r, tested);
 		cell_int(&r, (long long)list_count(&p->login_servers));
 		cell_int(&r, (long long)(maxwait / USEC));
 		cell_int(&r, (long long)(maxwait % USEC));
@@ -834,99 +842,35 @@ static void add_wait(struct client *c, bool pause, const char *db)
 	admin_check_waits();
 }
 
-static void cmd_set(struct client *c, const char *args)
+static void cmd_set(struct client *c, const struct admin_cmd *cmd)
 {
-	/* key = value | key to value; value may be quoted with '' */
-	char key[128], val[1024];
-	const char *p = args;
-	size_t n = 0;
-	while (*p && (isalnum((unsigned char)*p) || *p == '_') && n + 1 < sizeof(key))
-		key[n++] = *p++;
-	key[n] = '\0';
-	while (isspace((unsigned char)*p))
-		p++;
-	if (*p == '=')
-		p++;
-	else if (strncasecmp(p, "to", 2) == 0 && isspace((unsigned char)p[2]))
-		p += 2;
-	else {
+	if (cmd->bad_set) {
 		reply_error(c, "42601", "syntax error: expected SET key = value");
 		return;
 	}
-	while (isspace((unsigned char)*p))
-		p++;
-	n = 0;
-	if (*p == '\'') {
-		p++;
-		while (*p && n + 1 < sizeof(val)) {
-			if (*p == '\'' && p[1] == '\'') {
-				val[n++] = '\'';
-				p += 2;
-				continue;
-			}
-			if (*p == '\'')
-				break;
-			val[n++] = *p++;
-		}
-	} else {
-		while (*p && !isspace((unsigned char)*p) && *p != ';' && n + 1 < sizeof(val))
-			val[n++] = *p++;
-	}
-	val[n] = '\0';
 	char msg[512];
-	if (!pgtide_set_setting(key, val, msg, sizeof(msg))) {
+	if (!pgtide_set_setting(cmd->key, cmd->value, msg, sizeof(msg))) {
 		reply_error(c, "22023", "%s", msg);
 		return;
 	}
 	reply_tag(c, "SET");
 }
 
-/* Split "WORD rest" (first word upper-cased). */
-static const char *next_word(const char *p, char *w, size_t wlen)
-{
-	size_t n = 0;
-	while (isspace((unsigned char)*p))
-		p++;
-	while (*p && !isspace((unsigned char)*p) && *p != ';' && n + 1 < wlen)
-		w[n++] = (char)toupper((unsigned char)*p++);
-	w[n] = '\0';
-	while (isspace((unsigned char)*p))
-		p++;
-	return p;
-}
-
-/* A database argument, as written (quotes removed). */
-static void arg_name(const char *p, char *out, size_t len)
-{
-	size_t n = 0;
-	while (isspace((unsigned char)*p))
-		p++;
-	bool quoted = *p == '"';
-	if (quoted)
-		p++;
-	while (*p && n + 1 < len) {
-		if (quoted ? *p == '"' : (isspace((unsigned char)*p) || *p == ';'))
-			break;
-		out[n++] = *p++;
-	}
-	out[n] = '\0';
-}
-
 static void admin_command(struct client *c, const char *q)
 {
-	char w1[64], w2[64], arg[256];
-	const char *rest = next_word(q, w1, sizeof(w1));
-	if (!w1[0]) {
+	struct admin_cmd cmd;
+	admin_parse(q, &cmd);
+	const char *w1 = cmd.word, *w2 = cmd.subject, *arg = cmd.arg;
+	if (cmd.verb == AC_EMPTY) {
 		reply_tag(c, "");
 		return;
 	}
-	bool is_show = strcmp(w1, "SHOW") == 0;
+	bool is_show = cmd.verb == AC_SHOW;
 	if (!is_show && !c->admin_full) {
 		reply_error(c, "42501", "admin access needed: user \"%s\" is in stats_users, not admin_users", c->user->name);
 		return;
 	}
 	if (is_show) {
-		rest = next_word(rest, w2, sizeof(w2));
 		static const struct {
 			const char *name;
 			void (*fn)(struct client *);
@@ -952,16 +896,18 @@ static void admin_command(struct client *c, const char *q)
 			reply_error(c, "08P01", "invalid command 'SHOW %s', use SHOW HELP;", w2);
 		return;
 	}
-	arg_name(rest, arg, sizeof(arg));
 	struct database *db = NULL;
-	if (strcmp(w1, "SET") == 0) {
-		cmd_set(c, rest);
-	} else if (strcmp(w1, "RELOAD") == 0) {
+	switch (cmd.verb) {
+	case AC_SET:
+		cmd_set(c, &cmd);
+		break;
+	case AC_RELOAD:
 		if (pgtide_reload())
 			reply_tag(c, "RELOAD");
 		else
 			reply_error(c, "F0000", "reload failed: the configuration has errors (see the log); the running one stays");
-	} else if (strcmp(w1, "PAUSE") == 0) {
+		break;
+	case AC_PAUSE:
 		if (arg[0]) {
 			if (!(db = db_arg(c, arg)))
 				return;
@@ -971,7 +917,8 @@ static void admin_command(struct client *c, const char *q)
 			pgtide_pause(true);
 		}
 		add_wait(c, true, arg[0] ? arg : NULL);
-	} else if (strcmp(w1, "RESUME") == 0) {
+		break;
+	case AC_RESUME:
 		if (arg[0]) {
 			if (!(db = db_arg(c, arg)))
 				return;
@@ -984,10 +931,13 @@ static void admin_command(struct client *c, const char *q)
 			pgtide_pause(false);
 		}
 		reply_tag(c, "RESUME");
-	} else if (strcmp(w1, "SUSPEND") == 0) {
+		break;
+	case AC_SUSPEND:
 		pgtide_suspend(true);
 		reply_tag(c, "SUSPEND");
-	} else if (strcmp(w1, "DISABLE") == 0 || strcmp(w1, "ENABLE") == 0) {
+		break;
+	case AC_DISABLE:
+	case AC_ENABLE:
 		if (!arg[0]) {
 			reply_error(c, "42601", "%s needs a database name", w1);
 			return;
@@ -997,7 +947,8 @@ static void admin_command(struct client *c, const char *q)
 		db->disabled = strcmp(w1, "DISABLE") == 0;
 		log_info("%s %s", w1, db->name);
 		reply_tag(c, w1);
-	} else if (strcmp(w1, "KILL") == 0) {
+		break;
+	case AC_KILL:
 		if (!arg[0]) {
 			reply_error(c, "42601", "KILL needs a database name");
 			return;
@@ -1008,7 +959,8 @@ static void admin_command(struct client *c, const char *q)
 		db->paused = true; /* new clients wait until RESUME, as in PgBouncer */
 		pool_kill_db(db);
 		reply_tag(c, "KILL");
-	} else if (strcmp(w1, "KILL_CLIENT") == 0) {
+		break;
+	case AC_KILL_CLIENT: {
 		char *end;
 		unsigned long id = strtoul(arg, &end, 0);
 		struct client *victim = (*arg && !*end) ? client_by_id((uint32_t)id) : NULL;
@@ -1019,7 +971,9 @@ static void admin_command(struct client *c, const char *q)
 		client_log(victim, LV_LOG, "killed by KILL_CLIENT from C-%u", c->id);
 		client_close(victim, "57P01", "terminated by the administrator (KILL_CLIENT)");
 		reply_tag(c, "KILL_CLIENT");
-	} else if (strcmp(w1, "RECONNECT") == 0) {
+		break;
+	}
+	case AC_RECONNECT: {
 		size_t it;
 		struct hnode *n;
 		if (arg[0] && !db_arg(c, arg))
@@ -1030,16 +984,21 @@ static void admin_command(struct client *c, const char *q)
 				pool_reconnect_db(d);
 		}
 		reply_tag(c, "RECONNECT");
-	} else if (strcmp(w1, "WAIT_CLOSE") == 0) {
+		break;
+	}
+	case AC_WAIT_CLOSE:
 		if (arg[0] && !db_arg(c, arg))
 			return;
 		add_wait(c, false, arg[0] ? arg : NULL);
-	} else if (strcmp(w1, "SHUTDOWN") == 0) {
+		break;
+	case AC_SHUTDOWN:
 		reply_tag(c, "SHUTDOWN");
 		flush_now(c);
 		pgtide_shutdown(false);
-	} else {
+		break;
+	default:
 		reply_error(c, "08P01", "invalid command '%s', use SHOW HELP;", w1);
+		break;
 	}
 }
 

@@ -1,7 +1,8 @@
 /*
  * Authentication: auth_file, client password checks, server logins.
  *
- * Owns: struct login_state's authentication half and the auth_file parser.
+ * Owns: struct login_state's authentication half (the auth_file parser is
+ * authfile.c).
  * A user that does not exist goes through the same exchange as one with a
  * wrong password and gets the same error, so a client cannot probe for
  * user names. Secrets never reach the log.
@@ -26,79 +27,6 @@
 #include "server.h"
 #include "tls.h"
 #include "util/strbuf.h"
-
-/* ---- auth_file ---- */
-
-enum secret_kind secret_kind_of(const char *secret)
-{
-	if (!secret || !*secret)
-		return SECRET_NONE;
-	if (strncmp(secret, "md5", 3) == 0 && strlen(secret) == 35) {
-		bool hex = true;
-		for (int i = 3; i < 35; i++)
-			hex &= isxdigit((unsigned char)secret[i]) != 0;
-		if (hex)
-			return SECRET_MD5;
-	}
-	if (strncmp(secret, "SCRAM-SHA-256$", 14) == 0)
-		return SECRET_SCRAM;
-	return SECRET_PLAIN;
-}
-
-struct auth_entry *auth_file_load(const char *path, struct cfg_diag *d)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		strbuf_printf(&d->text, "%s: could not open auth_file: %s\n", path, strerror(errno));
-		d->errors++;
-		return NULL;
-	}
-	struct auth_entry *list = xcalloc(1, sizeof(*list));
-	int n = 0, lineno = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) >= 0) {
-		lineno++;
-		const char *p = line;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p || *p == ';' || *p == '#')
-			continue;
-		char *user = str_read_dquoted(&p);
-		while (*p == ' ' || *p == '\t')
-			p++;
-		char *secret = user ? str_read_dquoted(&p) : NULL;
-		if (!user || !secret) {
-			strbuf_printf(&d->text, "%s:%d: expected \"user\" \"password\"\n", path, lineno);
-			d->errors++;
-			free(user);
-			free(secret);
-			continue;
-		}
-		list = xrealloc(list, sizeof(*list) * (size_t)(n + 2));
-		list[n].user = user;
-		list[n].secret = secret;
-		list[n].line = lineno;
-		n++;
-		list[n].user = NULL;
-	}
-	free(line);
-	fclose(f);
-	return list;
-}
-
-void auth_entries_free(struct auth_entry *e)
-{
-	if (!e)
-		return;
-	for (struct auth_entry *p = e; p->user; p++) {
-		free(p->user);
-		if (p->secret)
-			memset(p->secret, 0, strlen(p->secret));
-		free(p->secret);
-	}
-	free(e);
-}
 
 void auth_free_state(struct login_state *l)
 {

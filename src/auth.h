@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "authfile.h"
 #include "pgtide.h"
 
 /* Everything a client needs while logging in; freed once it is in. */
@@ -36,17 +37,6 @@ struct login_state {
 	bool authq_done;            /* looked up (found or not) */
 };
 
-struct auth_entry {
-	char *user;
-	char *secret;
-	int line;
-};
-
-/* Parse an auth_file. Problems go to d as FILE:LINE lines; returns entries
- * (NULL-terminated array) or NULL when the file cannot be read. */
-struct auth_entry *auth_file_load(const char *path, struct cfg_diag *d);
-void auth_entries_free(struct auth_entry *e);
-enum secret_kind secret_kind_of(const char *secret);
 
 /* Client authentication. auth_begin sends the first request (or finishes
  * at once for trust). auth_on_message handles the client's 'p' message. */

@@ -1515,7 +1515,8 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	if (group_start)
 		prep_new_group(s);
 	/* Each request group starts with the client's tenant in effect. */
-	if (tenant_enabled() && group_start && !s->skipping && !tenant_in_effect(s, c)) {
+	/* (an aborted transaction runs nothing but its end: no SET needed) */
+	if (tenant_enabled() && group_start && !s->skipping && s->status != 'E' && !tenant_in_effect(s, c)) {
 		if (!tenant_queue_set(s, c, WAIT())) {
 			client_close(c, "53200", "out of memory");
 			return SB_CLOSED;

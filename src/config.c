@@ -206,6 +206,22 @@ static const struct cfg_key keys[] = {
 
 /* ---------- diagnostics ---------- */
 
+bool cfg_read_file(const char *path, const char *what, struct strbuf *out, struct cfg_diag *d)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		strbuf_printf(&d->text, "%s: could not open %s: %s\n", path, what, strerror(errno));
+		d->errors++;
+		return false;
+	}
+	char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_append(out, buf, n);
+	fclose(f);
+	return true;
+}
+
 void cfg_diag_init(struct cfg_diag *d, bool unknown_is_error)
 {
 	d->errors = 0;
@@ -664,6 +680,11 @@ static bool connstr_each(const char *s, char *err, size_t errlen,
 			p++;
 		if (*p != '=') {
 			snprintf(err, errlen, "missing \"=\" after \"%s\"", key.data ? key.data : "");
+			ok = false;
+			break;
+		}
+		if (!key.data || !key.len) {
+			snprintf(err, errlen, "a \"=\" with no name before it");
 			ok = false;
 			break;
 		}

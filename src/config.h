@@ -198,6 +198,9 @@ struct cfg_diag {
 
 void cfg_diag_init(struct cfg_diag *d, bool unknown_is_error);
 void cfg_diag_free(struct cfg_diag *d);
+/* Read a whole file (an auth_file, an hba file) into out; a file that does
+ * not open is an error in d naming it ("could not open WHAT"). */
+bool cfg_read_file(const char *path, const char *what, struct strbuf *out, struct cfg_diag *d);
 
 /* Load and validate. Returns NULL when any error was found (see d). */
 struct config *config_load(const char *path, struct cfg_diag *d);

@@ -373,19 +373,12 @@ struct hba *hba_parse(const char *text, size_t size, const char *name, struct cf
 
 struct hba *hba_load(const char *path, struct cfg_diag *d)
 {
-	FILE *fp = fopen(path, "r");
-	if (!fp) {
-		strbuf_printf(&d->text, "%s: could not open auth_hba_file: %s\n", path, strerror(errno));
-		d->errors++;
-		return NULL;
-	}
 	struct strbuf sb;
 	strbuf_init(&sb);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	fclose(fp);
+	if (!cfg_read_file(path, "auth_hba_file", &sb, d)) {
+		strbuf_free(&sb);
+		return NULL;
+	}
 	struct hba *h = hba_parse(sb.data ? sb.data : "", sb.len, path, d);
 	strbuf_free(&sb);
 	return h;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "authfile.h"
 #include "config.h"
 #include "params.h"
 #include "sbuf.h"
@@ -30,10 +31,10 @@ struct sset;
 struct sess_capture;
 struct listen_pool;
 struct listen_client;
+struct cancel_conn;
 
 /* ---- users ---- */
 
-enum secret_kind { SECRET_NONE, SECRET_PLAIN, SECRET_MD5, SECRET_SCRAM };
 
 struct user {
 	struct hnode hn;             /* users table, by name */
@@ -278,6 +279,8 @@ struct server {
 	bool capturing;              /* the capture query is in flight */
 	bool exit_pending;           /* a COMMIT/ROLLBACK the client sent is in flight */
 	bool listener;               /* the pool's LISTEN connection (listen.c) */
+	bool parked;                 /* released, held back while a cancel is in flight */
+	struct cancel_conn *cancels; /* CancelRequests in flight for it (server.c) */
 	struct pktbuf holdback;      /* replies held until the request ran (replay); */
 	bool holding;                /* its buffer is kept for the next one */
 	uint16_t rq_head, rq_len;

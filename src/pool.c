@@ -483,7 +483,28 @@ void pool_release_server(struct server *s)
 		server_run_check(s, reset && *reset ? reset : "DISCARD ALL", true);
 		return;
 	}
-	if (r == SR_DISCARD) {
+	if (r == SR_DISCARD && s->reset < SR_DISCARD)
+		s->reset = SR_DISCARD;
+	if (s->cancels) {
+		/* a client's cancel may still land: no one else gets it before */
+		list_del(&s->node);
+		list_add_tail(&s->pool->tested_servers, &s->node);
+		s->state = SV_TESTED;
+		s->parked = true;
+		server_log(s, LV_DEBUG, "held back until its cancel request is done");
+		return;
+	}
+	if (s->reset == SR_DISCARD) {
+		reset_server(s, "its last client left session state on it");
+		return;
+	}
+	pool_server_ready(s);
+}
+
+void pool_cancel_settled(struct server *s)
+{
+	s->parked = false;
+	if (s->reset == SR_DISCARD) {
 		reset_server(s, "its last client left session state on it");
 		return;
 	}

@@ -44,6 +44,8 @@ void pool_link(struct client *c, struct server *s);
 void pool_unlink(struct client *c);
 /* The client's transaction is over: the server goes back to the pool. */
 void pool_release_server(struct server *s);
+/* A released server's last cancel request is done: it may serve again. */
+void pool_cancel_settled(struct server *s);
 /* A server became usable: logged in, checked or reset. */
 void pool_server_ready(struct server *s);
 /* Bookkeeping for a server that is going away. */

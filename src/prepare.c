@@ -427,19 +427,12 @@ static bool make_room(struct server *s, struct pktbuf *pb)
 			return true; /* all in use right now: go over the limit for a moment */
 		char name[32];
 		server_name(victim->ps, name, sizeof(name));
-		if (victim->ps->sql) {
-			char sql[64];
-			snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
-			pkt_query(pb, sql);
-			if (pb->failed)
-				return false;
-			rq_push(s, 'Q', RQ_CONSUME);
-		} else {
-			pkt_close(pb, 'S', name);
-			if (pb->failed)
-				return false;
-			rq_push(s, 'C', RQ_CONSUME);
-		}
+		/* Close works for SQL PREPAREd statements too, in any transaction
+		 * state, and does not fail when the name is already gone */
+		pkt_close(pb, 'S', name);
+		if (pb->failed)
+			return false;
+		rq_push(s, 'C', RQ_CONSUME);
 		server_drop(s, victim);
 	}
 	return true;
@@ -456,6 +449,13 @@ static bool server_prepare(struct server *s, struct pstmt *ps, const char *own_n
 		return false;
 	char name[32];
 	server_name(ps, name, sizeof(name));
+	/* What pgtide believes a server has can be wrong where it had to guess
+	 * (a DISCARD ALL that failed, dynamic SQL): a Close first makes the
+	 * Parse succeed either way. */
+	pkt_close(&pb, 'S', name);
+	if (pb.failed)
+		return false;
+	rq_push(s, 'C', RQ_CONSUME);
 	if (ps->sql) {
 		struct strbuf sql;
 		strbuf_init(&sql);

@@ -759,6 +759,10 @@ static enum input_result handle_input(struct sbuf *sb)
 		if (sb->dst && !outq_room_for_ref(sb->dst, sb))
 			return IN_BLOCKED;
 		enum sb_verdict v = sb->ops->on_msg(sb, &m, complete);
+		/* The owner may have closed us inside on_msg whatever it returned
+		 * (a release that found the server unclean): the buffer is gone. */
+		if (sb->closing)
+			return IN_CLOSED;
 		switch (v) {
 		case SB_FORWARD:
 		case SB_DROP: {

@@ -205,6 +205,7 @@ void rq_emit_due(struct server *s)
 /* ---- lifecycle ---- */
 
 static void server_free(void *arg);
+static void cancels_forget(struct server *s);
 
 void server_module_init(void)
 {
@@ -265,6 +266,7 @@ void server_close(struct server *s, const char *fmt, ...)
 	}
 	s->holding = false;
 	s->capturing = false;
+	cancels_forget(s);
 	session_capture_drop(s);
 	dns_cancel(s);
 	list_del(&s->node);
@@ -357,21 +359,57 @@ void server_run_check(struct server *s, const char *sql, bool reset)
 
 /* ---- cancel requests to Postgres ---- */
 
+/*
+ * A CancelRequest is its own connection to Postgres, answered only by
+ * Postgres closing it once it has signalled the backend. Until then the
+ * signal may still arrive, so the server it targets is not handed to
+ * another client (pool.c parks it "being canceled"): by the time it is,
+ * the signal has hit whatever that server was running - the query it was
+ * meant for, or nothing (an idle backend ignores it).
+ */
 struct cancel_conn {
 	int fd;
+	bool sent;
 	struct event ev;
+	struct server *server;     /* NULL once the server is gone */
+	struct cancel_conn *next;  /* the server's list */
 	uint8_t pkt[16];
 };
+
+static void cancel_done(struct cancel_conn *cc)
+{
+	struct server *s = cc->server;
+	if (s) {
+		struct cancel_conn **pp = &s->cancels;
+		while (*pp && *pp != cc)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = cc->next;
+		if (!s->cancels && s->state == SV_TESTED && s->parked)
+			pool_cancel_settled(s);
+	}
+	close(cc->fd);
+	free(cc);
+}
 
 static void cancel_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cancel_conn *cc = arg;
-	(void)what;
-	ssize_t n = write(fd, cc->pkt, sizeof(cc->pkt));
-	if (n != (ssize_t)sizeof(cc->pkt))
-		log_debug("cancel request not sent: %s", n < 0 ? strerror(errno) : "short write");
-	close(fd);
-	free(cc);
+	if (!cc->sent && (what & EV_WRITE)) {
+		ssize_t n = write(fd, cc->pkt, sizeof(cc->pkt));
+		if (n != (ssize_t)sizeof(cc->pkt)) {
+			log_debug("cancel request not sent: %s", n < 0 ? strerror(errno) : "short write");
+			cancel_done(cc);
+			return;
+		}
+		cc->sent = true;
+		/* now wait for Postgres to close it: the signal is sent then */
+		event_assign(&cc->ev, g.base, fd, EV_READ, cancel_cb, cc);
+		struct timeval tv = { 5, 0 };
+		event_add(&cc->ev, &tv);
+		return;
+	}
+	cancel_done(cc); /* EOF, an error or the timeout */
 }
 
 void server_send_cancel(struct server *s)
@@ -399,11 +437,22 @@ void server_send_cancel(struct server *s)
 		return;
 	}
 	cc->fd = fd;
+	cc->server = s;
+	cc->next = s->cancels;
+	s->cancels = cc;
 	event_assign(&cc->ev, g.base, fd, EV_WRITE, cancel_cb, cc);
-	struct timeval tv = { 10, 0 };
+	struct timeval tv = { 5, 0 };
 	event_add(&cc->ev, &tv);
 	s->cancel_sent = true;
 	server_log(s, LV_DEBUG, "sent cancel request for backend %u", s->be_pid);
+}
+
+/* The server goes away: its cancels in flight forget it. */
+static void cancels_forget(struct server *s)
+{
+	for (struct cancel_conn *cc = s->cancels; cc; cc = cc->next)
+		cc->server = NULL;
+	s->cancels = NULL;
 }
 
 /* ---- replies ---- */
@@ -543,7 +592,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			server_log(s, LV_LOG, "a read routed to this replica wrote; running it again on the primary");
 			pool_release_server(s);
 			client_replay(rc, true);
-			return SB_DROP;
+			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
 		if ((flags & RQ_WAIT) && s->client) {
 			struct client *wc = s->client;
@@ -573,7 +622,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 					pool_release_server(s);
 				sbuf_continue(&cc->sb);
 			}
-			return SB_DROP;
+			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
 		if ((flags & RQ_CHECK) && s->state == SV_TESTED && s->rq_len == 0) {
 			if (s->close_needed)

@@ -10,6 +10,7 @@ PKGS=(
 	python3 python3-psycopg python3-psycopg2 python3-asyncpg
 	pgbouncer prometheus-pgbouncer-exporter
 	openssl bc procps util-linux iproute2 curl
+	clang libclang-rt-14-dev valgrind
 )
 
 missing=()

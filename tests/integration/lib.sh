@@ -26,6 +26,21 @@ PIDS=()
 CLUSTERS=()
 FAILED=0
 
+# PGTIDE_VALGRIND=1 (make check-valgrind): every pgtide the test starts
+# runs under valgrind's memcheck; any error or definite leak fails the test.
+VG_SLOW=1
+if [ -n "${PGTIDE_VALGRIND:-}" ]; then
+	command -v valgrind >/dev/null || { echo "SKIP: valgrind not installed"; exit 77; }
+	cat >"$T/pgtide-vg" <<VG
+#!/bin/sh
+exec valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+	--errors-for-leak-kinds=definite --num-callers=30 --log-file="$T/valgrind-%p.log" "$PGTIDE" "\$@"
+VG
+	chmod +x "$T/pgtide-vg"
+	PGTIDE=$T/pgtide-vg
+	VG_SLOW=10 # what a timing bound allows for
+fi
+
 if [ "$(id -u)" = 0 ]; then
 	PGUSER_OS=postgres
 	chown postgres "$T"
@@ -45,6 +60,16 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	for d in "${CLUSTERS[@]}"; do as_pg pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1; done
+	# Under valgrind any error or definite leak fails the test.
+	for f in "$T"/valgrind-*.log; do
+		[ -s "$f" ] || continue
+		if grep -q -E "ERROR SUMMARY: [1-9]|definitely lost: [1-9]|Invalid (read|write)|uninitialised" "$f"; then
+			echo "FAIL: valgrind report from pgtide:" >&2
+			head -n 60 "$f" >&2
+			FAILED=1
+			rc=1
+		fi
+	done
 	# Under --enable-sanitizers any report from pgtide fails the test.
 	if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/pgtide*.log >/dev/null 2>&1; then
 		echo "FAIL: sanitizer report from pgtide:" >&2
@@ -172,7 +197,7 @@ pgtide_start() {
 	PIDS+=("$PGTIDE_PID")
 	local port
 	port=$(sed -n 's/^listen_port *= *//p' "$cfg" | head -1)
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * VG_SLOW))); do
 		if "$PYTHON" -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then
 			return 0
 		fi

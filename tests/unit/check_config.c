@@ -183,11 +183,14 @@ START_TEST(errors_name_file_and_line)
 		"[pgtide]\n"                     /* 13 */
 		"default_pool_size = -4\n"       /* 14 */
 		"server_lifetime = soon\n"       /* 15 */
-		"tcp_keepalive = maybe\n";       /* 16 */
+		"tcp_keepalive = maybe\n"        /* 16 */
+		"[databases]\n"                  /* 17 */
+		"nameless = host=x =1\n"         /* 18: found by fuzz_files (a NULL key) */
+		"quoteless = ='x\n";             /* 19 */
 	struct config *c = load(text, &d, true);
 	ck_assert_ptr_null(c);
 	char exp[512];
-	const int lines[] = { 2, 3, 4, 5, 6, 8, 9, 10, 12, 14, 15, 16 };
+	const int lines[] = { 2, 3, 4, 5, 6, 8, 9, 10, 12, 14, 15, 16, 18, 19 };
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		snprintf(exp, sizeof(exp), "/pgtide.ini:%d: ", lines[i]);
 		ck_assert_msg(has_msg(&d, exp), "no error at line %d in:\n%s", lines[i], d.text.data);
@@ -197,6 +200,7 @@ START_TEST(errors_name_file_and_line)
 	ck_assert(has_msg(&d, "unknown setting \"no_such_setting\""));
 	ck_assert(has_msg(&d, "unterminated quoted value"));
 	ck_assert(has_msg(&d, "unknown parameter \"colour\""));
+	ck_assert(has_msg(&d, "a \"=\" with no name before it"));
 	cfg_diag_free(&d);
 }
 END_TEST
