@@ -180,6 +180,8 @@ static void client_finish_close(struct client *c, const char *reason)
 {
 	if (c->state == CL_JUSTFREE)
 		return;
+	if (g.shutting_down)
+		defer_call(pool_shutdown_progress, NULL);
 	if (c->state != CL_LOGIN && c->state != CL_CANCEL && (S()->log_disconnections))
 		client_log(c, LV_LOG, "closing because: %s (age=%llds)", reason ? reason : "client disconnected",
 			   (long long)((now_usec() - c->connect_time) / USEC));
@@ -565,6 +567,7 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
 		if (c->emu == EMU_EXIT_PARSED) {
 			emit_command_complete(c, "ROLLBACK");
 			c->failed_block = false;
+			c->status = 'I'; /* what the group's Sync reports */
 			c->emu = EMU_NONE;
 			return SB_DROP;
 		}
@@ -797,7 +800,7 @@ void client_auth_done(struct client *c)
 	}
 	l->wait_welcome = true;
 	c->wait_start = now_usec();
-	if (p->n_servers == 0 && !g.shutting_down) {
+	if (p->n_servers == 0) {
 		if (!p->next_launch || now_usec() >= p->next_launch)
 			server_launch(p);
 	}
@@ -1425,10 +1428,11 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			emit_rfq(c, c->status);
 			return SB_DROP;
 		}
-		if (g.shutting_down) {
+		if (g.shutting_down && c->served) {
 			client_close(c, "57P01", "pgtide is shutting down");
 			return SB_CLOSED;
 		}
+		c->served = true;
 		bool replica;
 		const char *rerr;
 		struct pool *tp = route_pick(c, m, text, tlen, &replica, &rerr);

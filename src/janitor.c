@@ -139,14 +139,7 @@ static void check_shutdown(usec_t now)
 {
 	if (!g.shutting_down)
 		return;
-	bool busy = false;
-	struct list *pn;
-	list_for_each(pn, &g.pools) {
-		struct pool *p = container_of(pn, struct pool, all_node);
-		if (!list_empty(&p->active_servers))
-			busy = true;
-	}
-	if (!busy || now >= g.shutdown_deadline)
+	if (pool_shutdown_done() || now >= g.shutdown_deadline)
 		event_base_loopbreak(g.base);
 }
 

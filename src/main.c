@@ -245,20 +245,25 @@ void pgtide_pause(bool on)
 static void close_idle_for_shutdown(void)
 {
 	struct list *ln, *tmp;
+	/* Clients that connected but were not served yet (still logging in,
+	 * or no transaction run) get one transaction: a client that opens a
+	 * connection per request, whose connection the old process of a
+	 * restart accepted just before it was told to stop, loses nothing. */
 	list_for_each_safe(ln, tmp, &g.login_clients) {
 		struct client *c = container_of(ln, struct client, node);
-		client_close(c, "57P01", "pgtide is shutting down");
+		c->close_after_xact = true;
 	}
 	struct list *pn;
 	list_for_each(pn, &g.pools) {
 		struct pool *p = container_of(pn, struct pool, all_node);
 		list_for_each_safe(ln, tmp, &p->waiting_clients) {
 			struct client *c = container_of(ln, struct client, node);
-			client_close(c, "57P01", "pgtide is shutting down");
+			c->close_after_xact = true; /* its transaction is on its way */
 		}
 		list_for_each_safe(ln, tmp, &p->active_clients) {
 			struct client *c = container_of(ln, struct client, node);
-			if (!c->server || (server_is_idle_for_txn(c->server) && !sbuf_has_output(&c->sb)))
+			bool idle = !c->server || (server_is_idle_for_txn(c->server) && !sbuf_has_output(&c->sb));
+			if (idle && c->served)
 				client_close(c, "57P01", "pgtide is shutting down");
 			else
 				c->close_after_xact = true;
@@ -293,6 +298,7 @@ void pgtide_shutdown(bool immediate)
 		 (long long)(S()->shutdown_timeout / USEC));
 	listeners_close();
 	close_idle_for_shutdown();
+	defer_call(pool_shutdown_progress, NULL);
 	janitor_run();
 }
 

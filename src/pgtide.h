@@ -179,6 +179,7 @@ struct client {
 	bool admin_listener : 1;       /* came in on admin_listen_port */
 	bool admin_full : 1;           /* admin_users, not only stats_users */
 	bool close_after_xact : 1;     /* shutdown: leave after this transaction */
+	bool served : 1;               /* a transaction of its has started */
 	bool failed_block : 1;         /* pgtide emulates an aborted transaction */
 	bool skip_to_sync : 1;         /* extended protocol: ignore until Sync */
 	bool in_copy : 1;              /* COPY IN from client in progress */

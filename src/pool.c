@@ -425,7 +425,7 @@ void pool_server_ready(struct server *s)
 		listen_conn_ready(s);
 		return;
 	}
-	if (s->close_needed || g.shutting_down) {
+	if (s->close_needed || (g.shutting_down && !p->n_waiting)) {
 		server_close(s, s->close_needed ? "close needed" : "shutting down");
 		return;
 	}
@@ -512,16 +512,26 @@ void pool_cancel_settled(struct server *s)
 }
 
 /* During shutdown: leave as soon as no transaction is running. */
-static void shutdown_progress(void *arg)
+bool pool_shutdown_done(void)
 {
-	(void)arg;
+	if (!list_empty(&g.login_clients))
+		return false;
 	struct list *pn;
 	list_for_each(pn, &g.pools) {
 		struct pool *p = container_of(pn, struct pool, all_node);
-		if (!list_empty(&p->active_servers))
-			return;
+		if (!list_empty(&p->active_servers) || !list_empty(&p->active_clients) ||
+		    !list_empty(&p->waiting_clients))
+			return false;
 	}
-	event_base_loopbreak(g.base);
+	return true;
+}
+
+/* During shutdown: leave once no client is left to serve. */
+void pool_shutdown_progress(void *arg)
+{
+	(void)arg;
+	if (g.shutting_down && pool_shutdown_done())
+		event_base_loopbreak(g.base);
 }
 
 void pool_server_gone(struct server *s, const char *why)
@@ -536,8 +546,9 @@ void pool_server_gone(struct server *s, const char *why)
 	p->db->server_count--;
 	p->user->server_count--;
 	if (g.shutting_down) {
-		defer_call(shutdown_progress, NULL);
-		return;
+		defer_call(pool_shutdown_progress, NULL);
+		if (!p->n_waiting)
+			return;
 	}
 	/* someone may be waiting for room under a limit */
 	if (p->n_waiting)
@@ -560,7 +571,7 @@ static int servers_logging_in(const struct pool *p)
 
 void pool_maybe_launch(struct pool *p, bool allow_reserve)
 {
-	if (g.shutting_down || !pool_can_serve(p))
+	if ((g.shutting_down && !p->n_waiting) || !pool_can_serve(p))
 		return;
 	if (p->db->removed)
 		return;

@@ -60,6 +60,11 @@ void pool_login_succeeded(struct pool *p);
 /* Capture the first server's ParameterStatus list for new clients. */
 void pool_set_welcome(struct pool *p, int n, const char *const *names, const char *const *values);
 
+/* Graceful shutdown: is no client left to serve? The deferred check that
+ * ends the loop when so. */
+bool pool_shutdown_done(void);
+void pool_shutdown_progress(void *arg);
+
 /* PAUSE / RESUME / RECONNECT: whole process or one database. */
 void pool_pause_all(bool on);
 void pool_reconnect_db(struct database *db);

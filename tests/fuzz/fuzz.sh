@@ -63,10 +63,10 @@ run() {
 		local log="$out/fuzz_$h.log"
 		if "$out/fuzz_$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix="$out/crash-$h-" "$out/corpus-$h" "$here/corpus/$h" >"$log" 2>&1; then
-			echo "fuzz_$h: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') execs in ${secs} s, no findings"
+			echo "fuzz_$h: $(grep -a -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') execs in ${secs} s, no findings"
 		else
 			echo "fuzz_$h: FAILED (see $log)"
-			grep -E "ERROR:|runtime error|SUMMARY" "$log" | head -5
+			grep -a -E "ERROR:|runtime error|SUMMARY" "$log" | head -5
 			failed=1
 		fi
 	done

@@ -173,6 +173,21 @@ log_line_prefix = '%m [%p] '
 CONF
 }
 
+# replica NAME [PRIMARY]: a streaming standby of cluster PRIMARY (main);
+# sets PORT_<NAME> and DIR_<NAME>.
+replica() {
+	local name=$1 primary=${2:-main} dir="$T/pg-$1" port pport
+	eval "pport=\$PORT_$primary"
+	port=$(free_port)
+	as_pg pg_basebackup -h 127.0.0.1 -p "$pport" -U postgres -D "$dir" -R -X stream -c fast >/dev/null 2>&1 ||
+		fail "pg_basebackup for $name"
+	pg_configure "$dir" "$port"
+	as_pg pg_ctl -D "$dir" -l "$T/pg-$name.log" -w -t 60 start >/dev/null || fail "replica $name did not start"
+	CLUSTERS+=("$dir")
+	eval "PORT_$name=$port"
+	eval "DIR_$name=$dir"
+}
+
 pg_stop() {
 	local dir
 	eval "dir=\$DIR_$1"

@@ -99,6 +99,8 @@ port, pid, pgport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ci = f"host=127.0.0.1 port={port} user=postgres dbname=app"
 busy = psycopg.connect(ci)
 idle = psycopg.connect(ci, autocommit=True)
+idle.execute("select 1")               # served: told at once on SIGTERM
+fresh = psycopg.connect(ci, autocommit=True)   # connected, never served
 busy.execute("create table if not exists shut_t(x int)")
 busy.commit()
 busy.execute("insert into shut_t values (42)")
@@ -115,6 +117,15 @@ try:
     idle.execute("select 1")
     raise SystemExit("idle client kept working")
 except psycopg.Error as e:
+    pass
+# a client that connected before the signal but was not served yet gets
+# its one transaction (a connection per request loses nothing), then goes
+assert fresh.execute("select 7").fetchone()[0] == 7, "the fresh client was not served"
+time.sleep(0.3)
+try:
+    fresh.execute("select 1")
+    raise SystemExit("the fresh client kept working after its transaction")
+except psycopg.Error:
     pass
 busy.execute("insert into shut_t values (43)")
 busy.commit()

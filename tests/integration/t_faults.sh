@@ -68,6 +68,29 @@ msgs, _ = d.read_until("Z")
 assert [m for m in msgs if m[0] == "D"][0][1].endswith(b"5"), msgs
 print("ok - replies stay matched to their groups across an error")
 PY
+# 2b. A backend killed mid COPY IN inside a block: the client gets the
+# error, and an extended-protocol ROLLBACK (psycopg, pgjdbc) ends the block
+# ('I'), so the next transaction starts clean.
+"$PYTHON" - "$ONE" "$PORT_main" <<'PY' || fail "ROLLBACK after a server lost mid-COPY"
+import sys, time, psycopg
+from rawclient import Conn, msg, query
+port, pgport = int(sys.argv[1]), int(sys.argv[2])
+c = Conn(port); c.login()
+c.send(query("BEGIN")); c.read_until("Z")
+c.send(query("COPY t (id, v) FROM STDIN")); c.read_until("G")
+c.send(b"".join(msg("d", f"{1000 + i}\tx\n".encode()) for i in range(50)))
+with psycopg.connect(f"host=127.0.0.1 port={pgport} user=postgres dbname=postgres", autocommit=True) as d:
+    d.execute("select pg_terminate_backend(pid) from pg_stat_activity where query like 'COPY t %'")
+msgs, last = c.read_until("Z")
+assert last == ("Z", b"E"), msgs
+c.send(msg("c"))   # the client ends its COPY; nothing is left to answer it
+c.send(msg("P", b"\0ROLLBACK\0\0\0") + msg("B", b"\0\0\0\0\0\0\0\0") + msg("E", b"\0\0\0\0\0") + msg("S"))
+msgs, last = c.read_until("Z")
+assert [m[0] for m in msgs] == ["1", "2", "C", "Z"] and last == ("Z", b"I"), msgs
+c.send(query("SELECT count(*) FROM t")); msgs, _ = c.read_until("Z")
+assert [m for m in msgs if m[0] == "D"][0][1].endswith(b"100"), msgs
+print("ok - a server lost mid-COPY in a block: extended ROLLBACK ends the block ('I')")
+PY
 kill -0 "$PGTIDE_PID" || fail "pgtide died"
 
 # 3. The primary restarts under load (pg_ctl restart -m fast, then stop -m

@@ -21,18 +21,6 @@ GRANT SELECT ON t, items TO app;
 INSERT INTO items (tenant_id) SELECT 't' || n FROM generate_series(1, 9) n, generate_series(1, n) g;
 SQL
 
-# replica NAME: a streaming standby of main
-replica() {
-	local name=$1 dir="$T/pg-$1" port
-	port=$(free_port)
-	as_pg pg_basebackup -h 127.0.0.1 -p "$PORT_main" -U postgres -D "$dir" -R -X stream -c fast >/dev/null 2>&1 ||
-		fail "pg_basebackup for $name"
-	pg_configure "$dir" "$port"
-	as_pg pg_ctl -D "$dir" -l "$T/pg-$name.log" -w -t 60 start >/dev/null || fail "replica $name did not start"
-	CLUSTERS+=("$dir")
-	eval "PORT_$name=$port"
-	eval "DIR_$name=$dir"
-}
 replica r1
 replica r2
 P=$PORT_main R1=$PORT_r1 R2=$PORT_r2
