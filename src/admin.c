@@ -40,6 +40,7 @@
 #include "stats.h"
 #include "tenant.h"
 #include "tls.h"
+#include "util/netaddr.h"
 #include "util/strbuf.h"
 
 #define T OID_TEXT
@@ -184,26 +185,6 @@ static void fmt_time(usec_t mono, char *buf, size_t len)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
-/* A socket's own (peer = false) or remote address, for SHOW output. */
-static void sock_addr(int fd, bool peer, char *addr, size_t alen, int *port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	addr[0] = '\0';
-	*port = 0;
-	if (fd < 0 || (peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)alen);
-		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	} else if (ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)alen);
-		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	} else {
-		snprintf(addr, alen, "unix");
-	}
 }
 
 static const char *param_value(const struct pset *p, int idx)
@@ -419,7 +400,7 @@ static void client_row(struct result *r, struct client *c, usec_t now)
 	char addr[64], laddr[64], t1[40], t2[40];
 	int lport;
 	client_addr_string(c, addr, sizeof(addr));
-	sock_addr(c->sb.fd, false, laddr, sizeof(laddr), &lport);
+	netaddr_get(c->sb.fd, false, laddr, sizeof(laddr), &lport);
 	fmt_time(c->connect_time, t1, sizeof(t1));
 	fmt_time(c->request_time, t2, sizeof(t2));
 	usec_t wait = c->state == CL_WAITING ? now - c->wait_start : 0;
@@ -476,12 +457,12 @@ static void server_row(struct result *r, struct server *s)
 {
 	char addr[64], laddr[64], t1[40], t2[40];
 	int port, lport;
-	sock_addr(s->sb.fd, true, addr, sizeof(addr), &port);
+	netaddr_get(s->sb.fd, true, addr, sizeof(addr), &port);
 	if (!addr[0]) {
 		snprintf(addr, sizeof(addr), "%s", server_host(s));
 		port = server_port(s);
 	}
-	sock_addr(s->sb.fd, false, laddr, sizeof(laddr), &lport);
+	netaddr_get(s->sb.fd, false, laddr, sizeof(laddr), &lport);
 	fmt_time(s->connect_time, t1, sizeof(t1));
 	fmt_time(s->request_time, t2, sizeof(t2));
 	const char *state = server_state_name(s->state);
@@ -848,10 +829,16 @@ static void cmd_set(struct client *c, const struct admin_cmd *cmd)
 		reply_error(c, "42601", "syntax error: expected SET key = value");
 		return;
 	}
-	char msg[512];
-	if (!pgtide_set_setting(cmd->key, cmd->value, msg, sizeof(msg))) {
+	char msg[512], notice[700];
+	if (!pgtide_set_setting(cmd->key, cmd->value, msg, sizeof(msg), notice, sizeof(notice))) {
 		reply_error(c, "22023", "%s", msg);
 		return;
+	}
+	if (notice[0]) {
+		struct pktbuf pb;
+		pkt_init_growable(&pb, 256);
+		pkt_notice(&pb, "01000", notice);
+		queue_block(c, &pb);
 	}
 	reply_tag(c, "SET");
 }
@@ -1007,7 +994,7 @@ static void admin_command(struct client *c, const char *q)
 void admin_login(struct client *c)
 {
 	const char *user = c->user->name;
-	bool admin = cfg_list_contains(S()->admin_users, user);
+	bool admin = cfg_list_contains(S()->admin_users, user) || (c->login && c->login->peer_admin);
 	bool stats = cfg_list_contains(S()->stats_users, user);
 	if (!admin && !stats) {
 		client_login_fail(c, "28000",

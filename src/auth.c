@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "admin.h"
 #include "authq.h"
 #include "client.h"
 #include "hba.h"
@@ -167,6 +170,20 @@ bool auth_begin(struct client *c)
 	int type = S()->auth_type;
 	bool has_file = S()->auth_file && *S()->auth_file;
 
+	/* As PgBouncer: over the unix socket, a process of pgtide's own OS
+	 * user reaches the console as "pgbouncer" or "pgtide" with no password
+	 * (ops scripts and PgBouncer's test suite rely on it). */
+	if (c->family == AF_UNIX && (strcmp(name, "pgbouncer") == 0 || strcmp(name, "pgtide") == 0) &&
+	    admin_is_console_db(l->db_name ? l->db_name : name)) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		if (getsockopt(c->sb.fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.uid == geteuid()) {
+			l->peer_admin = true;
+			c->user = user_find_or_add(name);
+			client_auth_done(c);
+			return c->state != CL_JUSTFREE;
+		}
+	}
 	if (c->sb.tls && S()->client_tls_sslmode == TLS_VERIFY_FULL && !cert_matches(c)) {
 		client_login_fail(c, "28000", "certificate authentication failed for user \"%s\"", name);
 		return false;
@@ -448,9 +465,16 @@ bool auth_server_request(struct server *s, const struct pmsg *m, const char **er
 		} else if (u->kind == SECRET_SCRAM && u->have_client_key) {
 			scram_client_init_keys(sc, u->client_key, &u->scram);
 		} else {
-			snprintf(msg, sizeof(msg),
-				 "cannot log in to the server as \"%s\" with SCRAM: no password, and no client has logged in "
-				 "with SCRAM yet to provide the keys", u->name);
+			/* PgBouncer's words first ("wrong password type"), then why */
+			if (u->kind == SECRET_SCRAM)
+				snprintf(msg, sizeof(msg),
+					 "cannot log in to the server as \"%s\" with SCRAM: wrong password type: a SCRAM "
+					 "secret serves only once a client has logged in with SCRAM and so provided the "
+					 "keys; give the password on the database line", u->name);
+			else
+				snprintf(msg, sizeof(msg),
+					 "cannot log in to the server as \"%s\" with SCRAM: wrong password type: %s",
+					 u->name, u->kind == SECRET_MD5 ? "an MD5 secret cannot answer SCRAM" : "no password");
 			*err = msg;
 			return false;
 		}

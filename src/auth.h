@@ -25,6 +25,7 @@ struct login_state {
 	char **set_names;           /* ... (session.c carries them) */
 	char **set_values;
 	bool wait_welcome;          /* authenticated; the pool has no parameters yet */
+	bool peer_admin;            /* console user of pgtide's own OS uid (unix socket) */
 	/* authentication exchange */
 	int method;
 	int step;

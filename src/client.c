@@ -297,11 +297,15 @@ void client_login_fail(struct client *c, const char *sqlstate, const char *fmt, 
 	va_end(ap);
 	uint32_t suppressed;
 	if (login_fail_should_log(c, &suppressed)) {
+		/* "closing because:" as PgBouncer logs it: tools grep for it */
+		long long age = (long long)((now_usec() - c->connect_time) / USEC);
 		if (suppressed)
-			client_log(c, LV_WARNING, "login failed: %s (and %u more failed logins from this address not logged)",
-				   msg, suppressed);
+			client_log(c, LV_WARNING,
+				   "closing because: %s (age=%llds; login failed, and %u more failed logins from this "
+				   "address not logged)",
+				   msg, age, suppressed);
 		else
-			client_log(c, LV_WARNING, "login failed: %s", msg);
+			client_log(c, LV_WARNING, "closing because: %s (age=%llds; login failed)", msg, age);
 	}
 	client_close(c, sqlstate, "%s", msg);
 }
@@ -720,6 +724,18 @@ static void send_welcome(struct client *c)
 	sbuf_continue(&c->sb);
 }
 
+int client_login_waiters(const struct pool *p)
+{
+	int n = 0;
+	struct list *ln;
+	list_for_each(ln, &g.login_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		if (c->pool == p && c->login && c->login->wait_welcome)
+			n++;
+	}
+	return n;
+}
+
 void client_welcome_ready(struct pool *p)
 {
 	struct list *ln, *tmp;
@@ -772,7 +788,7 @@ void client_auth_done(struct client *c)
 		return;
 	}
 	if (db->disabled) {
-		client_login_fail(c, "57P03", "database \"%s\" does not allow connections (DISABLE)", dbname);
+		client_login_fail(c, "57P03", "database \"%s\" is disabled (DISABLE)", dbname);
 		return;
 	}
 	if (tenant_enabled() && !login_tenant(c))
@@ -794,16 +810,18 @@ void client_auth_done(struct client *c)
 	/* The pool has never logged in: its first server tells us what to
 	 * report to clients. */
 	struct pool *p = c->pool;
-	if (p->last_error && p->next_launch && now_usec() < p->next_launch && p->n_servers == 0) {
+	if (p->last_error && p->last_definitive && p->next_launch && now_usec() < p->next_launch &&
+	    p->n_servers == 0) {
+		/* the last attempt was refused in a way retrying cannot change */
 		client_login_fail(c, p->last_sqlstate[0] ? p->last_sqlstate : "08006", "%s", p->last_error);
 		return;
 	}
+	/* Otherwise wait, as PgBouncer does, while the pool connects or retries
+	 * after server_login_retry: a restarting Postgres costs a delay, not an
+	 * error. query_wait_timeout bounds the wait (janitor.c). */
 	l->wait_welcome = true;
 	c->wait_start = now_usec();
-	if (p->n_servers == 0) {
-		if (!p->next_launch || now_usec() >= p->next_launch)
-			server_launch(p);
-	}
+	pool_maybe_launch(p, false);
 }
 
 /* ---- the startup packet ---- */

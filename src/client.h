@@ -26,6 +26,8 @@ void client_login_fail(struct client *c, const char *sqlstate, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 /* The pool got its first server's parameters: finish waiting logins. */
 void client_welcome_ready(struct pool *p);
+/* Logged-in clients of p waiting for its first server's parameters. */
+int client_login_waiters(const struct pool *p);
 
 /* Close with an optional FATAL message to the client. */
 void client_close(struct client *c, const char *sqlstate, const char *fmt, ...)

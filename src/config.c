@@ -105,6 +105,7 @@ static const struct cfg_key keys[] = {
 	{ "max_db_connections", T_INT, OFF(max_db_connections), "0", R, NULL, I32 },
 	{ "max_user_connections", T_INT, OFF(max_user_connections), "0", R, NULL, I32 },
 	{ "server_round_robin", T_BOOL, OFF(server_round_robin), "0", R, NULL, 0, 0 },
+	{ "server_fast_close", T_BOOL, OFF(server_fast_close), "0", R, NULL, 0, 0 },
 	{ "server_reset_query", T_STR, OFF(server_reset_query), "DISCARD ALL", R, NULL, 0, 0 },
 	{ "server_reset_query_always", T_BOOL, OFF(server_reset_query_always), "0", R, NULL, 0, 0 },
 	{ "server_check_query", T_STR, OFF(server_check_query), "select 1", R, NULL, 0, 0 },
@@ -187,7 +188,6 @@ static const struct cfg_key keys[] = {
 	{ "tcp_socket_buffer", T_NONE, NOOFF, "0", CF_COMPAT, NULL, 0, 0 },
 	{ "application_name_add_host", T_NONE, NOOFF, "0", CF_COMPAT, NULL, 0, 0 },
 	{ "disable_pqexec", T_NONE, NOOFF, "0", CF_COMPAT, NULL, 0, 0 },
-	{ "server_fast_close", T_NONE, NOOFF, "0", CF_COMPAT, NULL, 0, 0 },
 	{ "track_extra_parameters", T_NONE, NOOFF, "IntervalStyle", CF_COMPAT, NULL, 0, 0 },
 	{ "client_tls_dheparams", T_NONE, NOOFF, "auto", CF_COMPAT, NULL, 0, 0 },
 	{ "client_tls_ecdhcurve", T_NONE, NOOFF, "auto", CF_COMPAT, NULL, 0, 0 },
@@ -982,7 +982,13 @@ static void handle_database(struct ini_ctx *x, const char *name, const char *val
 	db->line = x->line;
 	char err[512];
 	if (!connstr_each(value, err, sizeof(err), db_kv, db)) {
-		diag(x->d, true, x->file, x->line, "database \"%s\": %s", db->name, err);
+		/* An unknown parameter (a newer PgBouncer's) skips this database
+		 * at run time, as PgBouncer does, and fails --check; anything
+		 * else wrong on the line is an error. */
+		bool unknown = strncmp(err, "unknown parameter", 17) == 0;
+		bool error = !unknown || x->d->unknown_is_error;
+		diag(x->d, error, x->file, x->line, "database \"%s\": %s%s", db->name, err,
+		     error ? "" : "; the database is skipped");
 		db_config_free(db);
 		return;
 	}
@@ -1248,9 +1254,6 @@ static void validate(struct config *c, struct cfg_diag *d)
 	if ((s->client_tls_sslmode == TLS_VERIFY_CA || s->client_tls_sslmode == TLS_VERIFY_FULL) && !*s->client_tls_ca_file)
 		KERR(c, d, "client_tls_sslmode", "client_tls_sslmode = %s needs client_tls_ca_file to check client certificates",
 		     enum_name(tls_modes, s->client_tls_sslmode));
-	if ((s->server_tls_sslmode == TLS_VERIFY_CA || s->server_tls_sslmode == TLS_VERIFY_FULL) && !*s->server_tls_ca_file)
-		KERR(c, d, "server_tls_sslmode", "server_tls_sslmode = %s needs server_tls_ca_file",
-		     enum_name(tls_modes, s->server_tls_sslmode));
 	int lo, hi;
 	if (!tls_parse_protocols(s->client_tls_protocols, &lo, &hi))
 		KERR(c, d, "client_tls_protocols", "unknown TLS protocol list \"%s\" (tlsv1.0 ... tlsv1.3, secure, all, legacy)",
@@ -1335,6 +1338,13 @@ static struct config *config_new(const char *path)
 		}
 	}
 	return c;
+}
+
+bool config_validate(struct config *c, struct cfg_diag *d)
+{
+	int before = d->errors;
+	validate(c, d);
+	return d->errors == before;
 }
 
 struct config *config_load(const char *path, struct cfg_diag *d)

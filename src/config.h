@@ -56,6 +56,7 @@ struct settings {
 	int max_db_connections;
 	int max_user_connections;
 	bool server_round_robin;
+	bool server_fast_close;
 	char *server_reset_query;
 	bool server_reset_query_always;
 	char *server_check_query;
@@ -205,6 +206,8 @@ bool cfg_read_file(const char *path, const char *what, struct strbuf *out, struc
 /* Load and validate. Returns NULL when any error was found (see d). */
 struct config *config_load(const char *path, struct cfg_diag *d);
 void config_free(struct config *c);
+/* The checks config_load makes once a file is read (for a changed copy). */
+bool config_validate(struct config *c, struct cfg_diag *d);
 
 /* Resolve a path from the config relative to the main file's directory;
  * returns a new string. */

@@ -15,25 +15,53 @@
 
 #include "admin.h"
 #include "bufpool.h"
+#include "auth.h"
 #include "client.h"
 #include "log.h"
 #include "pgtide.h"
 #include "pool.h"
 #include "server.h"
+#include "session.h"
 #include "stats.h"
 
 static struct event janitor_ev;
 static usec_t last_stats;
 
+/* A client waiting for its pool's first server has logged in: the limits
+ * of a wait apply to it (query_wait_timeout, and query_timeout as in
+ * PgBouncer), not client_login_timeout. What it is told names the limit
+ * and the pool's last connection error. */
+static bool welcome_wait_expired(struct client *c, usec_t now)
+{
+	const struct settings *s = S();
+	usec_t waited = now - c->wait_start;
+	const char *name = NULL;
+	usec_t limit = 0;
+	if (s->query_wait_timeout > 0 && waited > s->query_wait_timeout) {
+		name = "query_wait_timeout";
+		limit = s->query_wait_timeout;
+	}
+	if (s->query_timeout > 0 && waited > s->query_timeout && (!name || s->query_timeout < limit)) {
+		name = "query_timeout";
+		limit = s->query_timeout;
+	}
+	if (!name)
+		return false;
+	const struct pool *p = c->pool;
+	client_login_fail(c, "08006", "%s (%lld s) reached waiting for a server connection%s%s", name,
+			  (long long)(limit / USEC), p->last_error ? ": " : "", p->last_error ? p->last_error : "");
+	return true;
+}
+
 static void check_login_clients(usec_t now)
 {
 	usec_t t = S()->client_login_timeout;
-	if (t <= 0)
-		return;
 	struct list *ln, *tmp;
 	list_for_each_safe(ln, tmp, &g.login_clients) {
 		struct client *c = container_of(ln, struct client, node);
-		if (now - c->connect_time > t)
+		if (c->login && c->login->wait_welcome)
+			welcome_wait_expired(c, now);
+		else if (t > 0 && now - c->connect_time > t)
 			client_close(c, "08P01", "client_login_timeout (%lld s): login took too long",
 				     (long long)(t / USEC));
 	}
@@ -67,7 +95,8 @@ static void check_pool_clients(struct pool *p, usec_t now)
 			} else if (sv && s->idle_transaction_timeout > 0 && sv->status != 'I' && sv->rq_len == 0 &&
 				   idle > s->idle_transaction_timeout) {
 				client_close(c, "25P03",
-					     "idle_transaction_timeout (%lld s): terminating connection idle in transaction",
+					     "idle transaction timeout (idle_transaction_timeout %lld s): terminating "
+					     "connection idle in transaction",
 					     (long long)(s->idle_transaction_timeout / USEC));
 			}
 		}
@@ -85,7 +114,7 @@ static void check_pool_servers(struct pool *p, usec_t now)
 			struct server *sv = container_of(ln, struct server, node);
 			if (now - sv->connect_time > s->server_connect_timeout) {
 				char msg[160];
-				snprintf(msg, sizeof(msg), "server_connect_timeout (%lld s): could not connect to %s:%d",
+				snprintf(msg, sizeof(msg), "connect timeout (server_connect_timeout %lld s): could not connect to %s:%d",
 					 (long long)(s->server_connect_timeout / USEC), server_host(sv), server_port(sv));
 				pool_login_failed(p, "08006", msg);
 				server_close(sv, "%s", msg);
@@ -103,12 +132,26 @@ static void check_pool_servers(struct pool *p, usec_t now)
 			server_close(sv, "server_idle_timeout (%lld s) reached", (long long)(s->server_idle_timeout / USEC));
 		}
 	}
+	if (s->server_fast_close) {
+		/* A server that must close does not wait for the end of the
+		 * session that holds it (session mode, or a client bound by
+		 * state that cannot move): between transactions the session is
+		 * closed with it, as in PgBouncer. Other servers already go at
+		 * their transaction's end. */
+		list_for_each_safe(ln, tmp, &p->active_servers) {
+			struct server *sv = container_of(ln, struct server, node);
+			struct client *c = sv->client;
+			if (sv->close_needed && c && session_holds_server(c) && server_is_idle_for_txn(sv) && !sv->in_copy)
+				client_close(c, "57P01", "%s (server_fast_close): this session's server is closed",
+					     sv->close_why ? sv->close_why : "close needed");
+		}
+	}
 	if (s->query_timeout > 0) {
 		list_for_each_safe(ln, tmp, &p->active_servers) {
 			struct server *sv = container_of(ln, struct server, node);
 			if (sv->rq_len > 0 && now - sv->query_start > s->query_timeout) {
 				if (!sv->cancel_sent) {
-					server_log(sv, LV_LOG, "query_timeout (%lld s): canceling the running query",
+					server_log(sv, LV_LOG, "query timeout (query_timeout %lld s): canceling the running query",
 						   (long long)(s->query_timeout / USEC));
 					server_send_cancel(sv);
 				} else if (now - sv->query_start > s->query_timeout + 5 * USEC) {
@@ -125,13 +168,10 @@ static void check_pool_servers(struct pool *p, usec_t now)
 	if (first) {
 		struct client *c = container_of(first, struct client, node);
 		int rsv = p->db->cfg->reserve_pool >= 0 ? p->db->cfg->reserve_pool : s->reserve_pool_size;
-		if (rsv > 0 && now - c->wait_start > s->reserve_pool_timeout) {
+		if (rsv > 0 && now - c->wait_start > s->reserve_pool_timeout)
 			reserve = true;
-			if (p->n_servers >= pool_size_of(p))
-				log_info("pool %s/%s: taking a server from the reserve pool", p->db->name, p->user->name);
-		}
 	}
-	if (p->n_waiting || p->n_servers < min)
+	if (pool_wants_server(p) || p->n_servers < min)
 		pool_maybe_launch(p, reserve);
 }
 

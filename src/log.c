@@ -100,11 +100,26 @@ void log_stderr_off(void)
 	log_to_stderr = false;
 }
 
+static void log_defang(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 void log_vmsg(enum log_level lv, const char *prefix, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char msg[2048], pre[256];
 	int save_errno = errno;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Names and messages come from clients: a newline in one must not
+	 * forge a log line of its own. */
+	log_defang(msg);
+	if (prefix) {
+		snprintf(pre, sizeof(pre), "%s", prefix);
+		log_defang(pre);
+		prefix = pre;
+	}
 
 	if (log_to_syslog)
 		syslog(syslog_prio[lv], "%s %s%s%s", level_names[lv], prefix ? prefix : "",

@@ -108,14 +108,13 @@ static void log_diag(struct cfg_diag *d)
 	free(copy);
 }
 
-/* Load the config and its auth_file; NULL with diagnostics on failure. */
-static struct config *load_all(const char *path, struct cfg_diag *d, struct auth_entry **auth, struct hba **hba)
+/* What a loaded config needs before it runs: its auth_file and hba file
+ * read, and (tls: true) its TLS contexts built and swapped in. false with
+ * diagnostics; c is then freed. */
+static bool prepare_config(struct config *c, struct cfg_diag *d, struct auth_entry **auth, struct hba **hba, bool tls)
 {
 	*auth = NULL;
 	*hba = NULL;
-	struct config *c = config_load(path, d);
-	if (!c)
-		return NULL;
 	if (c->s.auth_file && *c->s.auth_file) {
 		char *p = config_path(c, c->s.auth_file);
 		int before = d->errors;
@@ -125,7 +124,7 @@ static struct config *load_all(const char *path, struct cfg_diag *d, struct auth
 			auth_entries_free(*auth);
 			*auth = NULL;
 			config_free(c);
-			return NULL;
+			return false;
 		}
 	}
 	if (c->s.auth_type == AUTH_HBA && c->s.auth_hba_file && *c->s.auth_hba_file) {
@@ -136,12 +135,12 @@ static struct config *load_all(const char *path, struct cfg_diag *d, struct auth
 			auth_entries_free(*auth);
 			*auth = NULL;
 			config_free(c);
-			return NULL;
+			return false;
 		}
 	}
 	/* Last, because it swaps the running TLS contexts when it succeeds. */
 	char err[512];
-	if (!tls_configure(c, err, sizeof(err))) {
+	if (tls && !tls_configure(c, err, sizeof(err), NULL)) {
 		strbuf_printf(&d->text, "%s\n", err);
 		d->errors++;
 		auth_entries_free(*auth);
@@ -149,8 +148,17 @@ static struct config *load_all(const char *path, struct cfg_diag *d, struct auth
 		hba_free(*hba);
 		*hba = NULL;
 		config_free(c);
-		return NULL;
+		return false;
 	}
+	return true;
+}
+
+/* Load the config and its files; NULL with diagnostics on failure. */
+static struct config *load_all(const char *path, struct cfg_diag *d, struct auth_entry **auth, struct hba **hba)
+{
+	struct config *c = config_load(path, d);
+	if (!c || !prepare_config(c, d, auth, hba, true))
+		return NULL;
 	return c;
 }
 
@@ -216,11 +224,86 @@ bool pgtide_reload(void)
 	return true;
 }
 
-bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen)
+/* The first error line of d, without its FILE:LINE (a SET has none). */
+static void first_error(const struct cfg_diag *d, char *msg, size_t msglen)
 {
-	if (!config_set(g.cfg, key, value, msg, msglen))
+	const char *t = d->text.data ? d->text.data : "invalid value";
+	const char *line = t;
+	for (const char *p = t; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+		if (!strstr(p, ": warning: ")) {
+			line = p;
+			break;
+		}
+	}
+	const char *colon = strstr(line, ": ");
+	const char *start = line;
+	if (colon && colon - line < 400 && strncmp(line, "/", 1) == 0) {
+		const char *second = strstr(colon + 2, ": ");
+		start = second && strchr(colon + 2, ' ') > second ? second + 2 : colon + 2;
+	}
+	size_t n = strcspn(start, "\n");
+	snprintf(msg, msglen, "%.*s", (int)n, start);
+}
+
+/* SET: a reload with one value changed. The copy is checked, its files
+ * read, its TLS contexts built and its derived state rebuilt before it
+ * replaces the running configuration; anything wrong refuses the SET and
+ * changes nothing, so what SET accepts is in effect. The one exception
+ * (notice says so) is half of a new certificate/key pair. */
+bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen, char *notice, size_t nlen)
+{
+	notice[0] = '\0';
+	struct config *nc = config_dup(g.cfg);
+	if (!config_set(nc, key, value, msg, msglen)) {
+		config_free(nc);
 		return false;
-	/* settings with derived state */
+	}
+	struct cfg_diag d;
+	cfg_diag_init(&d, false);
+	struct auth_entry *auth = NULL;
+	struct hba *hba = NULL;
+	if (!config_validate(nc, &d)) {
+		first_error(&d, msg, msglen);
+		cfg_diag_free(&d);
+		config_free(nc);
+		return false;
+	}
+	if (!prepare_config(nc, &d, &auth, &hba, false)) {
+		first_error(&d, msg, msglen);
+		cfg_diag_free(&d);
+		return false;
+	}
+	cfg_diag_free(&d);
+	if (strstr(key, "_tls_")) {
+		/* As a reload: what does not load is refused and nothing changes.
+		 * One case is let through, as PgBouncer does, so that a
+		 * certificate and its key can be replaced one SET at a time: the
+		 * new half of a pair is kept while the running TLS stays on the
+		 * old pair, and a NOTICE says so. */
+		char err[400];
+		bool mismatch;
+		if (!tls_configure(nc, err, sizeof(err), &mismatch)) {
+			if (!mismatch || (!strstr(key, "_tls_cert_file") && !strstr(key, "_tls_key_file"))) {
+				snprintf(msg, msglen, "%s not changed: the TLS settings would not load: %s", key, err);
+				auth_entries_free(auth);
+				hba_free(hba);
+				config_free(nc);
+				return false;
+			}
+			snprintf(notice, nlen, "%s is set, but TLS goes on with the previous certificate and key until "
+				 "the other half of the new pair is set too: %s", key, err);
+			log_warn("SET %s: %s", key, notice);
+		}
+	}
+	struct config *old = g.cfg;
+	g.cfg = nc;
+	objects_apply_config(nc, auth);
+	auth_entries_free(auth);
+	if (hba || nc->s.auth_type != AUTH_HBA) {
+		hba_free(g.hba);
+		g.hba = hba;
+	}
+	config_free(old);
 	set_tenant_setting();
 	apply_logging(cmdline_quiet, cmdline_verbose);
 	log_info("SET %s = '%s'", key, value);
@@ -470,12 +553,12 @@ int main(int argc, char **argv)
 		{ "daemon", no_argument, NULL, 'd' }, { "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },  { "check", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "reboot", no_argument, NULL, 'R' },  { NULL, 0, NULL, 0 },
 	};
 	bool daemon = false, check = false;
 	int opt;
 	log_init();
-	while ((opt = getopt_long(argc, argv, "dvqtVh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "dvqtVhR", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': daemon = true; break;
 		case 'v': cmdline_verbose++; break;
@@ -483,6 +566,12 @@ int main(int argc, char **argv)
 		case 't': check = true; break;
 		case 'V': printf("pgtide %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
+		case 'R':
+			/* PgBouncer's socket takeover: pgtide restarts with so_reuseport instead */
+			fprintf(stderr, "pgtide: -R/--reboot (taking over a running process's sockets) is not supported: "
+					"start the new pgtide next to the old one with so_reuseport = 1, then stop the "
+					"old one with SIGINT (README \"Restarting without downtime\")\n");
+			return 2;
 		default: usage(stderr); return 2;
 		}
 	}

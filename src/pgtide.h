@@ -251,6 +251,7 @@ struct server {
 	bool skipping;               /* after an error, the server skips to Sync */
 	bool release_pending;        /* idle; released once the client has it all */
 	bool close_needed;           /* close when released (reload, lifetime) */
+	const char *close_why;       /* static words for the log when that comes; NULL: "close needed" */
 	bool dirty;                  /* session state may be left (session mode) */
 	bool waiting_check;          /* a check query gates its next use */
 	bool in_copy;
@@ -345,7 +346,7 @@ void pgtide_pause(bool on);
 /* SUSPEND (and RESUME after it): also stop accepting clients. */
 void pgtide_suspend(bool on);
 /* Console SET: change one reloadable setting of the running config. */
-bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen);
+bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen, char *notice, size_t nlen);
 
 /* Monotonic and wall clocks. */
 usec_t now_usec(void);

@@ -26,6 +26,8 @@
 
 static struct db_config *autodb_template;
 
+static void kick_blocked_pools(struct pool *p);
+
 static void check_admin_waits(void *arg)
 {
 	(void)arg;
@@ -225,10 +227,11 @@ struct database *database_lookup_or_auto(const char *name)
 		db->removed = false;
 		db->autodb = true;
 		route_db_update(db);
-		return db;
+	} else {
+		db = database_new(name, autodb_config(name), true);
+		route_db_update(db);
 	}
-	db = database_new(name, autodb_config(name), true);
-	route_db_update(db);
+	log_info("registered new auto-database: %s (from the \"*\" line)", name);
 	return db;
 }
 
@@ -426,7 +429,7 @@ void pool_server_ready(struct server *s)
 		return;
 	}
 	if (s->close_needed || (g.shutting_down && !p->n_waiting)) {
-		server_close(s, s->close_needed ? "close needed" : "shutting down");
+		server_close(s, "%s", !s->close_needed ? "shutting down" : s->close_why ? s->close_why : "close needed");
 		return;
 	}
 	if (pool_can_serve(p)) {
@@ -466,6 +469,11 @@ void pool_release_server(struct server *s)
 	if (c)
 		pool_unlink(c);
 	s->release_time = now_usec();
+	if (s->close_needed) {
+		/* no reset for a server that goes anyway */
+		server_close(s, "%s", s->close_why ? s->close_why : "close needed");
+		return;
+	}
 	if (r == SR_CLOSE) {
 		server_close(s, "a client loaded a library with LOAD, which nothing undoes");
 		return;
@@ -551,17 +559,10 @@ void pool_server_gone(struct server *s, const char *why)
 			return;
 	}
 	/* someone may be waiting for room under a limit */
-	if (p->n_waiting)
+	if (pool_wants_server(p))
 		pool_maybe_launch(p, false);
-	else {
-		/* another pool of the same database may be blocked by max_db_connections */
-		struct list *pn;
-		list_for_each(pn, &p->db->pools) {
-			struct pool *o = container_of(pn, struct pool, db_node);
-			if (o != p && o->n_waiting)
-				pool_maybe_launch(o, false);
-		}
-	}
+	else
+		kick_blocked_pools(p);
 }
 
 static int servers_logging_in(const struct pool *p)
@@ -569,31 +570,106 @@ static int servers_logging_in(const struct pool *p)
 	return (int)list_count(&p->login_servers);
 }
 
+bool pool_wants_server(const struct pool *p)
+{
+	/* clients in wait, or logged-in clients waiting for the pool's first
+	 * server to tell them its parameters (client.c) */
+	return p->n_waiting > 0 || (!p->n_welcome && client_login_waiters(p) > 0);
+}
+
+/* Pools of p's database, and of its user when that has a limit, that wait
+ * for room under max_db_connections / max_user_connections which p's
+ * closed server just made. */
+static void kick_blocked_pools(struct pool *p)
+{
+	struct list *pn;
+	if (db_max_connections(p->db) > 0) {
+		list_for_each(pn, &p->db->pools) {
+			struct pool *o = container_of(pn, struct pool, db_node);
+			if (o != p && pool_wants_server(o))
+				pool_maybe_launch(o, false);
+		}
+	}
+	if (user_max_connections(p->user) > 0) {
+		list_for_each(pn, &g.pools) {
+			struct pool *o = container_of(pn, struct pool, all_node);
+			if (o != p && o->user == p->user && o->db != p->db && pool_wants_server(o))
+				pool_maybe_launch(o, false);
+		}
+	}
+}
+
+static bool evict_candidate(const struct pool *o, const struct pool *p, struct server **victim)
+{
+	if (o == p || pool_wants_server(o) || list_empty(&o->idle_servers))
+		return false;
+	/* idle_servers is most recently released first: its tail has waited longest */
+	struct server *s = container_of(o->idle_servers.prev, struct server, node);
+	if (!*victim || s->release_time < (*victim)->release_time)
+		*victim = s;
+	return true;
+}
+
+/* p's clients wait, but the database's (by_db) or the user's limit is
+ * taken, partly by servers other pools keep idle. The one idle longest is
+ * closed so that the room goes to clients who wait; a pool with clients
+ * of its own waiting keeps its servers. Only for waiting clients, never
+ * for min_pool_size. */
+static bool evict_for(struct pool *p, bool by_db)
+{
+	struct server *victim = NULL;
+	struct list *pn;
+	if (by_db) {
+		list_for_each(pn, &p->db->pools)
+			evict_candidate(container_of(pn, struct pool, db_node), p, &victim);
+	} else {
+		list_for_each(pn, &g.pools) {
+			struct pool *o = container_of(pn, struct pool, all_node);
+			if (o->user == p->user)
+				evict_candidate(o, p, &victim);
+		}
+	}
+	if (!victim)
+		return false;
+	server_close(victim, "evicted: pool %s/%s waits for room under %s", p->db->name, p->user->name,
+		     by_db ? "max_db_connections" : "max_user_connections");
+	return true;
+}
+
 void pool_maybe_launch(struct pool *p, bool allow_reserve)
 {
-	if ((g.shutting_down && !p->n_waiting) || !pool_can_serve(p))
+	if ((g.shutting_down && !pool_wants_server(p)) || !pool_can_serve(p))
 		return;
 	if (p->db->removed)
 		return;
 	if (p->next_launch && now_usec() < p->next_launch)
 		return;
-	int limit = pool_size_of(p) + (allow_reserve ? pool_reserve_size(p) : 0);
+	int size = pool_size_of(p);
+	int limit = size + (allow_reserve ? pool_reserve_size(p) : 0);
 	int maxdb = db_max_connections(p->db);
 	int maxuser = user_max_connections(p->user);
 	int want = p->n_waiting - servers_logging_in(p) - (int)list_count(&p->tested_servers);
+	bool demand = want > 0;
+	if (p->n_servers == 0 && !p->n_welcome && client_login_waiters(p) > 0) {
+		want = 1;
+		demand = true;
+	}
 	int min = pool_min_size(p);
 	if (p->n_servers + (want > 0 ? want : 0) < min)
 		want = min - p->n_servers;
 	while (want-- > 0) {
-		if (p->n_servers >= limit) {
-			if (!allow_reserve && p->n_waiting && pool_reserve_size(p) > 0)
-				break; /* janitor opens the reserve after reserve_pool_timeout */
+		if (p->n_servers >= limit)
+			break; /* the janitor opens the reserve after reserve_pool_timeout */
+		if (maxdb > 0 && p->db->server_count >= maxdb && !(demand && evict_for(p, true)))
 			break;
-		}
-		if (maxdb > 0 && p->db->server_count >= maxdb)
+		if (maxuser > 0 && p->user->server_count >= maxuser && !(demand && evict_for(p, false)))
 			break;
-		if (maxuser > 0 && p->user->server_count >= maxuser)
+		/* an eviction may have launched for us already (pool_server_gone) */
+		if ((maxdb > 0 && p->db->server_count >= maxdb) || (maxuser > 0 && p->user->server_count >= maxuser))
 			break;
+		if (p->n_servers >= size)
+			log_info("pool %s/%s: taking connection from reserve_pool (%d of reserve_pool_size %d)",
+				 p->db->name, p->user->name, p->n_servers - size + 1, pool_reserve_size(p));
 		if (!server_launch(p))
 			break;
 	}
@@ -636,26 +712,25 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	defer_call(fail_waiters, p);
 }
 
-/* Clients still logging in (no parameters to welcome them with) fail at
- * once: their connection attempt is what failed. Clients already in wait
- * for a server only when retrying cannot help; otherwise they wait for the
- * next attempt, up to query_wait_timeout. */
+/* When retrying cannot help (the server refused the login itself), every
+ * client no other server of this pool can serve fails now with the
+ * server's words: those in wait and those waiting for a welcome. Otherwise
+ * (connect failed, timed out, the server is starting up) they wait for the
+ * next attempt, after server_login_retry, up to query_wait_timeout. */
 static void fail_waiters(void *arg)
 {
 	struct pool *p = arg;
-	if (p->n_servers > 0 || !p->last_error)
+	if (p->n_servers > 0 || !p->last_error || !p->last_definitive)
 		return;
 	const char *msg = p->last_error;
 	struct list *ln, *tmp;
-	if (p->last_definitive) {
-		list_for_each_safe(ln, tmp, &p->waiting_clients) {
-			struct client *c = container_of(ln, struct client, node);
-			client_wait_failed(c, p->last_sqlstate, msg);
-		}
+	list_for_each_safe(ln, tmp, &p->waiting_clients) {
+		struct client *c = container_of(ln, struct client, node);
+		client_wait_failed(c, p->last_sqlstate, msg);
 	}
 	list_for_each_safe(ln, tmp, &g.login_clients) {
 		struct client *c = container_of(ln, struct client, node);
-		if (c->pool == p)
+		if (c->pool == p && c->login && c->login->wait_welcome)
 			client_login_fail(c, p->last_sqlstate, "%s", msg);
 	}
 }
@@ -725,6 +800,7 @@ void pool_reconnect_pool(struct pool *p, const char *why)
 		list_for_each_safe(sn, tmp, lists[i]) {
 			struct server *s = container_of(sn, struct server, node);
 			s->close_needed = true;
+			s->close_why = why;
 			if (s->state == SV_IDLE || s->state == SV_LISTEN) /* a listener comes back at once */
 				server_close(s, "%s", why);
 		}

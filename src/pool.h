@@ -54,6 +54,8 @@ void pool_server_gone(struct server *s, const char *why);
 void pool_stop_waiting(struct client *c);
 /* Open new servers if clients wait and limits allow. */
 void pool_maybe_launch(struct pool *p, bool allow_reserve);
+/* Clients of p wait for a server (or for its first server's welcome). */
+bool pool_wants_server(const struct pool *p);
 /* A server login failed: back off, and tell clients that cannot be served. */
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
 void pool_login_succeeded(struct pool *p);
@@ -68,8 +70,9 @@ void pool_shutdown_progress(void *arg);
 /* PAUSE / RESUME / RECONNECT: whole process or one database. */
 void pool_pause_all(bool on);
 void pool_reconnect_db(struct database *db);
-/* Replace every server of one pool as it is released. */
-/* Close idle servers now, the others when their transaction ends. */
+/* Replace every server of one pool: idle ones now, the others when they
+ * are released (or, with server_fast_close, when their session's
+ * transaction ends; janitor.c). why: static words, kept until they close. */
 void pool_reconnect_pool(struct pool *p, const char *why);
 /* KILL: close every client and server of db now. */
 void pool_kill_db(struct database *db);

@@ -36,6 +36,7 @@
 #include "session.h"
 #include "tenant.h"
 #include "tls.h"
+#include "util/netaddr.h"
 #include "util/strbuf.h"
 
 struct server_login {
@@ -662,8 +663,10 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		}
 		if (st == 'I')
 			session_txn_end(s, c);
-		if (s->close_needed && st == 'I' && !c->bound_flags) {
-			s->release_pending = true; /* closed at release */
+		if (s->close_needed && st == 'I' && !session_holds_server(c)) {
+			/* closed at release; a session keeps its server to its end
+			 * (or, with server_fast_close, goes with it: janitor.c) */
+			s->release_pending = true;
 		} else if (session_holds_server(c)) {
 			if (mode == POOL_SESSION)
 				s->dirty = true;
@@ -819,6 +822,21 @@ static void login_keep_param(struct server *s, const struct pmsg *m)
 	track_param(s, m, false);
 }
 
+/* A login that cannot go on: the pool learns why (its waiting clients may
+ * fail or wait for the next attempt, pool.c decides), then the server goes. */
+static void login_abort(struct server *s, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void login_abort(struct server *s, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pool_login_failed(s->pool, sqlstate, msg);
+	server_close(s, "%s", msg);
+}
+
 static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 {
 	struct pool *p = s->pool;
@@ -827,8 +845,7 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 		const char *err = NULL;
 		if (!auth_server_request(s, m, &err)) {
 			/* pgtide cannot answer: retrying will not change that */
-			pool_login_failed(p, "28000", err);
-			server_close(s, "login failed: %s", err);
+			login_abort(s, "28000", "%s", err);
 			return SB_CLOSED;
 		}
 		return SB_DROP;
@@ -856,8 +873,7 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 		}
 		char st[6];
 		snprintf(st, sizeof(st), "%s", state);
-		pool_login_failed(p, st, msg);
-		server_close(s, "login failed: %s", msg);
+		login_abort(s, st, "%s", msg);
 		return SB_CLOSED;
 	}
 	case 'Z': {
@@ -872,8 +888,12 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 		}
 		login_free(s);
 		pool_login_succeeded(p);
-		if (S()->log_connections)
-			server_log(s, LV_LOG, "new server connection (backend pid %u)", s->be_pid);
+		if (S()->log_connections) {
+			/* PgBouncer's words, which operators' tools grep for */
+			char from[80];
+			netaddr_format(s->sb.fd, false, from, sizeof(from));
+			server_log(s, LV_LOG, "new connection to server (from %s, backend pid %u)", from, s->be_pid);
+		}
 		s->release_time = now_usec();
 		const char *cq = p->db->cfg->connect_query;
 		if (cq && *cq)
@@ -1037,11 +1057,8 @@ static void server_on_close(struct sbuf *sb, const char *reason)
 {
 	struct server *s = container_of(sb, struct server, sb);
 	if (s->state == SV_LOGIN) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "could not connect to server %s:%d: %s", server_host(s), server_port(s),
-			 reason ? reason : "connection closed during login");
-		pool_login_failed(s->pool, "08006", msg);
-		server_close(s, "%s", msg);
+		login_abort(s, "08006", "connect failed: could not connect to server %s:%d: %s", server_host(s),
+			    server_port(s), reason ? reason : "connection closed during login");
 		return;
 	}
 	server_close(s, "%s", reason ? reason : "server closed the connection");
@@ -1054,13 +1071,6 @@ static void server_on_bad(struct sbuf *sb, const char *reason)
 
 static bool queue_startup(struct server *s);
 
-static void tls_login_failed(struct server *s, const char *fmt, const char *arg)
-{
-	char msg[384];
-	snprintf(msg, sizeof(msg), fmt, arg);
-	pool_login_failed(s->pool, "08006", msg);
-	server_close(s, "%s", msg);
-}
 
 /* The one-byte answer to our SSLRequest. */
 static int server_on_raw(struct sbuf *sb, const uint8_t *data, size_t len)
@@ -1071,12 +1081,12 @@ static int server_on_raw(struct sbuf *sb, const uint8_t *data, size_t len)
 	case 'S': {
 		if (len > 1) {
 			/* bytes the server sent in the clear where TLS must follow */
-			tls_login_failed(s, "%s", "server sent unencrypted data after its SSL response");
+			login_abort(s, "08006", "%s", "server sent unencrypted data after its SSL response");
 			return -1;
 		}
 		struct ssl_st *ssl = tls_connect_new(sb->fd, server_host(s));
 		if (!ssl) {
-			tls_login_failed(s, "%s", "could not set up TLS towards the server");
+			login_abort(s, "08006", "%s", "could not set up TLS towards the server");
 			return -1;
 		}
 		sb->raw = false;
@@ -1085,7 +1095,7 @@ static int server_on_raw(struct sbuf *sb, const uint8_t *data, size_t len)
 	}
 	case 'N':
 		if (mode >= TLS_REQUIRE) {
-			tls_login_failed(s, "server does not support SSL, but server_tls_sslmode = %s",
+			login_abort(s, "08006", "server does not support SSL, but server_tls_sslmode = %s",
 					 tls_mode_name(mode));
 			return -1;
 		}
@@ -1096,7 +1106,7 @@ static int server_on_raw(struct sbuf *sb, const uint8_t *data, size_t len)
 		}
 		return 1;
 	default:
-		tls_login_failed(s, "%s", "server answered the SSL request with something else than S or N");
+		login_abort(s, "08006", "%s", "server answered the SSL request with something else than S or N");
 		return -1;
 	}
 }
@@ -1108,7 +1118,7 @@ static void server_on_tls(struct sbuf *sb, const char *err)
 		char why[256];
 		const char *v = tls_verify_error(sb->tls);
 		snprintf(why, sizeof(why), "%s%s%s", err, v ? ": " : "", v ? v : "");
-		tls_login_failed(s, "TLS handshake with the server failed: %s", why);
+		login_abort(s, "08006", "TLS handshake with the server failed: %s", why);
 		return;
 	}
 	if (log_enabled(LV_DEBUG)) {
@@ -1183,30 +1193,24 @@ static bool queue_startup(struct server *s)
 static void server_connect_to(void *arg, int err, const struct sockaddr *sa, socklen_t len)
 {
 	struct server *s = arg;
-	char msg[256];
 	if (s->state != SV_LOGIN)
 		return;
 	if (err) {
-		snprintf(msg, sizeof(msg), "could not resolve server address \"%s\"", server_host(s));
-		pool_login_failed(s->pool, "08006", msg);
-		server_close(s, "%s", msg);
+		login_abort(s, "08006", "connect failed: could not resolve server address \"%s\"", server_host(s));
 		return;
 	}
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(msg, sizeof(msg), "could not create socket: %s", strerror(errno));
-		pool_login_failed(s->pool, "08006", msg);
-		server_close(s, "%s", msg);
+		login_abort(s, "08006", "connect failed: could not create socket: %s", strerror(errno));
 		return;
 	}
 	if (sa->sa_family != AF_UNIX)
 		set_tcp_options(fd);
 	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
-		snprintf(msg, sizeof(msg), "could not connect to server %s:%d: %s", server_host(s), server_port(s),
-			 strerror(errno));
+		int e = errno;
 		close(fd);
-		pool_login_failed(s->pool, "08006", msg);
-		server_close(s, "%s", msg);
+		login_abort(s, "08006", "connect failed: could not connect to server %s:%d: %s", server_host(s),
+			    server_port(s), strerror(e));
 		return;
 	}
 	s->sb.fd = fd;

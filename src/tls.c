@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -90,7 +91,7 @@ static void ssl_errors(char *buf, size_t len)
 /* What both contexts share: protocol range, ciphers, certificates. */
 static SSL_CTX *ctx_build(const struct config *c, bool accepting, const char *side, const char *protocols,
 			  const char *ciphers, const char *cert, const char *key, const char *ca, int mode, char *err,
-			  size_t errlen)
+			  size_t errlen, bool *mismatch)
 {
 	char why[256];
 	SSL_CTX *ctx = SSL_CTX_new(accepting ? TLS_server_method() : TLS_client_method());
@@ -132,6 +133,8 @@ static SSL_CTX *ctx_build(const struct config *c, bool accepting, const char *si
 		free(path);
 		path = config_path(c, key && *key ? key : cert);
 		if (SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+			/* both load, they are not a pair */
+			*mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
 			ssl_errors(why, sizeof(why));
 			snprintf(err, errlen, "%s: could not load %s_tls_key_file: %s", path, side, why);
 			free(path);
@@ -153,6 +156,12 @@ static SSL_CTX *ctx_build(const struct config *c, bool accepting, const char *si
 				SSL_CTX_set_client_CA_list(ctx, names);
 		}
 		free(path);
+	} else if (!accepting && mode >= TLS_VERIFY_CA && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		/* no server_tls_ca_file: the system's trusted CAs, as libpq's
+		 * sslrootcert=system and PgBouncer do */
+		ssl_errors(why, sizeof(why));
+		snprintf(err, errlen, "could not load the system's trusted CA certificates: %s", why);
+		goto fail;
 	}
 	if (accepting) {
 		/* verify-ca/verify-full: a client certificate is required. With a
@@ -173,19 +182,23 @@ fail:
 	return NULL;
 }
 
-bool tls_configure(const struct config *c, char *err, size_t errlen)
+bool tls_configure(const struct config *c, char *err, size_t errlen, bool *mismatch)
 {
+	bool ignored;
+	if (!mismatch)
+		mismatch = &ignored;
+	*mismatch = false;
 	const struct settings *s = &c->s;
 	SSL_CTX *a = NULL, *k = NULL;
 	if (s->client_tls_sslmode != TLS_DISABLE) {
 		a = ctx_build(c, true, "client", s->client_tls_protocols, s->client_tls_ciphers, s->client_tls_cert_file,
-			      s->client_tls_key_file, s->client_tls_ca_file, s->client_tls_sslmode, err, errlen);
+			      s->client_tls_key_file, s->client_tls_ca_file, s->client_tls_sslmode, err, errlen, mismatch);
 		if (!a)
 			return false;
 	}
 	if (s->server_tls_sslmode != TLS_DISABLE) {
 		k = ctx_build(c, false, "server", s->server_tls_protocols, s->server_tls_ciphers, s->server_tls_cert_file,
-			      s->server_tls_key_file, s->server_tls_ca_file, s->server_tls_sslmode, err, errlen);
+			      s->server_tls_key_file, s->server_tls_ca_file, s->server_tls_sslmode, err, errlen, mismatch);
 		if (!k) {
 			SSL_CTX_free(a);
 			return false;
@@ -200,7 +213,8 @@ bool tls_configure(const struct config *c, char *err, size_t errlen)
 	free(libpq_ca);
 	free(libpq_cert);
 	free(libpq_key);
-	libpq_ca = *s->server_tls_ca_file ? config_path(c, s->server_tls_ca_file) : NULL;
+	libpq_ca = *s->server_tls_ca_file ? config_path(c, s->server_tls_ca_file)
+	: s->server_tls_sslmode >= TLS_VERIFY_CA ? xstrdup(X509_get_default_cert_file()) : NULL;
 	libpq_cert = *s->server_tls_cert_file ? config_path(c, s->server_tls_cert_file) : NULL;
 	libpq_key = *s->server_tls_key_file ? config_path(c, s->server_tls_key_file) : NULL;
 	return true;

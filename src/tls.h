@@ -20,8 +20,9 @@
 struct ssl_st;
 
 /* Build both contexts from c. On failure *err says why (with the file)
- * and the running contexts stay. */
-bool tls_configure(const struct config *c, char *err, size_t errlen);
+ * and the running contexts stay; *mismatch (may be NULL) tells whether
+ * all that failed is a certificate and a key that are not a pair. */
+bool tls_configure(const struct config *c, char *err, size_t errlen, bool *mismatch);
 void tls_shutdown(void);
 
 /* Is TLS offered to clients / used towards servers? */

@@ -142,7 +142,7 @@ ok "PAUSE waits for running transactions and holds new ones; RESUME lets them ru
 
 # DISABLE/ENABLE, KILL_CLIENT, KILL, RECONNECT, WAIT_CLOSE, SUSPEND/RESUME
 adm "disable app" >/dev/null
-assert_contains "DISABLE refuses new clients" "does not allow connections" "$(psql -X -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c 'select 1' 2>&1)"
+assert_contains "DISABLE refuses new clients" "is disabled" "$(psql -X -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c 'select 1' 2>&1)"
 adm "enable app" >/dev/null
 assert_eq "ENABLE lets them in again" "1" "$(tsql -c 'select 1')"
 "$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "kill_client"

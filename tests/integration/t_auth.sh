@@ -93,4 +93,4 @@ assert_eq "the forced-user database works once keys are known" "scram_user" \
 write_config "$T/pgtide-k.ini" main "auth_file = $T/users2.txt"
 pgtide_start "$T/pgtide-k.ini"
 out=$(conn scram_user x)
-assert_contains "no SCRAM keys: clear error, no hang" "no client has logged in with SCRAM yet" "$out"
+assert_contains "no SCRAM keys: clear error, no hang" "wrong password type: a SCRAM secret serves only once a client has logged in with SCRAM" "$out"

@@ -75,6 +75,7 @@ o.close()
 t.join(5)
 assert done == [2]
 print("ok - max_user_connections holds a second server back")
+o2.close()
 
 # reserve pool: pool_size=1 busy, the waiter gets a reserve server after 0.3 s
 a, b = conn("rsv"), conn("rsv")

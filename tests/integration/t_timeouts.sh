@@ -77,26 +77,30 @@ print("ok - idle_transaction_timeout ends the idle transaction")
 assert waiter.execute("select 4").fetchone()[0] == 4
 print("ok - connection usable after query_wait_timeout")
 
-# server_connect_timeout: a server that never answers
+# server_connect_timeout: a server that never answers. As in PgBouncer the
+# client waits while pgtide retries, up to query_wait_timeout, and is told
+# which limit ended the wait
 t0 = time.time()
 try:
     psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=silent", connect_timeout=10)
     raise SystemExit("connected to a silent server")
 except psycopg.OperationalError as e:
-    assert "server_connect_timeout" in str(e), str(e)
+    assert "query_wait_timeout (1 s) reached waiting for a server connection" in str(e), str(e)
 assert time.time() - t0 < 5
-print("ok - server_connect_timeout names itself")
+print("ok - a silent server: the wait ends at query_wait_timeout, named")
 
-# a dead server: the login is refused quickly, not after a long wait
+# a dead server: the same, and the client learns why no server came
 t0 = time.time()
 try:
     psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=dead", connect_timeout=10)
     raise SystemExit("connected to a dead server")
 except psycopg.OperationalError as e:
-    assert "could not connect to server" in str(e), str(e)
+    assert "query_wait_timeout" in str(e) and "could not connect to server" in str(e), str(e)
 assert time.time() - t0 < 3
 print("ok - connection refused by the server is reported to the client")
 PY
+pgtide_wait_log "closing because: connect timeout (server_connect_timeout 1 s)"
+ok "the log says connect timeout, in PgBouncer's words, and names the setting"
 
 # server_idle_timeout: idle servers go away after a second
 sleep 2.5

@@ -225,14 +225,14 @@ ok "unencrypted bytes after SSLRequest refused with 08P01"
 stop_pgtide
 
 # ---- pgtide -> Postgres checks ----
-tls_config "$T/p2.ini" prefer verify-full
+tls_config "$T/p2.ini" prefer verify-full "query_wait_timeout = 2"
 sed -i "s/host=localhost port=$PORT_main/host=127.0.0.1 port=$PORT_main/" "$T/p2.ini"
 pgtide_start "$T/p2.ini"
 out=$(tconn scram-pw "host=127.0.0.1 user=scram_user")
 assert_contains "server certificate for the wrong host name refused" 'TLS handshake with the server failed' "$out"
 assert_contains "... with the SQLSTATE for a lost connection" 'certificate verify failed' "$(cat "$T/pgtide.log")"
 stop_pgtide
-tls_config "$T/p3.ini" prefer verify-ca "server_tls_ca_file = $C/ca2.crt"
+tls_config "$T/p3.ini" prefer verify-ca "server_tls_ca_file = $C/ca2.crt" "query_wait_timeout = 2"
 pgtide_start "$T/p3.ini"
 out=$(tconn scram-pw "host=127.0.0.1 user=scram_user")
 assert_contains "server certificate from the wrong CA refused" 'TLS handshake with the server failed' "$out"
@@ -380,9 +380,9 @@ assert_contains "broken hba line named with FILE:LINE" "$T/hba.conf:9: invalid C
 assert_eq "old rules still in force" "scram_user" "$(tconn scram-pw "$VF user=scram_user")"
 
 # repeated failures from one address: logged, but not once per attempt
-before=$(grep -c 'login failed' "$T/pgtide.log")
+before=$(grep -c 'closing because:.*login failed' "$T/pgtide.log")
 for i in $(seq 30); do tconn wrong "host=127.0.0.1 sslmode=disable user=plain_user" >/dev/null; done
-after=$(grep -c 'login failed' "$T/pgtide.log")
+after=$(grep -c 'closing because:.*login failed' "$T/pgtide.log")
 [ $((after - before)) -le 2 ] || fail "30 failed logins made $((after - before)) log lines"
 ok "30 failed logins from one address: $((after - before)) log line(s)"
 assert_eq "and the others still get in" "plain_user" "$(tconn plain-pw "host=127.0.0.1 sslmode=disable user=plain_user")"
@@ -402,6 +402,44 @@ assert s.recv(100) == b"", "expected the connection to be closed"
 assert time.time() - t0 < 4
 PY
 ok "client_login_timeout closes a stalled TLS handshake"
+stop_pgtide
+
+# ---- SET of TLS settings online takes effect as a reload would, or is refused ----
+tls_config "$T/p10.ini" disable require "query_wait_timeout = 3"
+pgtide_start "$T/p10.ini"
+console() { psql -X -w -At -h "$T" -p "$PGTIDE_PORT" -U pgbouncer -d pgbouncer -c "$1" 2>&1; }
+out=$(tconn scram-pw "$VF user=scram_user")
+assert_contains "client_tls_sslmode = disable: no TLS" "server does not support SSL" "$out"
+console "set client_tls_sslmode = require" >/dev/null
+assert_eq "SET client_tls_sslmode = require: TLS at once" "scram_user" "$(tconn scram-pw "$VF user=scram_user")"
+# a file that does not load: the setting keeps its value, a NOTICE says why
+out=$(console "set client_tls_cert_file = '$T/nonexistent.crt'")
+assert_contains "a cert file that does not load is refused" "nonexistent.crt" "$out"
+assert_eq "... and TLS goes on with the old one" "scram_user" "$(tconn scram-pw "$VF user=scram_user")"
+# a new certificate and key, one SET at a time: the half-set pair is kept
+# with a NOTICE while TLS goes on with the old pair; the second half
+# switches to the new one
+out=$(console "set client_tls_key_file = '$C/server2.key'")
+assert_contains "half of a new pair: NOTICE" "until the other half of the new pair is set too" "$out"
+assert_eq "... TLS goes on with the old pair" "scram_user" "$(tconn scram-pw "$VF user=scram_user")"
+console "set client_tls_cert_file = '$C/server2.crt'" >/dev/null
+assert_eq "the whole new pair serves" "scram_user" \
+	"$(tconn scram-pw "host=localhost sslmode=verify-full sslrootcert=$C/ca2.crt user=scram_user")"
+assert_contains "... and the old CA no longer verifies it" "certificate verify failed" "$(tconn scram-pw "$VF user=scram_user")"
+# server side: the wrong CA makes new server connections fail, the right one works
+console "set server_tls_sslmode = 'verify-full'" >/dev/null
+console "set server_tls_ca_file = '$C/ca2.crt'" >/dev/null
+out=$(tconn alice-pw "host=localhost sslmode=require user=alice")
+assert_contains "SET server_tls_ca_file to the wrong CA: new servers refused" "certificate verify failed" "$out"
+console "set server_tls_ca_file = '$C/ca.crt'" >/dev/null
+assert_eq "SET server_tls_ca_file to the right CA" "alice" "$(tconn alice-pw "host=localhost sslmode=require user=alice")"
+assert_eq "the server connection is TLS" "t" \
+	"$(tconn alice-pw "host=localhost sslmode=require user=alice" "select ssl from pg_stat_ssl where pid = pg_backend_pid()")"
+# settings SET cannot apply are refused with the reason
+assert_contains "SET of a setting with no effect in pgtide is refused" "cannot be changed online" \
+	"$(console "set tcp_defer_accept = 1")"
+assert_contains "SET of an unknown setting is refused" 'unknown setting "no_such_thing"' "$(console "set no_such_thing = 1")"
+assert_contains "SET of a bad value is refused" "server_tls_sslmode" "$(console "set server_tls_sslmode = 'sometimes'")"
 stop_pgtide
 
 echo "# t_tls done"

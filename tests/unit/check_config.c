@@ -216,6 +216,17 @@ START_TEST(unknown_setting_is_warning_at_run_time)
 	ck_assert(has_msg(&d, ":3: warning: setting \"dns_max_ttl\" is accepted for PgBouncer compatibility"));
 	config_free(c);
 	cfg_diag_free(&d);
+	/* a database line with a newer PgBouncer's parameter: that database is
+	 * skipped with a warning, the others load */
+	c = load("[databases]\nnew = host=x auth_dbname=y\nold = host=x\n[pgbouncer]\nauth_type = any\n", &d, false);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(d.errors, 0);
+	ck_assert(has_msg(&d, ":2: warning: database \"new\": unknown parameter \"auth_dbname\""));
+	ck_assert(has_msg(&d, "the database is skipped"));
+	ck_assert_ptr_null(config_find_db(c, "new"));
+	ck_assert_ptr_nonnull(config_find_db(c, "old"));
+	config_free(c);
+	cfg_diag_free(&d);
 }
 END_TEST
 
