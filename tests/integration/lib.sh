@@ -212,8 +212,13 @@ pgtide_start() {
 	PIDS+=("$PGTIDE_PID")
 	local port
 	port=$(sed -n 's/^listen_port *= *//p' "$cfg" | head -1)
+	# The unix socket opens after the TCP port: wait for both, or a test's
+	# first psql over the socket races a slow (valgrind) start.
+	local sockdir
+	sockdir=$(sed -n 's/^unix_socket_dir *= *//p' "$cfg" | head -1)
 	for _ in $(seq $((100 * VG_SLOW))); do
-		if "$PYTHON" -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then
+		if "$PYTHON" -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null &&
+			{ [ -z "$sockdir" ] || [ -S "$sockdir/.s.PGSQL.$port" ]; }; then
 			return 0
 		fi
 		kill -0 "$PGTIDE_PID" 2>/dev/null || { cat "$T/pgtide.log" >&2; fail "pgtide exited at start"; }
