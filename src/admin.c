@@ -273,7 +273,18 @@ static void show_databases(struct client *c)
 			continue;
 		const struct db_config *dc = db->cfg;
 		cell(&r, db->name);
-		cell(&r, dc->primary.host);
+		if (dc->n_hosts) {
+			/* a host list, as written (SHOW HOSTS says who is what) */
+			struct strbuf hs;
+			strbuf_init(&hs);
+			for (int i = 0; i < dc->n_hosts; i++)
+				strbuf_printf(&hs, dc->hosts[i].port ? "%s%s:%d" : "%s%s", i ? "," : "", dc->hosts[i].host,
+					      dc->hosts[i].port);
+			cellf(&r, "%s", hs.data ? hs.data : "");
+			strbuf_free(&hs);
+		} else {
+			cell(&r, dc->primary.host);
+		}
 		cell_int(&r, dc->primary.port);
 		cell(&r, dc->dbname ? dc->dbname : db->name);
 		cell(&r, dc->user);
@@ -336,6 +347,11 @@ static void show_pools(struct client *c)
 	struct list *pn;
 	list_for_each(pn, &g.pools) {
 		struct pool *p = container_of(pn, struct pool, all_node);
+		/* a host's pool that only carries its health check (the primary's,
+		 * or a replica no client has read from yet): SHOW HOSTS shows it */
+		if (p->target && p->n_servers == 0 && list_empty(&p->active_clients) &&
+		    list_empty(&p->waiting_clients))
+			continue;
 		int idle = 0, used = 0;
 		struct list *ln;
 		list_for_each(ln, &p->idle_servers) {
@@ -505,7 +521,7 @@ static void show_servers(struct client *c)
 	list_for_each(pn, &g.pools) {
 		struct pool *p = container_of(pn, struct pool, all_node);
 		struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers,
-					 &p->listen_servers };
+					 &p->listen_servers, &p->check_servers };
 		for (size_t i = 0; i < 5; i++)
 			list_for_each(ln, lists[i])
 				server_row(&r, container_of(ln, struct server, node));
@@ -690,20 +706,29 @@ static void show_tenants(struct client *c)
 	result_end(c, &r, "SHOW");
 }
 
-static void show_replicas(struct client *c)
+/* SHOW REPLICAS (replicas_only) and SHOW HOSTS: one row per host. */
+static void show_hosts_rows(struct client *c, bool replicas_only)
 {
-	static const char *const names[] = { "database", "host", "port", "state", "lag_bytes", "transactions",
-					     "last_check" };
-	static const uint32_t types[] = { T, T, I, T, N, N, T };
+	static const char *const rnames[] = { "database", "host", "port", "state", "lag_bytes", "transactions",
+					      "last_check", "reason" };
+	static const uint32_t rtypes[] = { T, T, I, T, N, N, T, T };
+	static const char *const hnames[] = { "database", "host", "port", "role", "state", "lag_bytes",
+					      "transactions", "last_check", "failures", "reason" };
+	static const uint32_t htypes[] = { T, T, I, T, T, N, N, T, N, T };
 	struct result r;
-	result_begin(&r, 7, names, types);
-	struct route_replica_info info;
-	for (int i = 0; route_replica_info(i, &info); i++) {
+	if (replicas_only)
+		result_begin(&r, 8, rnames, rtypes);
+	else
+		result_begin(&r, 10, hnames, htypes);
+	struct route_host_info info;
+	for (int i = 0; route_host_info(i, replicas_only, &info); i++) {
 		char t[40];
 		fmt_time(info.last_check, t, sizeof(t));
 		cellf(&r, "%s", info.database);
 		cellf(&r, "%s", info.host);
 		cell_int(&r, info.port);
+		if (!replicas_only)
+			cellf(&r, "%s", info.role);
 		cellf(&r, "%s", info.state);
 		if (info.lag_bytes >= 0)
 			cell_int(&r, info.lag_bytes);
@@ -711,9 +736,22 @@ static void show_replicas(struct client *c)
 			cell(&r, NULL);
 		cell_u64(&r, info.transactions);
 		cellf(&r, "%s", t);
+		if (!replicas_only)
+			cell_u64(&r, info.check_failures);
+		cellf(&r, "%s", info.reason);
 		row_end(&r);
 	}
 	result_end(c, &r, "SHOW");
+}
+
+static void show_replicas(struct client *c)
+{
+	show_hosts_rows(c, true);
+}
+
+static void show_hosts(struct client *c)
+{
+	show_hosts_rows(c, false);
 }
 
 /* ---- commands ---- */
@@ -866,7 +904,7 @@ static void admin_command(struct client *c, const char *q)
 			{ "DATABASES", show_databases }, { "POOLS", show_pools }, { "CLIENTS", show_clients },
 			{ "SERVERS", show_servers }, { "USERS", show_users }, { "LISTS", show_lists },
 			{ "MEM", show_mem }, { "STATE", show_state }, { "TENANTS", show_tenants },
-			{ "REPLICAS", show_replicas },
+			{ "REPLICAS", show_replicas }, { "HOSTS", show_hosts },
 		};
 		for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++)
 			if (strcmp(w2, shows[i].name) == 0) {

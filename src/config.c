@@ -177,6 +177,8 @@ static const struct cfg_key keys[] = {
 	{ "replica_check_period", T_TIME, OFF(replica_check_period), "2", R, NULL, 0, 0 },
 	{ "replica_max_lag", T_BYTES, OFF(replica_max_lag), "16MB", R, NULL, 0, INT64_MAX },
 	{ "replica_fallback", T_ENUM, OFF(replica_fallback), "primary", R, fallbacks, 0, 0 },
+	{ "replica_check_user", T_STR, OFF(replica_check_user), "", R, NULL, 0, 0 },
+	{ "replica_check_password", T_STR, OFF(replica_check_password), "", R, NULL, 0, 0 },
 
 	/* PgBouncer settings accepted so its files load unchanged; no effect here */
 	{ "dns_max_ttl", T_NONE, NOOFF, "15", CF_COMPAT, NULL, 0, 0 },
@@ -750,8 +752,34 @@ static bool set_int_field(int *dst, const char *k, const char *v, int64_t min, i
 static bool db_kv(void *arg, const char *k, const char *v, char *err, size_t errlen)
 {
 	struct db_config *db = arg;
-	if (strcmp(k, "host") == 0)
+	if (strcmp(k, "host") == 0 && !strchr(v, ','))
 		return set_str(&db->primary.host, v);
+	if (strcmp(k, "host") == 0 || strcmp(k, "hosts") == 0) {
+		/* several hosts, as libpq takes them: which is the primary is
+		 * found by the checks */
+		for (int i = 0; i < db->n_hosts; i++)
+			free(db->hosts[i].host);
+		free(db->hosts);
+		db->hosts = NULL;
+		db->n_hosts = 0;
+		if (!parse_host_port_list(v, &db->hosts, &db->n_hosts, 0, err, errlen))
+			return false;
+		/* the same host twice is one server, not two primaries (PgBouncer's
+		 * host lists balance connections, and its users write a,a) */
+		int kept = 0;
+		for (int i = 0; i < db->n_hosts; i++) {
+			bool dup = false;
+			for (int j = 0; j < kept && !dup; j++)
+				dup = db->hosts[j].port == db->hosts[i].port &&
+				      strcasecmp(db->hosts[j].host, db->hosts[i].host) == 0;
+			if (dup)
+				free(db->hosts[i].host);
+			else
+				db->hosts[kept++] = db->hosts[i];
+		}
+		db->n_hosts = kept;
+		return true;
+	}
 	if (strcmp(k, "port") == 0)
 		return set_int_field(&db->primary.port, k, v, 1, 65535, err, errlen);
 	if (strcmp(k, "dbname") == 0)
@@ -861,6 +889,9 @@ void db_config_free(struct db_config *db)
 	for (int i = 0; i < db->n_replicas; i++)
 		free(db->replicas[i].host);
 	free(db->replicas);
+	for (int i = 0; i < db->n_hosts; i++)
+		free(db->hosts[i].host);
+	free(db->hosts);
 	free(db);
 }
 
@@ -989,6 +1020,13 @@ static void handle_database(struct ini_ctx *x, const char *name, const char *val
 		bool error = !unknown || x->d->unknown_is_error;
 		diag(x->d, error, x->file, x->line, "database \"%s\": %s%s", db->name, err,
 		     error ? "" : "; the database is skipped");
+		db_config_free(db);
+		return;
+	}
+	if (db->n_hosts && db->n_replicas) {
+		diag(x->d, true, x->file, x->line,
+		     "database \"%s\": a host list (host=a,b) finds its primary and replicas itself; replicas= "
+		     "cannot be added to it", db->name);
 		db_config_free(db);
 		return;
 	}
@@ -1409,6 +1447,11 @@ struct db_config *db_config_dup(const struct db_config *s)
 	for (int r = 0; r < s->n_replicas; r++) {
 		db->replicas[r].host = xstrdup(s->replicas[r].host);
 		db->replicas[r].port = s->replicas[r].port;
+	}
+	db->hosts = s->n_hosts ? xcalloc((size_t)s->n_hosts, sizeof(*db->hosts)) : NULL;
+	for (int r = 0; r < s->n_hosts; r++) {
+		db->hosts[r].host = xstrdup(s->hosts[r].host);
+		db->hosts[r].port = s->hosts[r].port;
 	}
 	return db;
 }

@@ -60,6 +60,8 @@ struct settings {
 	char *server_reset_query;
 	bool server_reset_query_always;
 	char *server_check_query;
+	char *replica_check_user;
+	char *replica_check_password;
 	usec_t server_check_delay;
 	int max_prepared_statements;
 	int max_bound_servers;
@@ -159,6 +161,10 @@ struct db_config {
 	int max_bound_servers;      /* MAX_BOUND_INHERIT: the global setting */
 	struct host_port *replicas;
 	int n_replicas;
+	/* host=a,b,c (or hosts=): roles found by the checks (route.c); a
+	 * port of 0 means the line's port= */
+	struct host_port *hosts;
+	int n_hosts;
 	const char *file;
 	int line;
 };

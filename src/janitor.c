@@ -154,11 +154,13 @@ static void check_pool_servers(struct pool *p, usec_t now)
 					server_log(sv, LV_LOG, "query timeout (query_timeout %lld s): canceling the running query",
 						   (long long)(s->query_timeout / USEC));
 					server_send_cancel(sv);
+					sv->timeout_cancel = true;
 				} else if (now - sv->query_start > s->query_timeout + 5 * USEC) {
 					server_close(sv, "query_timeout: the server did not stop after a cancel");
 				}
 			} else if (sv->rq_len == 0) {
 				sv->cancel_sent = false;
+				sv->timeout_cancel = false;
 			}
 		}
 	}

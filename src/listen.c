@@ -151,7 +151,7 @@ static bool send_op(struct listen_pool *lp, struct listen_chan *ch, char kind, c
 		strbuf_putc(&sql, *q);
 	}
 	strbuf_putc(&sql, '"');
-	bool ok = !sql.failed && server_own_query(lp->conn, sql.data, RQ_LISTEN);
+	bool ok = !sql.failed && server_own_query(lp->conn, sql.data, RQ_SIDE);
 	strbuf_free(&sql);
 	if (!ok)
 		return false;

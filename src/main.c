@@ -363,6 +363,10 @@ static void close_idle_for_shutdown(void)
 			struct server *s = container_of(ln, struct server, node);
 			server_close(s, "shutting down");
 		}
+		list_for_each_safe(ln, tmp, &p->check_servers) {
+			struct server *s = container_of(ln, struct server, node);
+			server_close(s, "shutting down");
+		}
 	}
 }
 
@@ -536,7 +540,7 @@ static void final_cleanup(void)
 				client_close(c, "57P01", "pgtide is shutting down");
 			}
 		struct list *sl[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers,
-				      &p->listen_servers };
+				      &p->listen_servers, &p->check_servers };
 		for (size_t i = 0; i < 5; i++)
 			list_for_each_safe(ln, tmp, sl[i]) {
 				struct server *s = container_of(ln, struct server, node);

@@ -216,32 +216,43 @@ char *metrics_render(void)
 		}
 	}
 
-	struct route_replica_info info;
-	help(&sb, "pgtide_replica_up", "gauge", "1 when the replica is in the rotation (healthy).");
-	for (int i = 0; route_replica_info(i, &info); i++) {
-		strbuf_puts(&sb, "pgtide_replica_up{database=");
-		label(&sb, info.database);
-		strbuf_puts(&sb, ",host=");
-		label(&sb, info.host);
-		strbuf_printf(&sb, ",port=\"%d\"} %d\n", info.port, strcmp(info.state, "healthy") == 0);
-	}
-	help(&sb, "pgtide_replica_lag_bytes", "gauge", "Replay lag behind the primary, bytes of WAL.");
-	for (int i = 0; route_replica_info(i, &info); i++) {
-		if (info.lag_bytes < 0)
-			continue;
-		strbuf_puts(&sb, "pgtide_replica_lag_bytes{database=");
-		label(&sb, info.database);
-		strbuf_puts(&sb, ",host=");
-		label(&sb, info.host);
-		strbuf_printf(&sb, ",port=\"%d\"} %lld\n", info.port, info.lag_bytes);
-	}
-	help(&sb, "pgtide_replica_transactions_total", "counter", "Transactions routed to the replica.");
-	for (int i = 0; route_replica_info(i, &info); i++) {
-		strbuf_puts(&sb, "pgtide_replica_transactions_total{database=");
-		label(&sb, info.database);
-		strbuf_puts(&sb, ",host=");
-		label(&sb, info.host);
-		strbuf_printf(&sb, ",port=\"%d\"} %llu\n", info.port, (unsigned long long)info.transactions);
+	/* one series per host and metric: replicas' first, then every host's */
+	static const struct {
+		const char *name, *type, *help;
+		bool replicas_only;
+	} hm[] = {
+		{ "pgtide_replica_up", "gauge", "1 when the replica is in the rotation (healthy).", true },
+		{ "pgtide_replica_lag_bytes", "gauge", "Replay lag behind the primary, bytes of WAL.", true },
+		{ "pgtide_replica_transactions_total", "counter", "Transactions routed to the replica.", true },
+		{ "pgtide_host_primary", "gauge", "1 for the host writes go to now.", false },
+		{ "pgtide_host_up", "gauge", "1 when the host's last check succeeded (0 also before a first check).",
+		  false },
+		{ "pgtide_host_check_failures_total", "counter",
+		  "Failed checks of the host, and its servers that failed to connect or died.", false },
+	};
+	for (size_t k = 0; k < sizeof(hm) / sizeof(hm[0]); k++) {
+		struct route_host_info info;
+		help(&sb, hm[k].name, hm[k].type, hm[k].help);
+		for (int i = 0; route_host_info(i, hm[k].replicas_only, &info); i++) {
+			if (k == 1 && info.lag_bytes < 0)
+				continue; /* not measured */
+			strbuf_printf(&sb, "%s{database=", hm[k].name);
+			label(&sb, info.database);
+			strbuf_puts(&sb, ",host=");
+			label(&sb, info.host);
+			strbuf_printf(&sb, ",port=\"%d\"} ", info.port);
+			switch (k) {
+			case 0: strbuf_printf(&sb, "%d\n", strcmp(info.state, "healthy") == 0); break;
+			case 1: strbuf_printf(&sb, "%lld\n", info.lag_bytes); break;
+			case 2: strbuf_printf(&sb, "%llu\n", (unsigned long long)info.transactions); break;
+			case 3: strbuf_printf(&sb, "%d\n", info.is_primary); break;
+			case 4:
+				strbuf_printf(&sb, "%d\n",
+					      strcmp(info.state, "down") != 0 && strcmp(info.state, "unknown") != 0);
+				break;
+			default: strbuf_printf(&sb, "%llu\n", (unsigned long long)info.check_failures); break;
+			}
+		}
 	}
 	render_tenants(&sb);
 	return strbuf_steal(&sb);

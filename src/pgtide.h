@@ -88,6 +88,7 @@ struct pool {
 	struct list tested_servers;  /* SV_TESTED: running a check/reset query */
 	struct list login_servers;   /* SV_LOGIN: connecting and authenticating */
 	struct list listen_servers;  /* SV_LISTEN: the shared LISTEN connection (listen.c) */
+	struct list check_servers;   /* SV_CHECK: its host's health check connection (route.c) */
 	struct listen_pool *listen;  /* channels its clients listen to, or NULL */
 	struct list active_clients;  /* CL_ACTIVE: logged in */
 	struct list waiting_clients; /* CL_WAITING: FIFO for a server */
@@ -200,6 +201,7 @@ enum server_state {
 	SV_ACTIVE,      /* pool->active_servers: linked to a client */
 	SV_TESTED,      /* pool->tested_servers: pgtide's own query running */
 	SV_LISTEN,      /* pool->listen_servers: LISTENs for the pool's clients */
+	SV_CHECK,       /* pool->check_servers: checks its host (route.c) */
 	SV_JUSTFREE,    /* justfree list */
 };
 
@@ -226,7 +228,7 @@ struct rq_entry {
 #define RQ_FAILED 0x1000     /* an error came for this Query before its ReadyForQuery */
 #define RQ_SESS 0x2000       /* session settings apply (session.c) */
 #define RQ_CAPTURE 0x4000    /* asking a server for its session settings */
-#define RQ_LISTEN 0x8000     /* LISTEN / UNLISTEN on the listener connection */
+#define RQ_SIDE 0x8000       /* on a side connection: LISTEN/UNLISTEN (listen.c) or a host check (route.c) */
 
 #define RQ_CAP 512
 
@@ -257,6 +259,7 @@ struct server {
 	bool in_copy;
 	bool rq_blocked;             /* client stopped: reply queue was full */
 	bool cancel_sent;
+	bool timeout_cancel;         /* ... by pgtide, for query_timeout */
 	/* tenant context (tenant.c) */
 	bool tenant_known;           /* tenant_val is what the session has */
 	bool tenant_pending;         /* ... but its transaction is still open */
@@ -281,6 +284,9 @@ struct server {
 	bool capturing;              /* the capture query is in flight */
 	bool exit_pending;           /* a COMMIT/ROLLBACK the client sent is in flight */
 	bool listener;               /* the pool's LISTEN connection (listen.c) */
+	bool checker;                /* a host's check connection (route.c) */
+	struct route_target *check_target; /* ... of this host; NULL once detached */
+	struct route_target *dest;   /* the host a primary pool's server went to (a host list) */
 	bool parked;                 /* released, held back while a cancel is in flight */
 	struct cancel_conn *cancels; /* CancelRequests in flight for it (server.c) */
 	struct pktbuf holdback;      /* replies held until the request ran (replay); */

@@ -254,10 +254,13 @@ struct pool *pool_get_target(struct database *db, struct user *u, struct route_t
 	list_init(&p->tested_servers);
 	list_init(&p->login_servers);
 	list_init(&p->listen_servers);
+	list_init(&p->check_servers);
 	list_init(&p->active_clients);
 	list_init(&p->waiting_clients);
 	list_add_tail(&db->pools, &p->db_node);
 	list_add_tail(&g.pools, &p->all_node);
+	if (!t && db->route)
+		route_kick(db); /* its hosts may have waited for a login to check with */
 	return p;
 }
 
@@ -304,7 +307,8 @@ int pool_mode_of(const struct pool *p, const struct user *client_user)
 
 bool pool_can_serve(const struct pool *p)
 {
-	return !g.paused && !p->db->paused && !p->db->disabled;
+	/* a host list with no known primary: writes wait for the next check */
+	return !g.paused && !p->db->paused && !p->db->disabled && (p->target || route_has_primary(p->db));
 }
 
 /* ---- linking ---- */
@@ -318,6 +322,7 @@ void pool_link(struct client *c, struct server *s)
 	list_add_tail(&p->active_servers, &s->node);
 	s->state = SV_ACTIVE;
 	s->client = c;
+	s->cancel_sent = s->timeout_cancel = false; /* a query_timeout is the last client's */
 	s->request_time = now_usec();
 	s->cancel_sent = false;
 	session_linked(s, c);
@@ -426,6 +431,18 @@ void pool_server_ready(struct server *s)
 		list_add_tail(&p->listen_servers, &s->node);
 		s->state = SV_LISTEN;
 		listen_conn_ready(s);
+		return;
+	}
+	if (s->checker) {
+		/* neither does a host's check connection */
+		if (!s->check_target) {
+			server_close(s, "its health check stopped");
+			return;
+		}
+		list_del(&s->node);
+		list_add_tail(&p->check_servers, &s->node);
+		s->state = SV_CHECK;
+		route_checker_ready(s, s->check_target);
 		return;
 	}
 	if (s->close_needed || (g.shutting_down && !p->n_waiting)) {
@@ -547,6 +564,13 @@ void pool_server_gone(struct server *s, const char *why)
 	struct pool *p = s->pool;
 	if (s->listener) {
 		listen_conn_gone(s, why);
+		return;
+	}
+	if (s->checker) {
+		struct route_target *t = s->check_target;
+		s->check_target = NULL;
+		if (t)
+			route_checker_gone(t, why);
 		return;
 	}
 	defer_call(check_admin_waits, NULL);
@@ -794,16 +818,34 @@ void pool_reconnect_db(struct database *db)
 void pool_reconnect_pool(struct pool *p, const char *why)
 {
 	struct list *lists[] = { &p->idle_servers, &p->active_servers, &p->tested_servers, &p->login_servers,
-				 &p->listen_servers };
+				 &p->listen_servers, &p->check_servers };
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		struct list *sn, *tmp;
 		list_for_each_safe(sn, tmp, lists[i]) {
 			struct server *s = container_of(sn, struct server, node);
 			s->close_needed = true;
 			s->close_why = why;
-			if (s->state == SV_IDLE || s->state == SV_LISTEN) /* a listener comes back at once */
+			/* a listener or a check connection comes back at once */
+			if (s->state == SV_IDLE || s->state == SV_LISTEN || s->state == SV_CHECK)
 				server_close(s, "%s", why);
 		}
+	}
+}
+
+void pool_primary_moved(struct database *db, const char *why)
+{
+	struct list *pn;
+	list_for_each(pn, &db->pools) {
+		struct pool *p = container_of(pn, struct pool, db_node);
+		if (p->target)
+			continue;
+		/* its servers are on the old primary: replaced as they are
+		 * released; and no waiting for a retry meant for the old host */
+		pool_reconnect_pool(p, why);
+		p->next_launch = 0;
+		p->retry_delay = 0;
+		if (pool_wants_server(p))
+			pool_maybe_launch(p, false);
 	}
 }
 
@@ -860,7 +902,7 @@ void pool_kill_db(struct database *db)
 				client_close(container_of(ln, struct client, node), "57P01",
 					     "database \"%s\" killed by the administrator (KILL)", db->name);
 		struct list *slists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers,
-					  &p->listen_servers };
+					  &p->listen_servers, &p->check_servers };
 		for (size_t i = 0; i < 5; i++)
 			list_for_each_safe(ln, tmp, slists[i])
 				server_close(container_of(ln, struct server, node), "KILL %s", db->name);

@@ -74,6 +74,10 @@ void pool_reconnect_db(struct database *db);
  * are released (or, with server_fast_close, when their session's
  * transaction ends; janitor.c). why: static words, kept until they close. */
 void pool_reconnect_pool(struct pool *p, const char *why);
+/* db's primary is another host now (route.c): the primary pools' servers
+ * are replaced, and their waiting clients served from the new one. why:
+ * static words. */
+void pool_primary_moved(struct database *db, const char *why);
 /* KILL: close every client and server of db now. */
 void pool_kill_db(struct database *db);
 bool pool_can_serve(const struct pool *p);

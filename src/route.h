@@ -1,12 +1,13 @@
 /*
- * Read routing: which server a transaction runs on (the primary, or one of
- * the database's healthy replicas, round-robin), and replica health.
+ * Read routing: which host a transaction runs on (the primary, or one of
+ * the database's healthy replicas, round-robin), which host is the primary,
+ * and the hosts' health.
  *
- * Owns: replica targets, their health checks (libpq's asynchronous API
- * driven by the event loop: never a blocking call), the routing decision
- * made from a transaction's first message, and the replay of a first
- * request that a replica could not run. Must not forward messages
- * (client.c) or pick servers within a pool (pool.c).
+ * Owns: a database's hosts (targets), their roles and health checks (over a
+ * pool's own check connection, or libpq's asynchronous API: never a
+ * blocking call), and the routing decision made from a transaction's first
+ * message. Must not forward messages (client.c) or pick servers within a
+ * pool (pool.c).
  */
 #ifndef PGTIDE_ROUTE_H
 #define PGTIDE_ROUTE_H
@@ -23,6 +24,21 @@ void route_db_free(struct database *db);
 /* The health-check timer (every replica_check_period). */
 void route_start(void);
 void route_stop(void);
+/* Check db's hosts now (its first client may be what checks need). */
+void route_kick(struct database *db);
+/* Where db's writes go now: its primary, or NULL (none known yet, or two
+ * hosts claim the role). route_has_primary: true also without hosts. */
+struct route_target *route_write_target(const struct database *db);
+bool route_has_primary(const struct database *db);
+
+/* The check connection of a target (server.c, pool.c): it logged in; a
+ * DataRow of the check (false: malformed); its ReadyForQuery; an error;
+ * it closed. */
+void route_checker_ready(struct server *s, struct route_target *t);
+bool route_health_row(struct route_target *t, const struct pmsg *m);
+void route_health_done(struct route_target *t);
+void route_health_error(struct route_target *t, const char *msg);
+void route_checker_gone(struct route_target *t, const char *why);
 
 void route_target_ref(struct route_target *t);
 void route_target_unref(struct route_target *t);
@@ -50,16 +66,21 @@ void route_count(struct pool *p);
 /* SHOW POOLS "target" column: "primary" or "host:port". */
 const char *route_pool_target_name(const struct pool *p);
 
-struct route_replica_info {
+struct route_host_info {
 	const char *database;
 	const char *host;
 	int port;
+	const char *role;       /* primary, replica, primary_candidate, unknown */
 	const char *state;      /* healthy, lagging, down, not_in_recovery, unknown */
 	long long lag_bytes;    /* -1: unknown */
 	uint64_t transactions;
 	usec_t last_check;      /* monotonic, 0: never */
+	uint64_t check_failures;
+	const char *reason;     /* why down or not checked; "" */
+	bool is_primary;
 };
-/* The i-th replica of any database; false past the last. */
-bool route_replica_info(int i, struct route_replica_info *out);
+/* The i-th host of any database (replicas_only: not the primary); false
+ * past the last. */
+bool route_host_info(int i, bool replicas_only, struct route_host_info *out);
 
 #endif

@@ -61,6 +61,8 @@ const char *server_host(const struct server *s)
 {
 	if (s->pool->target)
 		return route_target_host(s->pool->target);
+	if (s->dest)
+		return route_target_host(s->dest);
 	const char *h = s->pool->db->cfg->primary.host;
 	if (!h || !*h)
 		h = *S()->unix_socket_dir ? S()->unix_socket_dir : "/tmp";
@@ -71,6 +73,8 @@ int server_port(const struct server *s)
 {
 	if (s->pool->target)
 		return route_target_port(s->pool->target);
+	if (s->dest)
+		return route_target_port(s->dest);
 	return s->pool->db->cfg->primary.port;
 }
 
@@ -238,8 +242,10 @@ void server_close(struct server *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	/* a health check's connection: route.c reports its host's state once
+	 * per change, not once per check */
 	if (S()->log_disconnections || s->state == SV_LOGIN)
-		server_log(s, LV_LOG, "closing because: %s (age=%llds)", reason,
+		server_log(s, s->checker ? LV_DEBUG : LV_LOG, "closing because: %s (age=%llds)", reason,
 			   (long long)((now_usec() - s->connect_time) / USEC));
 
 	struct client *c = s->client;
@@ -298,6 +304,7 @@ void server_free_pending(void)
 		session_server_free(s);
 		prep_server_free(s);
 		pkt_free(&s->holdback);
+		route_target_unref(s->dest);
 		free(s);
 	}
 }
@@ -525,7 +532,10 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 				return SB_CLOSED;
 			}
 			s->reset = SR_DISCARD; /* its settings are not what pgtide thinks */
-		} else if (e->flags & RQ_LISTEN) {
+		} else if ((e->flags & RQ_SIDE) && s->checker) {
+			if (s->check_target)
+				route_health_error(s->check_target, parsed ? err.message : "?");
+		} else if (e->flags & RQ_SIDE) {
 			server_log(s, LV_WARNING, "LISTEN or UNLISTEN failed: %s", parsed ? err.message : "?");
 			listen_conn_error(s, parsed ? err.message : "?");
 		} else if (e->flags & RQ_CAPTURE) {
@@ -552,6 +562,21 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 		s->close_needed = true;
 	s->txn_bad = true;
 	e->flags |= RQ_FAILED;
+	if (s->timeout_cancel && s->client && !s->holding && parsed && strcmp(err.sqlstate, "57014") == 0 &&
+	    !(e->flags & (RQ_CONSUME | RQ_CONSUME_OK))) {
+		/* pgtide canceled it for query_timeout, and Postgres says "due to
+		 * user request": the client is told which limit it hit */
+		s->timeout_cancel = false;
+		struct pktbuf pb;
+		if (sbuf_gen_begin(&s->client->sb, &pb)) {
+			pkt_error(&pb, "ERROR", "57014", "canceling statement due to query_timeout (%lld s)",
+				  (long long)(S()->query_timeout / USEC));
+			sbuf_gen_commit(&s->client->sb, &pb);
+		}
+		if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
+			rq_skip_to_sync(s);
+		return SB_DROP;
+	}
 	if (fatal && s->client && !(e->flags & (RQ_CONSUME | RQ_CONSUME_OK))) {
 		/* The server ends its connection, not the client's: pgtide keeps
 		 * that one, so the client hears an ERROR (drivers close their
@@ -607,7 +632,12 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			sbuf_continue(&wc->sb);
 			return SB_DROP;
 		}
-		if (flags & RQ_LISTEN) {
+		if ((flags & RQ_SIDE) && s->checker) {
+			if (s->check_target)
+				route_health_done(s->check_target);
+			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
+		}
+		if (flags & RQ_SIDE) {
 			listen_conn_done(s);
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
@@ -743,6 +773,10 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 		case 'D':
 			if ((e->flags & RQ_CAPTURE) && !session_capture_row(s, m)) {
 				server_close(s, "malformed reply to pgtide's settings query");
+				return SB_CLOSED;
+			}
+			if ((e->flags & RQ_SIDE) && s->check_target && !route_health_row(s->check_target, m)) {
+				server_close(s, "malformed reply to pgtide's health check");
 				return SB_CLOSED;
 			}
 			return fwd;
@@ -1242,6 +1276,12 @@ static void server_connect_deferred(void *arg)
 	struct server *s = arg;
 	if (s->state != SV_LOGIN)
 		return;
+	if (!s->pool->target && s->pool->db->route && !s->dest) {
+		/* a host list whose primary is not known (yet, or not any more) */
+		login_abort(s, "08006", "connect failed: no host of database \"%s\" is known to be the primary yet",
+			    s->pool->db->name);
+		return;
+	}
 	dns_resolve(server_host(s), server_port(s), server_connect_to, s);
 }
 
@@ -1261,6 +1301,8 @@ struct server *server_launch(struct pool *p)
 	s->connect_time = now_usec();
 	s->login = xcalloc(1, sizeof(*s->login));
 	list_add_tail(&p->login_servers, &s->node);
+	if (!p->target && (s->dest = route_write_target(p->db)))
+		route_target_ref(s->dest);
 	p->n_servers++;
 	p->db->server_count++;
 	p->user->server_count++;
@@ -1271,18 +1313,41 @@ struct server *server_launch(struct pool *p)
 	return s;
 }
 
-struct server *server_launch_listener(struct pool *p)
+/* A side connection (LISTEN, health check): not one of the pool's servers,
+ * so no pool limit counts it. */
+static struct server *launch_side(struct pool *p, const char *what)
 {
 	struct server *s = server_launch(p);
 	if (!s)
 		return NULL;
-	/* not one of the pool's servers: no pool limit counts it */
-	s->listener = true;
 	p->n_servers--;
 	p->db->server_count--;
 	p->user->server_count--;
-	server_log(s, LV_DEBUG, "launching the pool's listener connection");
+	server_log(s, LV_DEBUG, "launching %s", what);
 	return s;
+}
+
+struct server *server_launch_listener(struct pool *p)
+{
+	struct server *s = launch_side(p, "the pool's listener connection");
+	if (s)
+		s->listener = true;
+	return s;
+}
+
+struct server *server_launch_checker(struct pool *p, struct route_target *t)
+{
+	struct server *s = launch_side(p, "the health check connection of its host");
+	if (s) {
+		s->checker = true;
+		s->check_target = t;
+	}
+	return s;
+}
+
+void server_check_detach(struct server *s)
+{
+	s->check_target = NULL;
 }
 
 struct scram_client *server_scram(struct server *s)

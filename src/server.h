@@ -21,6 +21,10 @@ struct server *server_launch(struct pool *p);
 void server_close(struct server *s, const char *reason, ...) __attribute__((format(printf, 2, 3)));
 /* Open the pool's LISTEN connection (listen.c); no pool limit counts it. */
 struct server *server_launch_listener(struct pool *p);
+/* Open the check connection of host t, in p (a pool towards t); no pool
+ * limit counts it. server_check_detach: t no longer wants it. */
+struct server *server_launch_checker(struct pool *p, struct route_target *t);
+void server_check_detach(struct server *s);
 /* Queue and send one of pgtide's own queries (replies consumed; flags
  * say what they are for). */
 bool server_own_query(struct server *s, const char *sql, uint16_t flags);

@@ -65,8 +65,9 @@ CREATE TABLE notes (id serial PRIMARY KEY, tenant_id text NOT NULL, body text);
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE notes FORCE ROW LEVEL SECURITY;
 CREATE ROLE app LOGIN;
-GRANT SELECT, INSERT ON notes TO app;
-GRANT USAGE ON SEQUENCE notes_id_seq TO app;
+CREATE ROLE acme LOGIN;
+GRANT SELECT, INSERT ON notes TO app, acme;
+GRANT USAGE ON SEQUENCE notes_id_seq TO app, acme;
 CREATE POLICY tenant_isolation ON notes
   USING (tenant_id = current_setting('app.current_tenant_id', true))
   WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
@@ -98,11 +99,15 @@ done
 
 cat <<EOM
 
-pgtide is running on 127.0.0.1:$PORT (primary :$P1, replica :$P2). Try:
+pgtide is running on 127.0.0.1:$PORT (primary :$P1, replica :$P2). Try (a
+client with a tenant; a user bound to tenant acme; a read-only transaction,
+which runs on the replica; the admin console):
 
   psql -h 127.0.0.1 -p $PORT -U postgres app
   PGOPTIONS='-c app.current_tenant_id=acme' psql -h 127.0.0.1 -p $PORT -U app app -c 'table notes'
-  psql -h 127.0.0.1 -p $PORT -U postgres pgtide -c 'SHOW POOLS'
+  psql -h 127.0.0.1 -p $PORT -U acme app -c 'table notes'
+  psql -h 127.0.0.1 -p $PORT -U app app -c 'begin read only' -c 'select inet_server_port(), pg_is_in_recovery()' -c 'commit'
+  psql -h 127.0.0.1 -p $PORT -U postgres pgtide -c 'SHOW POOLS' -c 'SHOW HOSTS'
 
 Config: $D/pgtide.ini   Log: $D/pgtide.log
 Press Ctrl-C to stop and remove everything.

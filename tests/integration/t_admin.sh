@@ -33,7 +33,10 @@ for line in open(ref):
 cur.execute("SHOW TENANTS")
 assert [d.name for d in cur.description] == ["tenant", "clients", "transactions", "queries", "avg_transaction_time"]
 cur.execute("SHOW REPLICAS")
-assert [d.name for d in cur.description] == ["database", "host", "port", "state", "lag_bytes", "transactions", "last_check"]
+assert [d.name for d in cur.description] == ["database", "host", "port", "state", "lag_bytes", "transactions", "last_check", "reason"]
+cur.execute("SHOW HOSTS")
+assert [d.name for d in cur.description] == ["database", "host", "port", "role", "state", "lag_bytes", "transactions",
+                                             "last_check", "failures", "reason"]
 cur.execute("SHOW STATE")
 assert dict(cur.fetchall())["active"] == "yes"
 cur.execute("show help")

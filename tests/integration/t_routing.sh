@@ -51,12 +51,15 @@ wait_state() { # wait_state PORT STATE [seconds]: in every database
 	adm "show replicas" >&2
 	fail "replica :$1 did not become $2"
 }
+# hosts are checked with the login a client of the database uses: none yet
+assert_contains "before any client: not checked, and why" "none has logged in" "$(adm "show replicas")"
+for db in auto exp off sess; do TDB=$db tsql -c "select 1" >/dev/null || fail "first client of $db"; done
 wait_state "$R1" healthy
 wait_state "$R2" healthy
 ok "both replicas healthy after their first checks"
 
 cols=$(psql -X -q -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "show replicas" | head -1 | tr -d ' ')
-assert_eq "SHOW REPLICAS columns" "database|host|port|state|lag_bytes|transactions|last_check" "$cols"
+assert_eq "SHOW REPLICAS columns" "database|host|port|state|lag_bytes|transactions|last_check|reason" "$cols"
 
 # where DB SQL...: the port of the server that ran the last statement
 where() {

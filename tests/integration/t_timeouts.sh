@@ -44,10 +44,18 @@ def expect(code, fn, what):
 # query_timeout: a long query is canceled by pgtide, the client stays
 c = conn()
 t0 = time.time()
-expect("57014", lambda: c.execute("select pg_sleep(10)"), "query_timeout")
+msg = expect("57014", lambda: c.execute("select pg_sleep(10)"), "query_timeout")
+assert "query_timeout (1 s)" in msg, msg
 assert time.time() - t0 < 4, time.time() - t0
 assert c.execute("select 1").fetchone()[0] == 1
-print("ok - query_timeout cancels the query (57014), connection kept")
+print("ok - query_timeout cancels the query (57014, naming query_timeout), connection kept")
+# the client's own cancel keeps Postgres's words
+import threading as _t
+c2 = conn()
+_t.Timer(0.3, c2.cancel).start()
+msg = expect("57014", lambda: c2.execute("select pg_sleep(0.9)"), "own cancel")
+assert "user request" in msg, msg
+print("ok - a client's own cancel still says user request")
 
 # query_wait_timeout: pool of 1 busy, a second client waits and gives up
 busy = conn()

@@ -130,7 +130,12 @@ def cancel_worker(deadline):
     while time.time() < deadline:
         try:
             with psycopg.connect(CI, autocommit=True) as conn:
-                t = threading.Timer(0.1 + random.random() * 0.2, conn.cancel)
+                def cancel(conn=conn):
+                    try:
+                        conn.cancel()
+                    except psycopg.Error:
+                        pass  # the connection died first (the killer's work)
+                t = threading.Timer(0.1 + random.random() * 0.2, cancel)
                 t.start()
                 try:
                     conn.execute("SELECT pg_sleep(1)")

@@ -164,6 +164,54 @@ START_TEST(pgtide_settings)
 }
 END_TEST
 
+START_TEST(host_lists)
+{
+	struct cfg_diag d;
+	const char *text =
+		"[databases]\n"
+		"ha = host=a,b:5433,[::1]:5434,A,b:5433,c port=6000\n"
+		"ha2 = hosts=x,x\n"
+		"one = host=solo\n"
+		"[pgtide]\n"
+		"auth_type = trust\n"
+		"replica_check_user = monitor\n"
+		"replica_check_password = p w\n";
+	struct config *c = load(text, &d, true);
+	ck_assert_msg(c != NULL, "%s", d.text.data);
+	const struct db_config *db = config_find_db(c, "ha");
+	/* a host named twice is one server (A is a), not two primaries */
+	ck_assert_int_eq(db->n_hosts, 4);
+	ck_assert_str_eq(db->hosts[0].host, "a");
+	ck_assert_int_eq(db->hosts[0].port, 0); /* the line's port= */
+	ck_assert_str_eq(db->hosts[1].host, "b");
+	ck_assert_int_eq(db->hosts[1].port, 5433);
+	ck_assert_str_eq(db->hosts[2].host, "::1");
+	ck_assert_int_eq(db->hosts[2].port, 5434);
+	ck_assert_str_eq(db->hosts[3].host, "c");
+	ck_assert_int_eq(db->primary.port, 6000);
+	ck_assert_int_eq(config_find_db(c, "ha2")->n_hosts, 1);
+	ck_assert_int_eq(config_find_db(c, "one")->n_hosts, 0);
+	ck_assert_str_eq(config_find_db(c, "one")->primary.host, "solo");
+	ck_assert_str_eq(c->s.replica_check_user, "monitor");
+	ck_assert_str_eq(c->s.replica_check_password, "p w");
+	config_free(c);
+	cfg_diag_free(&d);
+
+	/* roles given and not given at once; broken entries */
+	const char *bad =
+		"[databases]\n"                          /* 1 */
+		"x = host=a,b replicas=c\n"               /* 2 */
+		"y = host=a,b:0\n"                        /* 3 */
+		"z = hosts=a:99999,b\n";                  /* 4 */
+	c = load(bad, &d, true);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_msg(&d, "/pgtide.ini:2: "), "%s", d.text.data);
+	ck_assert_msg(has_msg(&d, "/pgtide.ini:3: "), "%s", d.text.data);
+	ck_assert_msg(has_msg(&d, "/pgtide.ini:4: "), "%s", d.text.data);
+	cfg_diag_free(&d);
+}
+END_TEST
+
 START_TEST(errors_name_file_and_line)
 {
 	struct cfg_diag d;
@@ -485,6 +533,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, pgbouncer_file_loads);
 	tcase_add_test(tc, pgtide_settings);
+	tcase_add_test(tc, host_lists);
 	tcase_add_test(tc, errors_name_file_and_line);
 	tcase_add_test(tc, unknown_setting_is_warning_at_run_time);
 	tcase_add_test(tc, validation_rules);
