@@ -5,7 +5,7 @@
  * Owns: command parsing, the result sets of SHOW, and the console commands'
  * waiting (PAUSE and WAIT_CLOSE answer once their condition holds). Reads
  * every object; changes them only through their modules (pool_*,
- * client_close, server_close, pgtide_reload...). Output is built on the
+ * client_close, server_close, daemon_ops->reload...). Output is built on the
  * heap and queued as one block: a SHOW CLIENTS of 100,000 clients is large.
  *
  * Column names, order and types of the SHOW commands are PgBouncer 1.18's
@@ -221,7 +221,7 @@ static void show_help(struct client *c)
 	pkt_put_byte(&pb, 'D');
 	pkt_put_cstr(&pb, "\n\tSHOW HELP|VERSION|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS\n"
 			  "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS|MEM|STATE\n"
-			  "\tSHOW TENANTS|REPLICAS\n"
+			  "\tSHOW TENANTS|REPLICAS|HOSTS\n"
 			  "\tSET key = arg\n\tRELOAD\n\tPAUSE [<db>]\n\tRESUME [<db>]\n\tSUSPEND\n"
 			  "\tDISABLE <db>\n\tENABLE <db>\n\tRECONNECT [<db>]\n\tKILL <db>\n\tKILL_CLIENT <id>\n"
 			  "\tWAIT_CLOSE [<db>]\n\tSHUTDOWN\n");
@@ -690,10 +690,13 @@ static void show_state(struct client *c)
 
 static void show_tenants(struct client *c)
 {
-	static const char *const names[] = { "tenant", "clients", "transactions", "queries", "avg_transaction_time" };
-	static const uint32_t types[] = { T, I, N, N, N };
+	static const char *const names[] = { "tenant", "clients", "transactions", "queries", "avg_transaction_time",
+					     /* sharing pools (schedule.c) */
+					     "waiting", "servers", "wait_time", "max_wait", "weight",
+					     "refused_connections", "held_by_servers", "held_by_rate" };
+	static const uint32_t types[] = { T, I, N, N, N, I, I, N, N, I, N, N, N };
 	struct result r;
-	result_begin(&r, 5, names, types);
+	result_begin(&r, 13, names, types);
 	size_t it = 0;
 	for (struct tenant *t = tenant_next(NULL, &it); t; t = tenant_next(t, &it)) {
 		cell(&r, t->id);
@@ -701,6 +704,14 @@ static void show_tenants(struct client *c)
 		cell_u64(&r, t->xacts);
 		cell_u64(&r, t->queries);
 		cell_u64(&r, t->xacts ? t->xact_time / t->xacts : 0);
+		cell_int(&r, t->waiting);
+		cell_int(&r, t->servers);
+		cell_u64(&r, t->wait_time);
+		cell_u64(&r, (uint64_t)t->max_wait);
+		cell_int(&r, config_tenant_weight(g.cfg, t->id));
+		cell_u64(&r, t->refused_connections);
+		cell_u64(&r, t->held_by_servers);
+		cell_u64(&r, t->held_by_rate);
 		row_end(&r);
 	}
 	result_end(c, &r, "SHOW");
@@ -868,7 +879,7 @@ static void cmd_set(struct client *c, const struct admin_cmd *cmd)
 		return;
 	}
 	char msg[512], notice[700];
-	if (!pgtide_set_setting(cmd->key, cmd->value, msg, sizeof(msg), notice, sizeof(notice))) {
+	if (!daemon_ops->set_setting(cmd->key, cmd->value, msg, sizeof(msg), notice, sizeof(notice))) {
 		reply_error(c, "22023", "%s", msg);
 		return;
 	}
@@ -927,7 +938,7 @@ static void admin_command(struct client *c, const char *q)
 		cmd_set(c, &cmd);
 		break;
 	case AC_RELOAD:
-		if (pgtide_reload())
+		if (daemon_ops->reload())
 			reply_tag(c, "RELOAD");
 		else
 			reply_error(c, "F0000", "reload failed: the configuration has errors (see the log); the running one stays");
@@ -939,7 +950,7 @@ static void admin_command(struct client *c, const char *q)
 			db->paused = true;
 			log_info("PAUSE %s", db->name);
 		} else {
-			pgtide_pause(true);
+			daemon_ops->pause(true);
 		}
 		add_wait(c, true, arg[0] ? arg : NULL);
 		break;
@@ -952,13 +963,13 @@ static void admin_command(struct client *c, const char *q)
 			pool_pause_all(g.paused); /* wakes waiters */
 		} else {
 			if (g.suspended)
-				pgtide_suspend(false);
-			pgtide_pause(false);
+				daemon_ops->suspend(false);
+			daemon_ops->pause(false);
 		}
 		reply_tag(c, "RESUME");
 		break;
 	case AC_SUSPEND:
-		pgtide_suspend(true);
+		daemon_ops->suspend(true);
 		reply_tag(c, "SUSPEND");
 		break;
 	case AC_DISABLE:
@@ -1019,7 +1030,7 @@ static void admin_command(struct client *c, const char *q)
 	case AC_SHUTDOWN:
 		reply_tag(c, "SHUTDOWN");
 		flush_now(c);
-		pgtide_shutdown(false);
+		daemon_ops->shutdown(false);
 		break;
 	default:
 		reply_error(c, "08P01", "invalid command '%s', use SHOW HELP;", w1);
@@ -1063,9 +1074,7 @@ void admin_login(struct client *c)
 		c->login = NULL;
 		auth_free_state(l);
 	}
-	list_del(&c->node);
-	list_add_tail(&g.admin_clients, &c->node);
-	c->state = CL_ACTIVE;
+	client_set_state(c, CL_ACTIVE, NULL);
 	c->request_time = now_usec();
 	if (S()->log_connections)
 		client_log(c, LV_LOG, "login attempt: db=pgtide user=%s (admin console%s)", user, admin ? "" : ", SHOW only");
@@ -1077,10 +1086,10 @@ enum sb_verdict admin_on_msg(struct client *c, const struct pmsg *m)
 {
 	c->request_time = now_usec();
 	switch (m->type) {
-	case 'X':
+	case FE_TERMINATE:
 		client_close(c, NULL, NULL);
 		return SB_CLOSED;
-	case 'Q': {
+	case FE_QUERY: {
 		const char *q;
 		size_t len;
 		if (!proto_parse_query(m, &q, &len)) {
@@ -1090,7 +1099,7 @@ enum sb_verdict admin_on_msg(struct client *c, const struct pmsg *m)
 		admin_command(c, q);
 		return SB_DROP;
 	}
-	case 'S':
+	case FE_SYNC:
 		if (c->skip_to_sync) {
 			c->skip_to_sync = false;
 			struct pktbuf pb;
@@ -1099,7 +1108,7 @@ enum sb_verdict admin_on_msg(struct client *c, const struct pmsg *m)
 			queue_block(c, &pb);
 		}
 		return SB_DROP;
-	case 'P': case 'B': case 'D': case 'E': case 'C': case 'F':
+	case FE_PARSE: case FE_BIND: case FE_DESCRIBE: case FE_EXECUTE: case FE_CLOSE: case FE_FUNCTION_CALL:
 		if (!c->skip_to_sync) {
 			struct pktbuf pb;
 			pkt_init_growable(&pb, 128);
@@ -1108,7 +1117,7 @@ enum sb_verdict admin_on_msg(struct client *c, const struct pmsg *m)
 			c->skip_to_sync = true;
 		}
 		return SB_DROP;
-	case 'H':
+	case FE_FLUSH:
 		return SB_DROP;
 	default:
 		client_close(c, "08P01", "invalid frontend message type %d", m->type);

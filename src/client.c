@@ -202,14 +202,32 @@ static void client_finish_close(struct client *c, const char *reason)
 		c->login = NULL;
 	}
 	listen_client_free(c);
-	c->state = CL_JUSTFREE;
-	list_add_tail(&g.justfree_clients, &c->node);
+	client_set_state(c, CL_JUSTFREE, NULL);
 	g.n_clients--;
 	/* Try to deliver what is queued (a FATAL message) before closing. */
 	if (sbuf_has_output(&c->sb) && c->sb.fd >= 0)
 		sbuf_flush(&c->sb);
 	sbuf_close(&c->sb);
 	defer_call(client_free, NULL);
+}
+
+/*
+ * The one place a client changes state: its node moves to the list that
+ * state keeps (enum client_state). p: the pool whose list it joins (the
+ * pool it waits for, or its home pool when active); NULL for the global
+ * lists and for an admin console client.
+ */
+void client_set_state(struct client *c, enum client_state st, struct pool *p)
+{
+	list_del(&c->node);
+	switch (st) {
+	case CL_LOGIN: list_add_tail(&g.login_clients, &c->node); break;
+	case CL_WAITING: list_add_tail(&p->waiting_clients, &c->node); break;
+	case CL_ACTIVE: list_add_tail(p ? &p->active_clients : &g.admin_clients, &c->node); break;
+	case CL_CANCEL: list_add_tail(&g.cancel_clients, &c->node); break;
+	case CL_JUSTFREE: list_add_tail(&g.justfree_clients, &c->node); break;
+	}
+	c->state = st;
 }
 
 static void client_free(void *arg)
@@ -308,14 +326,6 @@ void client_login_fail(struct client *c, const char *sqlstate, const char *fmt, 
 			client_log(c, LV_WARNING, "closing because: %s (age=%llds; login failed)", msg, age);
 	}
 	client_close(c, sqlstate, "%s", msg);
-}
-
-void client_send_error(struct client *c, const char *sqlstate, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	emit_error(c, "ERROR", sqlstate, fmt, ap);
-	va_end(ap);
 }
 
 /* ---- when the server under a client is lost ---- */
@@ -517,9 +527,9 @@ static void deliver_notifications(struct client *c)
 static void refuse(struct client *c, uint8_t type, const char *sqlstate, const char *msg)
 {
 	emit_errorf(c, "ERROR", sqlstate, "%s", msg);
-	if (type == 'Q' || type == 'F')
+	if (type == FE_QUERY || type == FE_FUNCTION_CALL)
 		emit_rfq(c, c->status);
-	else if (type != 'S')
+	else if (type != FE_SYNC)
 		c->skip_to_sync = true;
 	else
 		emit_rfq(c, c->status);
@@ -530,19 +540,19 @@ static void refuse(struct client *c, uint8_t type, const char *sqlstate, const c
  * in the simple or the extended protocol. */
 static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
 {
-	if (m->type == 'S') {
+	if (m->type == FE_SYNC) {
 		c->skip_to_sync = false;
 		c->emu = EMU_NONE;
 		emit_rfq(c, c->failed_block ? 'E' : 'I');
 		return SB_DROP;
 	}
-	if (c->skip_to_sync || m->type == 'H')
+	if (c->skip_to_sync || m->type == FE_FLUSH)
 		return SB_DROP;
 	const char *q;
 	size_t qlen;
 	struct msg_parse mp;
 	switch (m->type) {
-	case 'Q':
+	case FE_QUERY:
 		if (proto_parse_query(m, &q, &qlen) && sql_is_txn_exit(q, qlen)) {
 			emit_command_complete(c, "ROLLBACK");
 			c->failed_block = false;
@@ -553,21 +563,21 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
 			emit_rfq(c, 'E');
 		}
 		return SB_DROP;
-	case 'P':
+	case FE_PARSE:
 		if (proto_parse_parse(m, &mp) && sql_is_txn_exit(mp.query, mp.query_len)) {
-			emit_simple(c, '1');
+			emit_simple(c, BE_PARSE_COMPLETE);
 			c->emu = EMU_EXIT_PARSED;
 			return SB_DROP;
 		}
 		break;
-	case 'B':
-	case 'D':
+	case FE_BIND:
+	case FE_DESCRIBE:
 		if (c->emu == EMU_EXIT_PARSED) {
-			emit_simple(c, m->type == 'B' ? '2' : 'n');
+			emit_simple(c, m->type == FE_BIND ? BE_BIND_COMPLETE : BE_NO_DATA);
 			return SB_DROP;
 		}
 		break;
-	case 'E':
+	case FE_EXECUTE:
 		if (c->emu == EMU_EXIT_PARSED) {
 			emit_command_complete(c, "ROLLBACK");
 			c->failed_block = false;
@@ -576,8 +586,8 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
 			return SB_DROP;
 		}
 		break;
-	case 'C':
-		emit_simple(c, '3');
+	case FE_CLOSE:
+		emit_simple(c, BE_CLOSE_COMPLETE);
 		return SB_DROP;
 	default:
 		return SB_DROP;
@@ -592,16 +602,29 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
  * server, else as a server-side error that takes the request's place, so
  * replies keep their order and an open transaction fails as Postgres
  * would fail it. */
+enum sb_verdict client_act(struct client *c, const struct pmsg *m, enum verdict v, const struct refusal *r)
+{
+	switch (v) {
+	case V_FORWARD: return SB_FORWARD;
+	case V_ANSWERED: return SB_DROP;
+	case V_WAIT: return SB_STOP;
+	case V_DENY: return client_deny(c, m, r->sqlstate, r->msg);
+	case V_CLOSE: break;
+	}
+	client_close(c, r->sqlstate, "%s", r->msg);
+	return SB_CLOSED;
+}
+
 enum sb_verdict client_deny(struct client *c, const struct pmsg *m, const char *sqlstate, const char *msg)
 {
 	struct server *s = c->server;
-	if (!s || (s->rq_len == 0 && !s->unsynced && s->status == 'I')) {
+	if (!s || (rq_empty(s) && !s->unsynced && s->status == 'I')) {
 		refuse(c, m->type, sqlstate, msg);
 		return SB_DROP;
 	}
 	if (s->skipping)
 		return SB_DROP; /* an earlier error: the server skips this anyway */
-	if (!tenant_queue_denial(s, m->type, sqlstate, msg)) {
+	if (!server_queue_denial(s, m->type, sqlstate, msg)) {
 		client_close(c, "53200", "out of memory");
 		return SB_CLOSED;
 	}
@@ -658,6 +681,11 @@ static bool intercept_tenant_set(struct client *c, const struct pmsg *m, const c
 		return true;
 	}
 	struct tenant *t = clear ? NULL : tenant_get(value);
+	if (tenant_over_client_limit(c, t, err, sizeof(err))) {
+		tenant_unref(t);
+		refuse(c, m->type, "53300", err);
+		return true;
+	}
 	tenant_attach(c, t);
 	tenant_unref(t);
 	client_log(c, LV_DEBUG, "tenant %s%s%s", t ? "set to \"" : "cleared", t ? t->id : "", t ? "\"" : "");
@@ -711,9 +739,7 @@ static void send_welcome(struct client *c)
 		auth_free_state(l);
 		c->login = NULL;
 	}
-	list_del(&c->node);
-	list_add_tail(&p->active_clients, &c->node);
-	c->state = CL_ACTIVE;
+	client_set_state(c, CL_ACTIVE, p);
 	c->request_time = now_usec();
 	if (S()->log_connections) {
 		char d[128];
@@ -767,6 +793,11 @@ static bool login_tenant(struct client *c)
 			return false;
 		}
 		t = tenant_get(want);
+	}
+	if (tenant_over_client_limit(c, t, err, sizeof(err))) {
+		tenant_unref(t);
+		client_login_fail(c, "53300", "%s", err);
+		return false;
 	}
 	tenant_attach(c, t);
 	tenant_unref(t);
@@ -991,9 +1022,7 @@ static int on_startup(struct client *c, const uint8_t *data, size_t len)
 	}
 	case SP_CANCEL:
 		handle_cancel(c, &sp);
-		list_del(&c->node);
-		list_add_tail(&g.cancel_clients, &c->node);
-		c->state = CL_CANCEL;
+		client_set_state(c, CL_CANCEL, NULL);
 		client_finish_close(c, "cancel request done");
 		return -1;
 	case SP_STARTUP:
@@ -1079,7 +1108,7 @@ static enum sb_verdict login_message(struct client *c, const struct pmsg *m)
 		client_close(c, "08P01", "unexpected message before login completed");
 		return SB_CLOSED;
 	}
-	if (m->type != 'p') {
+	if (m->type != FE_PASSWORD) {
 		client_close(c, "08P01", "expected password response, got message type %d", m->type);
 		return SB_CLOSED;
 	}
@@ -1101,12 +1130,12 @@ static enum sb_verdict login_message(struct client *c, const struct pmsg *m)
 /* Bytes of the request starting at m, or 0 when it cannot be kept. */
 static size_t request_len(struct client *c, const struct pmsg *m)
 {
-	if (m->type == 'Q')
+	if (m->type == FE_QUERY)
 		return m->len;
 	size_t off = 0;
 	struct pmsg n;
 	while (sbuf_peek(&c->sb, &off, &n))
-		if (n.type == 'S')
+		if (n.type == FE_SYNC)
 			return off;
 	return 0; /* the group is not all here */
 }
@@ -1146,7 +1175,7 @@ static void retain_request(struct client *c, const struct pmsg *m, const char *t
 		return;
 	}
 	/* a BEGIN alone, as a Query or as one extended statement (psycopg 3) */
-	c->replay_is_begin = text && (m->type == 'Q' || m->type == 'P') &&
+	c->replay_is_begin = text && (m->type == FE_QUERY || m->type == FE_PARSE) &&
 			     sql_begin_mode(text, tlen) != BM_NOT_BEGIN && sql_single_statement(text, tlen);
 }
 
@@ -1238,12 +1267,12 @@ static bool apply_session(struct client *c, struct server *s, bool wait)
 		return false;
 	}
 	if (wait) {
-		rq_push(s, 'Q', RQ_CONSUME | RQ_SESS);
+		rq_push(s, FE_QUERY, RQ_CONSUME | RQ_SESS);
 	} else {
-		rq_push(s, 'C', RQ_CONSUME | RQ_SESS);
-		rq_push(s, 'P', RQ_CONSUME | RQ_SESS);
-		rq_push(s, 'B', RQ_CONSUME | RQ_SESS);
-		rq_push(s, 'E', RQ_CONSUME | RQ_SESS);
+		rq_push(s, FE_CLOSE, RQ_CONSUME | RQ_SESS);
+		rq_push(s, FE_PARSE, RQ_CONSUME | RQ_SESS);
+		rq_push(s, FE_BIND, RQ_CONSUME | RQ_SESS);
+		rq_push(s, FE_EXECUTE, RQ_CONSUME | RQ_SESS);
 		s->unsynced = true;
 	}
 	session_applied(s, c);
@@ -1264,7 +1293,7 @@ static bool prepare_server(struct client *c, struct server *s, bool wait)
 				pkt_query(&pb, sql);
 				if (!pb.failed) {
 					sbuf_gen_commit(&s->sb, &pb);
-					rq_push(s, 'Q', RQ_CONSUME | RQ_PARAMS);
+					rq_push(s, FE_QUERY, RQ_CONSUME | RQ_PARAMS);
 				}
 			}
 		}
@@ -1283,254 +1312,344 @@ static void session_effects(struct client *c, const struct pmsg *m, const char *
 	se->scan = 0;
 	if (text) {
 		sql_session_effects(text, tlen, g.tenant_setting, se);
-		if (m->type == 'P' && mp->name[0]) {
+		if (m->type == FE_PARSE && mp->name[0]) {
 			if (prep_enabled(c))
 				se->flags &= ~(unsigned)(SE_BINDS | SE_SETTINGS | SE_UNKNOWN); /* decided at Bind */
 			else
 				se->flags |= SESS_NAMED_PARSE;
 		}
-		if (m->type == 'Q' && (se->flags & SE_PREPARE_STMT) && !(se->flags & SE_MULTI) && prep_enabled(c)) {
+		if (m->type == FE_QUERY && (se->flags & SE_PREPARE_STMT) && !(se->flags & SE_MULTI) && prep_enabled(c)) {
 			/* prepare.c maps it: nothing of it reaches a server as
 			 * written; EXECUTE runs what its statement does */
 			se->flags = 0;
 			se->n_names = 0;
 			prep_sql_session(c, text, tlen, se);
 		}
-	} else if (m->type == 'B' && prep_enabled(c)) {
+	} else if (m->type == FE_BIND && prep_enabled(c)) {
 		prep_bind_session(c, m, se);
 	}
 }
 
-static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool complete)
-{
-	struct client *c = container_of(sb, struct client, sb);
-	(void)complete;
-	if (c->state == CL_LOGIN)
-		return login_message(c, m);
-	if (c->admin)
-		return admin_on_msg(c, m);
+/*
+ * The path of one client message, in stages. Each stage either decides the
+ * message's fate (a verdict: forward, answered here, wait, denied, closed)
+ * or passes it on to the next; client_on_msg is the table of contents.
+ * A new per-message rule goes into the stage whose question it answers;
+ * policy modules (tenant, session, prepare, route) are asked, and this
+ * file acts on what they say.
+ */
 
+/* What the stages learn about the message as it goes. */
+struct request {
+	const struct pmsg *m;
+	bool complete;            /* the whole message is in the buffer */
+	const char *text;         /* SQL of a Query or Parse, else NULL */
+	size_t tlen;
+	struct msg_parse mp;      /* a Parse's fields */
+	struct sql_session se;    /* what the text does to the session */
+	bool write_attempt;       /* the text may change the tenant setting */
+};
+
+/* A stage's answer: go on, or stop with this verdict. */
+struct step {
+	bool done;
+	enum sb_verdict v;
+};
+static const struct step NEXT = { false, SB_FORWARD };
+
+static struct step stop(enum sb_verdict v)
+{
+	return (struct step){ true, v };
+}
+
+/* 1. Message types: Terminate, COPY messages outside COPY, unknown types. */
+static struct step check_type(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
 	switch (m->type) {
-	case 'X':
+	case FE_TERMINATE:
 		client_finish_close(c, NULL);
-		return SB_CLOSED;
-	case 'd':
-	case 'c':
-	case 'f':
+		return stop(SB_CLOSED);
+	case FE_COPY_DATA:
+	case FE_COPY_DONE:
+	case FE_COPY_FAIL:
 		/* outside COPY, Postgres ignores these too */
-		return c->server ? SB_FORWARD : SB_DROP;
-	case 'Q': case 'P': case 'B': case 'D': case 'E': case 'C': case 'S': case 'H': case 'F':
+		return stop(c->server ? SB_FORWARD : SB_DROP);
+	case FE_QUERY: case FE_PARSE: case FE_BIND: case FE_DESCRIBE: case FE_EXECUTE: case FE_CLOSE: case FE_SYNC: case FE_FLUSH: case FE_FUNCTION_CALL:
 		break;
 	default:
 		client_close(c, "08P01", "invalid frontend message type %d", m->type);
-		return SB_CLOSED;
+		return stop(SB_CLOSED);
 	}
 	if (listen_client_waiting(c))
-		return SB_STOP; /* its LISTEN is not answered yet */
+		return stop(SB_STOP); /* its LISTEN is not answered yet */
+	return NEXT;
+}
+
+/* 2. Read the request: its SQL, and what that does to the session. A
+ * client whose transaction was lost is answered by emulate(). */
+static struct step read_request(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
 	c->request_time = now_usec();
 	c->pool->bytes_in += m->len;
 	if (log_enabled(LV_NOISE))
-		client_log(c, LV_NOISE, "message '%c' (server S-%u rq %u)", m->type, c->server ? c->server->id : 0, c->server ? c->server->rq_len : 0);
-
-	const char *text = NULL;
-	size_t tlen = 0;
-	struct msg_parse mp = { 0 };
-	if (m->type == 'Q' || m->type == 'P') {
-		bool ok = m->type == 'Q' ? proto_parse_query(m, &text, &tlen) : proto_parse_parse(m, &mp);
+		client_log(c, LV_NOISE, "message '%c' (server S-%u rq %u)", m->type, c->server ? c->server->id : 0,
+			   c->server ? rq_count(c->server) : 0);
+	if (m->type == FE_QUERY || m->type == FE_PARSE) {
+		bool ok = m->type == FE_QUERY ? proto_parse_query(m, &rq->text, &rq->tlen) : proto_parse_parse(m, &rq->mp);
 		if (!ok) {
-			client_close(c, "08P01", "malformed %s message", m->type == 'Q' ? "Query" : "Parse");
-			return SB_CLOSED;
+			client_close(c, "08P01", "malformed %s message", m->type == FE_QUERY ? "Query" : "Parse");
+			return stop(SB_CLOSED);
 		}
-		if (m->type == 'P') {
-			text = mp.query;
-			tlen = mp.query_len;
+		if (m->type == FE_PARSE) {
+			rq->text = rq->mp.query;
+			rq->tlen = rq->mp.query_len;
 		}
 	}
-	if (c->skip_to_sync && (!c->server || c->server->rq_len == 0))
-		return emulate(c, m);
+	if (c->skip_to_sync && (!c->server || rq_empty(c->server)))
+		return stop(emulate(c, m));
+	session_effects(c, m, rq->text, rq->tlen, &rq->mp, &rq->se);
+	return NEXT;
+}
 
-	struct sql_session se;
-	session_effects(c, m, text, tlen, &mp, &se);
-
-	bool write_attempt = false;
-	if (tenant_enabled() && !c->failed_block && !c->pending_error) {
-		bool outside = !c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy);
-		/* a tenant SET / RESET / set_config has a word the scan looks for */
-		if (m->type == 'Q' && outside && (se.scan & QS_SESSION) && intercept_tenant_set(c, m, text, tlen))
-			return SB_DROP;
-		if (text && sql_tenant_write_attempt(text, tlen, g.tenant_setting)) {
-			if (c->user->tenant) {
-				char err[256];
-				snprintf(err, sizeof(err), "permission denied to set parameter \"%s\": user \"%s\" is bound to tenant \"%s\"",
-					 g.tenant_setting, c->user->name, c->user->tenant->s);
-				client_log(c, LV_LOG, "refused a statement that changes %s", g.tenant_setting);
-				return client_deny(c, m, "42501", err);
-			}
-			write_attempt = true;
-		}
-		if (!c->tenant && outside && m->type != 'S' && m->type != 'H' && db_tenant_required(g.cfg, c->db->cfg)) {
+/* 3. Tenant rules: a tenant SET between transactions is taken here; a
+ * bound user may not change its tenant; tenant_required. */
+static struct step tenant_rules(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
+	if (!tenant_enabled() || c->failed_block || c->pending_error)
+		return NEXT;
+	bool outside = !c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy);
+	/* a tenant SET / RESET / set_config has a word the scan looks for */
+	if (m->type == FE_QUERY && outside && (rq->se.scan & QS_SESSION) && intercept_tenant_set(c, m, rq->text, rq->tlen))
+		return stop(SB_DROP);
+	if (rq->text && sql_tenant_write_attempt(rq->text, rq->tlen, g.tenant_setting)) {
+		if (c->user->tenant) {
 			char err[256];
-			snprintf(err, sizeof(err), "a tenant is required: set \"%s\" first (tenant_required = 1)",
-				 g.tenant_setting);
-			return client_deny(c, m, "28000", err);
+			snprintf(err, sizeof(err),
+				 "permission denied to set parameter \"%s\": user \"%s\" is bound to tenant \"%s\"",
+				 g.tenant_setting, c->user->name, c->user->tenant->s);
+			client_log(c, LV_LOG, "refused a statement that changes %s", g.tenant_setting);
+			return stop(client_deny(c, m, "42501", err));
 		}
+		rq->write_attempt = true;
 	}
+	if (!c->tenant && outside && m->type != FE_SYNC && m->type != FE_FLUSH && db_tenant_required(g.cfg, c->db->cfg)) {
+		char err[256];
+		snprintf(err, sizeof(err), "a tenant is required: set \"%s\" first (tenant_required = 1)",
+			 g.tenant_setting);
+		return stop(client_deny(c, m, "28000", err));
+	}
+	return NEXT;
+}
 
-	/* LISTEN / UNLISTEN between transactions: the pool's shared
-	 * listener does it, and no server is bound */
-	if ((se.flags & SE_LISTEN) && m->type == 'Q' && c->status == 'I' && !c->failed_block && !c->pending_error &&
-	    !session_holds_server(c) && (!c->server || (server_is_idle_for_txn(c->server) && !c->server->capturing)) &&
-	    tlen < 512) {
-		char channel[256];
-		char kind = sql_listen_statement(text, tlen, channel, sizeof(channel));
-		if (kind) {
-			listen_request(c, kind, channel);
-			if (c->server && !listen_client_waiting(c) && sbuf_has_output(&c->sb))
-				sbuf_flush(&c->sb);
-			return SB_DROP;
-		}
-	}
+/* 4. LISTEN / UNLISTEN between transactions: the pool's shared listener
+ * does it, and no server is bound. */
+static struct step listen_locally(struct client *c, struct request *rq)
+{
+	if (!(rq->se.flags & SE_LISTEN) || rq->m->type != FE_QUERY || c->status != 'I' || c->failed_block ||
+	    c->pending_error || session_holds_server(c) ||
+	    (c->server && (!server_is_idle_for_txn(c->server) || c->server->capturing)) || rq->tlen >= 512)
+		return NEXT;
+	char channel[256];
+	char kind = sql_listen_statement(rq->text, rq->tlen, channel, sizeof(channel));
+	if (!kind)
+		return NEXT;
+	listen_request(c, kind, channel);
+	if (c->server && !listen_client_waiting(c) && sbuf_has_output(&c->sb))
+		sbuf_flush(&c->sb);
+	return stop(SB_DROP);
+}
+
+/* 5. Session state the client cannot take along (session.c decides):
+ * refused, or the client is bound to its server. Asked first before a
+ * server is picked (a refusal is then local, and a binding goes to the
+ * primary), and again once the server is there (server_session_rules). */
+static struct step session_rules(struct client *c, struct request *rq)
+{
+	if (!(rq->se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) || c->failed_block ||
+	    c->pending_error || c->skip_to_sync || (c->server && c->server->skipping))
+		return NEXT;
 	char sqlstate[6], smsg[400];
-	if ((se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) && !c->failed_block && !c->pending_error &&
-	    !c->skip_to_sync && (!c->server || !c->server->skipping)) {
-		/* decided before a server is picked when there is none yet: a
-		 * refusal is then local, and a binding goes to the primary */
-		enum sess_verdict sv = session_check(c, c->server, &se, sqlstate, smsg, sizeof(smsg));
-		if (sv == SESS_DENY) {
-			client_log(c, LV_LOG, "refused: %s", smsg);
-			return client_deny(c, m, sqlstate, smsg);
-		}
-		if (sv == SESS_BIND && !c->server)
-			c->route_primary = true;
+	enum sess_verdict sv = session_check(c, c->server, &rq->se, sqlstate, smsg, sizeof(smsg));
+	if (sv == SESS_DENY) {
+		client_log(c, LV_LOG, "refused: %s", smsg);
+		return stop(client_deny(c, rq->m, sqlstate, smsg));
 	}
+	if (sv == SESS_BIND && !c->server)
+		c->route_primary = true;
+	return NEXT;
+}
 
-	if (c->pending_error && (!c->server || (c->server->rq_len == 0 && !c->server->unsynced))) {
-		struct pending_error *pe = c->pending_error;
-		c->pending_error = NULL;
-		if (c->failed_block && text && sql_is_txn_exit(text, tlen)) {
-			/* The transaction was lost while the client was idle in it and
-			 * now it ends it: ROLLBACK is what happened; COMMIT hears that it
-			 * did not commit. Either way the block is over, as in Postgres. */
-			char w[16];
-			sql_first_word(text, tlen, w, sizeof(w));
-			c->failed_block = false;
-			c->status = 'I';
-			if (strcmp(w, "rollback") == 0 || strcmp(w, "abort") == 0) {
-				free(pe);
-				return emulate(c, m);
-			}
-		}
-		refuse(c, m->type, pe->sqlstate, pe->message);
-		free(pe);
-		return SB_DROP;
+static struct step server_session_rules(struct client *c, struct request *rq)
+{
+	struct server *s = c->server;
+	if (!(rq->se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) || s->skipping || c->bound_flags)
+		return NEXT;
+	char sqlstate[6], smsg[400];
+	enum sess_verdict sv = session_check(c, s, &rq->se, sqlstate, smsg, sizeof(smsg));
+	if (sv == SESS_DENY) {
+		client_log(c, LV_LOG, "refused: %s", smsg);
+		enum sb_verdict v = client_deny(c, rq->m, sqlstate, smsg);
+		/* a server taken for this message alone goes back */
+		if (v == SB_DROP && c->server == s && server_is_idle_for_txn(s) && !session_holds_server(c))
+			pool_release_server(s);
+		return stop(v);
 	}
-	if (!c->server && prep_enabled(c)) {
-		/* closing or deallocating a name needs no server */
-		enum sb_verdict pv;
-		if (m->type == 'C' && m->body_len >= 1 && m->body[0] == 'S')
-			return prep_close(c, m);
-		if (m->type == 'Q' && (se.scan & QS_SESSION) && prep_query_local(text, tlen) &&
-		    prep_query(c, m, text, tlen, &pv))
-			return pv;
-		if (m->type == 'P' && mp.name[0] && !c->skip_to_sync && !c->failed_block &&
-		    prep_parse_local(c, m, &mp, &pv))
-			return pv;
+	if (sv == SESS_BIND)
+		session_bind(c, s, rq->se.flags);
+	return NEXT;
+}
+
+/* 6. An error the client has not heard yet (its server was lost while it
+ * was idle in a transaction) answers this request. */
+static struct step answer_pending_error(struct client *c, struct request *rq)
+{
+	if (!c->pending_error || (c->server && (!rq_empty(c->server) || c->server->unsynced)))
+		return NEXT;
+	struct pending_error *pe = c->pending_error;
+	c->pending_error = NULL;
+	if (c->failed_block && rq->text && sql_is_txn_exit(rq->text, rq->tlen)) {
+		/* The transaction was lost while the client was idle in it and
+		 * now it ends it: ROLLBACK is what happened; COMMIT hears that it
+		 * did not commit. Either way the block is over, as in Postgres. */
+		char w[16];
+		sql_first_word(rq->text, rq->tlen, w, sizeof(w));
+		c->failed_block = false;
+		c->status = 'I';
+		if (strcmp(w, "rollback") == 0 || strcmp(w, "abort") == 0) {
+			free(pe);
+			return stop(emulate(c, rq->m));
+		}
 	}
-	if (!c->server) {
-		if (c->skip_to_sync || c->failed_block)
-			return emulate(c, m);
-		if (m->type == 'H')
-			return SB_DROP;
-		if (m->type == 'S') {
-			/* nothing is pending: Postgres would just say it is ready */
-			emit_rfq(c, c->status);
-			return SB_DROP;
-		}
-		if (g.shutting_down && c->served) {
-			client_close(c, "57P01", "pgtide is shutting down");
-			return SB_CLOSED;
-		}
-		c->served = true;
-		bool replica;
-		const char *rerr;
-		struct pool *tp = route_pick(c, m, text, tlen, &replica, &rerr);
-		if (!tp) {
-			char msg[256];
-			if (c->replay_consume_begin) {
-				/* the client has its BEGIN's answer: the transaction is lost */
-				c->replay_consume_begin = false;
-				c->status = 'E';
-				c->failed_block = true;
-				snprintf(msg, sizeof(msg), "08006 server connection lost; %s for database \"%s\"; "
-					 "the transaction was rolled back", rerr, c->db->name);
-				client_fail_request(c, msg);
-				return SB_DROP;
-			}
-			snprintf(msg, sizeof(msg), "%s for database \"%s\"", rerr, c->db->name);
-			return client_deny(c, m, "08006", msg);
-		}
-		client_replay_drop(c);
-		if (replica) {
-			retain_request(c, m, text, tlen);
-		} else if (se.scan & QS_TXN_BEGIN) {
-			/* a lone BEGIN, and the request after it, may run again on
-			 * another server if theirs dies before anything reached the
-			 * client: the open transaction died with it */
-			retain_request(c, m, text, tlen);
-			if (!c->replay_is_begin)
-				client_replay_drop(c);
-		}
-		if (!pool_acquire(c, tp))
-			return SB_STOP;
+	refuse(c, rq->m->type, pe->sqlstate, pe->message);
+	free(pe);
+	return stop(SB_DROP);
+}
+
+/* 7. Prepared-statement requests that need no server: closing or
+ * deallocating a name, a Parse pgtide already has. */
+static struct step prepared_without_server(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
+	if (c->server || !prep_enabled(c))
+		return NEXT;
+	enum verdict pv;
+	struct refusal r;
+	if (m->type == FE_CLOSE && m->body_len >= 1 && m->body[0] == 'S')
+		return stop(client_act(c, m, prep_close(c, m, &r), &r));
+	if (m->type == FE_QUERY && (rq->se.scan & QS_SESSION) && prep_query_local(rq->text, rq->tlen) &&
+	    prep_query(c, rq->text, rq->tlen, &pv, &r))
+		return stop(client_act(c, m, pv, &r));
+	if (m->type == FE_PARSE && rq->mp.name[0] && !c->skip_to_sync && !c->failed_block &&
+	    prep_parse_local(c, &rq->mp, &pv, &r))
+		return stop(client_act(c, m, pv, &r));
+	return NEXT;
+}
+
+/* 8. A server for the transaction: route.c picks the pool (primary or a
+ * replica), pool.c gives a server or makes the client wait. */
+static struct step get_server(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
+	if (c->server)
+		return NEXT;
+	if (c->skip_to_sync || c->failed_block)
+		return stop(emulate(c, m));
+	if (m->type == FE_FLUSH)
+		return stop(SB_DROP);
+	if (m->type == FE_SYNC) {
+		/* nothing is pending: Postgres would just say it is ready */
+		emit_rfq(c, c->status);
+		return stop(SB_DROP);
 	}
+	if (g.shutting_down && c->served) {
+		client_close(c, "57P01", "pgtide is shutting down");
+		return stop(SB_CLOSED);
+	}
+	c->served = true;
+	bool replica;
+	const char *rerr;
+	struct pool *tp = route_pick(c, m, rq->text, rq->tlen, &replica, &rerr);
+	if (!tp) {
+		char msg[256];
+		if (c->replay_consume_begin) {
+			/* the client has its BEGIN's answer: the transaction is lost */
+			c->replay_consume_begin = false;
+			c->status = 'E';
+			c->failed_block = true;
+			snprintf(msg, sizeof(msg), "08006 server connection lost; %s for database \"%s\"; "
+				 "the transaction was rolled back", rerr, c->db->name);
+			client_fail_request(c, msg);
+			return stop(SB_DROP);
+		}
+		snprintf(msg, sizeof(msg), "%s for database \"%s\"", rerr, c->db->name);
+		return stop(client_deny(c, m, "08006", msg));
+	}
+	client_replay_drop(c);
+	if (replica) {
+		retain_request(c, m, rq->text, rq->tlen);
+	} else if (rq->se.scan & QS_TXN_BEGIN) {
+		/* a lone BEGIN, and the request after it, may run again on
+		 * another server if theirs dies before anything reached the
+		 * client: the open transaction died with it */
+		retain_request(c, m, rq->text, rq->tlen);
+		if (!c->replay_is_begin)
+			client_replay_drop(c);
+	}
+	if (!pool_acquire(c, tp))
+		return stop(SB_STOP);
+	return NEXT;
+}
+
+/* 9. Room on the server: a full reply queue waits for replies. */
+static struct step server_room(struct client *c, struct request *rq)
+{
+	(void)rq;
 	struct server *s = c->server;
 	if (s->capturing)
-		return SB_STOP; /* pgtide asks what the last transaction left; continued after */
+		return stop(SB_STOP); /* pgtide asks what the last transaction left; continued after */
 	if (rq_full(s)) {
 		/* Too many replies owed: wait for some. Postgres holds replies
 		 * until its output buffer fills or it sees Sync or Flush, so ask
 		 * it to send what it has, or a long pipeline would wait forever. */
 		struct pktbuf pb;
 		if (!s->rq_blocked && sbuf_gen_begin(&s->sb, &pb)) {
-			pkt_empty(&pb, 'H');
+			pkt_empty(&pb, FE_FLUSH);
 			sbuf_gen_commit(&s->sb, &pb);
 			sbuf_flush(&s->sb);
 		}
 		s->rq_blocked = true;
-		return SB_STOP;
+		return stop(SB_STOP);
 	}
 	s->release_pending = false;
-	if ((se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) && !s->skipping && !c->bound_flags) {
-		enum sess_verdict sv = session_check(c, s, &se, sqlstate, smsg, sizeof(smsg));
-		if (sv == SESS_DENY) {
-			client_log(c, LV_LOG, "refused: %s", smsg);
-			enum sb_verdict v = client_deny(c, m, sqlstate, smsg);
-			/* a server taken for this message alone goes back */
-			if (v == SB_DROP && c->server == s && server_is_idle_for_txn(s) && !session_holds_server(c))
-				pool_release_server(s);
-			return v;
-		}
-		if (sv == SESS_BIND)
-			session_bind(c, s, se.flags);
-	}
-	/* Statements that refuse to run in a pipeline get pgtide's own
-	 * messages as queries of their own, waited for: asked only when
-	 * pgtide has something to put in front. */
+	return NEXT;
+}
+
+/* 10. The server takes on the client's session before its first request
+ * of a transaction: settings, session state, the tenant (in the same
+ * write as the request, or as queries of their own, waited for, before a
+ * statement that refuses to run in a pipeline). */
+static struct step ready_server(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
+	struct server *s = c->server;
 	int wait = -1;
-#define WAIT() (wait < 0 ? (wait = text && sql_needs_own_transaction(text, tlen)) : wait)
+#define WAIT() (wait < 0 ? (wait = rq->text && sql_needs_own_transaction(rq->text, rq->tlen)) : wait)
 	/* Decided before pgtide puts anything of its own in front: its
 	 * messages leave the server mid-group. */
-	bool group_start = !s->unsynced && m->type != 'S' && m->type != 'H';
+	bool group_start = !s->unsynced && m->type != FE_SYNC && m->type != FE_FLUSH;
 	if (server_is_idle_for_txn(s)) {
 		if (!c->xact_start)
 			c->xact_start = now_usec();
 		if ((s->params != c->params || s->sess != c->sess) && !prepare_server(c, s, WAIT())) {
 			client_close(c, "53200", "out of memory");
-			return SB_CLOSED;
+			return stop(SB_CLOSED);
 		}
 		if (c->replay && !s->holding)
 			server_holdback_begin(s);
-	} else if (c->replay_begun && !c->replay_joined && !s->unsynced && m->type != 'S' && m->type != 'H') {
+	} else if (c->replay_begun && !c->replay_joined && !s->unsynced && m->type != FE_SYNC && m->type != FE_FLUSH) {
 		join_request(c, s, m);
 	}
 	s->group_start = group_start;
@@ -1541,98 +1660,114 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	if (tenant_enabled() && group_start && !s->skipping && s->status != 'E' && !tenant_in_effect(s, c)) {
 		if (!tenant_queue_set(s, c, WAIT())) {
 			client_close(c, "53200", "out of memory");
-			return SB_CLOSED;
+			return stop(SB_CLOSED);
 		}
 		if (wait)
-			return SB_STOP; /* continued when the SET's ReadyForQuery arrives */
+			return stop(SB_STOP); /* continued when the SET's ReadyForQuery arrives */
 	}
 #undef WAIT
-	if ((se.scan & QS_TXN_END) && (m->type == 'Q' || m->type == 'P') && sql_is_txn_exit(text, tlen))
+	if ((rq->se.scan & QS_TXN_END) && (m->type == FE_QUERY || m->type == FE_PARSE) && sql_is_txn_exit(rq->text, rq->tlen))
 		s->exit_pending = true; /* if the server dies now, the transaction is over anyway */
-	session_note_sent(c, s, &se);
-	if (write_attempt)
+	session_note_sent(c, s, &rq->se);
+	if (rq->write_attempt)
 		tenant_server_forget(s);
-	if (prep_enabled(c)) {
-		enum sb_verdict pv = SB_FORWARD;
-		switch (m->type) {
-		case 'P':
-			if (mp.name && mp.name[0])
-				pv = prep_parse(c, m, &mp);
-			break;
-		case 'B':
-			pv = prep_bind(c, m);
-			break;
-		case 'D':
-			pv = prep_describe(c, m);
-			break;
-		case 'C':
-			pv = prep_close(c, m);
-			break;
-		case 'Q':
-			/* PREPARE / EXECUTE / DEALLOCATE start with a word the scan looks for */
-			if (!(se.scan & QS_SESSION) || !prep_query(c, m, text, tlen, &pv))
-				pv = SB_FORWARD;
-			break;
-		default:
-			break;
-		}
-		if (pv != SB_FORWARD) {
-			if (m->type == 'Q' && c->tenant)
-				c->tenant->queries++;
-			return pv;
-		}
-		prep_retain(c, m);
+	return NEXT;
+}
+
+/* 11. Prepared statements in transaction mode: prepare.c maps the
+ * client's names to the server's. */
+static struct step map_prepared(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
+	if (!prep_enabled(c))
+		return NEXT;
+	enum verdict pv = V_FORWARD;
+	struct refusal r;
+	switch (m->type) {
+	case FE_PARSE:
+		if (rq->mp.name && rq->mp.name[0])
+			pv = prep_parse(c, &rq->mp, &r);
+		break;
+	case FE_BIND:
+		pv = prep_bind(c, m, &r);
+		break;
+	case FE_DESCRIBE:
+		pv = prep_describe(c, m, &r);
+		break;
+	case FE_CLOSE:
+		pv = prep_close(c, m, &r);
+		break;
+	case FE_QUERY:
+		/* PREPARE / EXECUTE / DEALLOCATE start with a word the scan looks for */
+		if (!(rq->se.scan & QS_SESSION) || !prep_query(c, rq->text, rq->tlen, &pv, &r))
+			pv = V_FORWARD;
+		break;
+	default:
+		break;
 	}
+	if (pv != V_FORWARD) {
+		if (m->type == FE_QUERY && c->tenant)
+			c->tenant->queries++;
+		return stop(client_act(c, m, pv, &r));
+	}
+	prep_retain(c, m);
+	return NEXT;
+}
+
+/* 12. Forward: the reply queue learns what the server now owes. */
+static enum sb_verdict forward(struct client *c, struct request *rq)
+{
+	const struct pmsg *m = rq->m;
+	struct server *s = c->server;
 	if (!c->query_start)
 		c->query_start = now_usec();
-
 	/* a replayed BEGIN the client already has the answer to */
 	uint16_t cf = c->replay_consume_begin ? RQ_CONSUME : 0;
-	if (cf && (m->type == 'S' || m->type == 'Q')) {
+	if (cf && (m->type == FE_SYNC || m->type == FE_QUERY)) {
 		c->replay_consume_begin = false;
 		c->replay_begun = true;
 		s->holding = false;
 	}
 	switch (m->type) {
-	case 'S':
+	case FE_SYNC:
 		s->skipping = false;
 		s->unsynced = false;
-		rq_push(s, 'S', cf);
+		rq_push(s, FE_SYNC, cf);
 		break;
-	case 'H':
+	case FE_FLUSH:
 		break;
-	case 'Q':
-	case 'F':
+	case FE_QUERY:
+	case FE_FUNCTION_CALL:
 		/* While the server skips to a Sync it discards these too and
 		 * answers nothing: it still waits for that Sync. */
 		if (!s->skipping) {
 			rq_push(s, m->type, cf);
 			s->unsynced = false;
 		}
-		if (m->type == 'Q') {
+		if (m->type == FE_QUERY) {
 			s->pool->query_count++;
 			if (c->tenant)
 				c->tenant->queries++;
 		}
 		break;
-	case 'D': {
+	case FE_DESCRIBE: {
 		char kind = 'P';
 		const char *name;
 		if (!s->skipping) {
-			if (complete && proto_parse_describe_close(m, &kind, &name) && kind == 'S')
-				rq_push(s, 'D', (uint16_t)(RQ_DESC_STMT | cf));
+			if (rq->complete && proto_parse_describe_close(m, &kind, &name) && kind == 'S')
+				rq_push(s, FE_DESCRIBE, (uint16_t)(RQ_DESC_STMT | cf));
 			else
-				rq_push(s, 'D', cf);
+				rq_push(s, FE_DESCRIBE, cf);
 		}
 		s->unsynced = true;
 		break;
 	}
-	case 'E':
+	case FE_EXECUTE:
 		s->pool->query_count++;
 		if (c->tenant)
 			c->tenant->queries++;
 		/* an unnamed portal run with a row limit may be continued later */
-		if (complete && m->body_len >= 5 && m->body[0] == '\0' && proto_get32(m->body + 1) != 0)
+		if (rq->complete && m->body_len >= 5 && m->body[0] == '\0' && proto_get32(m->body + 1) != 0)
 			s->portal_suspendable = true;
 		/* fall through */
 	default:
@@ -1645,10 +1780,36 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	return SB_FORWARD;
 }
 
+static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool complete)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	if (c->state == CL_LOGIN)
+		return login_message(c, m);
+	if (c->admin)
+		return admin_on_msg(c, m);
+
+	struct request rq = { .m = m, .complete = complete };
+	struct step st;
+	if ((st = check_type(c, &rq)).done ||             /* Terminate, COPY, unknown types */
+	    (st = read_request(c, &rq)).done ||           /* the SQL; a lost transaction's answers */
+	    (st = tenant_rules(c, &rq)).done ||           /* tenant SET, bound users, tenant_required */
+	    (st = listen_locally(c, &rq)).done ||         /* LISTEN/UNLISTEN on the shared listener */
+	    (st = session_rules(c, &rq)).done ||          /* session state: refuse or bind */
+	    (st = answer_pending_error(c, &rq)).done ||   /* an error the client has not heard */
+	    (st = prepared_without_server(c, &rq)).done ||/* Close/DEALLOCATE/known Parse locally */
+	    (st = get_server(c, &rq)).done ||             /* route, then a server or wait */
+	    (st = server_room(c, &rq)).done ||            /* a full reply queue waits */
+	    (st = server_session_rules(c, &rq)).done ||   /* again, now with the server */
+	    (st = ready_server(c, &rq)).done ||           /* settings, session, tenant in front */
+	    (st = map_prepared(c, &rq)).done)             /* prepared statement names */
+		return st.v;
+	return forward(c, &rq);
+}
+
 static bool client_streamable(struct sbuf *sb, uint8_t type)
 {
 	struct client *c = container_of(sb, struct client, sb);
-	return type == 'd' && c->state == CL_ACTIVE;
+	return type == FE_COPY_DATA && c->state == CL_ACTIVE;
 }
 
 static void client_on_close(struct sbuf *sb, const char *reason)
@@ -1744,14 +1905,14 @@ void client_accept(struct listener *l, int fd, const struct sockaddr *sa, sockle
 		key = (uint32_t)random();
 	c->cancel_key = key;
 	htab_insert(&g.clients_by_id, &c->id_hn, hash_u64(c->id));
-	c->state = CL_LOGIN;
 	c->status = 'I';
 	c->connect_time = now_usec();
 	c->request_time = c->connect_time;
 	c->params = pset_empty();
 	c->sess = sset_empty();
 	c->login = xcalloc(1, sizeof(*c->login));
-	list_add_tail(&g.login_clients, &c->node);
+	list_init(&c->node);
+	client_set_state(c, CL_LOGIN, NULL);
 	g.n_clients++;
 	sbuf_start(&c->sb);
 }

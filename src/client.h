@@ -16,6 +16,10 @@
 #include "pgtide.h"
 
 void client_module_init(void);
+/* Act on a policy module's verdict about message m. */
+enum sb_verdict client_act(struct client *c, const struct pmsg *m, enum verdict v, const struct refusal *r);
+/* Change a client's state; the only writer of c->state. */
+void client_set_state(struct client *c, enum client_state st, struct pool *p);
 /* A new connection from a listener. */
 void client_accept(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen);
 
@@ -31,10 +35,6 @@ int client_login_waiters(const struct pool *p);
 
 /* Close with an optional FATAL message to the client. */
 void client_close(struct client *c, const char *sqlstate, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* An ERROR (not fatal) for the client's pending request; the connection
- * stays. Used for refusals that happen before a server is involved. */
-void client_send_error(struct client *c, const char *sqlstate, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The server under this client died or failed: the client gets errors for
  * what it is waiting for, keeps its connection, and its transaction fails. */

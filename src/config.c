@@ -113,6 +113,9 @@ static const struct cfg_key keys[] = {
 	{ "max_prepared_statements", T_INT, OFF(max_prepared_statements), "200", R, NULL, I32 },
 	{ "max_bound_servers", T_INT, OFF(max_bound_servers), "-1", R, NULL, -1, INT_MAX },
 	{ "tenant_switch_reset", T_ENUM, OFF(tenant_switch_reset), "bound", R, switch_resets, 0, 0 },
+	{ "max_tenant_servers", T_INT, OFF(max_tenant_servers), "0", R, NULL, I32 },
+	{ "max_tenant_connections", T_INT, OFF(max_tenant_connections), "0", R, NULL, I32 },
+	{ "tenant_xact_rate", T_INT, OFF(tenant_xact_rate), "0", R, NULL, 0, 1000000 },
 	{ "ignore_startup_parameters", T_STR, OFF(ignore_startup_parameters), "", R, NULL, 0, 0 },
 	{ "max_packet_size", T_INT, OFF(max_packet_size), "2147483647", R, NULL, 9, INT_MAX },
 	{ "pkt_buf", T_INT, OFF(pkt_buf), "16384", 0, NULL, 1024, 1048576 },
@@ -835,6 +838,8 @@ static bool db_kv(void *arg, const char *k, const char *v, char *err, size_t err
 	}
 	if (strcmp(k, "max_bound_servers") == 0)
 		return set_int_field(&db->max_bound_servers, k, v, -1, INT_MAX, err, errlen);
+	if (strcmp(k, "max_tenant_servers") == 0)
+		return set_int_field(&db->max_tenant_servers, k, v, 0, INT_MAX, err, errlen);
 	if (strcmp(k, "replicas") == 0) {
 		for (int i = 0; i < db->n_replicas; i++)
 			free(db->replicas[i].host);
@@ -918,7 +923,7 @@ static char *unquote_name(const char *n)
 
 /* ---------- the ini reader and handler ---------- */
 
-enum section { SEC_NONE, SEC_MAIN, SEC_DATABASES, SEC_USERS, SEC_UNKNOWN };
+enum section { SEC_NONE, SEC_MAIN, SEC_DATABASES, SEC_USERS, SEC_TENANTS, SEC_UNKNOWN };
 
 struct ini_ctx {
 	struct config *c;
@@ -947,6 +952,8 @@ static enum section section_of(const char *name)
 		return SEC_DATABASES;
 	if (strcasecmp(name, "users") == 0)
 		return SEC_USERS;
+	if (strcasecmp(name, "tenants") == 0)
+		return SEC_TENANTS;
 	return SEC_UNKNOWN;
 }
 
@@ -1009,6 +1016,7 @@ static void handle_database(struct ini_ctx *x, const char *name, const char *val
 	db->pool_size = db->min_pool_size = db->reserve_pool = db->max_db_connections = -1;
 	db->pool_mode = db->read_routing = db->tenant_required = -1;
 	db->max_bound_servers = MAX_BOUND_INHERIT;
+	db->max_tenant_servers = -1;
 	db->file = x->file;
 	db->line = x->line;
 	char err[512];
@@ -1073,6 +1081,60 @@ static void handle_user(struct ini_ctx *x, const char *name, const char *value)
 	c->users[c->n_users++] = u;
 }
 
+static bool tenant_kv(void *arg, const char *k, const char *v, char *err, size_t errlen)
+{
+	struct tenant_config *t = arg;
+	if (strcmp(k, "weight") == 0)
+		return set_int_field(&t->weight, k, v, 1, 1000, err, errlen);
+	snprintf(err, errlen, "unknown tenant setting \"%s\" (known: weight)", k);
+	return false;
+}
+
+/* [tenants] ID = weight=N */
+static void handle_tenant(struct ini_ctx *x, const char *name, const char *value)
+{
+	struct config *c = x->c;
+	struct tenant_config t = { unquote_name(name), 1 };
+	char err[512];
+	if (!*t.id) {
+		diag(x->d, true, x->file, x->line, "empty tenant id");
+		free(t.id);
+		return;
+	}
+	if (!connstr_each(value, err, sizeof(err), tenant_kv, &t)) {
+		diag(x->d, true, x->file, x->line, "tenant \"%s\": %s", t.id, err);
+		free(t.id);
+		return;
+	}
+	for (int i = 0; i < c->n_tenants; i++) {
+		if (strcmp(c->tenants[i].id, t.id) == 0) {
+			free(c->tenants[i].id);
+			c->tenants[i] = t;
+			return;
+		}
+	}
+	c->tenants = xrealloc(c->tenants, sizeof(*c->tenants) * (size_t)(c->n_tenants + 1));
+	c->tenants[c->n_tenants++] = t;
+}
+
+static int tenant_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tenant_config *)a)->id, ((const struct tenant_config *)b)->id);
+}
+
+int config_tenant_weight(const struct config *c, const char *id)
+{
+	struct tenant_config key = { (char *)id, 0 };
+	const struct tenant_config *t =
+		c->n_tenants ? bsearch(&key, c->tenants, (size_t)c->n_tenants, sizeof(key), tenant_cmp) : NULL;
+	return t ? t->weight : 1;
+}
+
+int db_max_tenant_servers(const struct config *c, const struct db_config *db)
+{
+	return db && db->max_tenant_servers >= 0 ? db->max_tenant_servers : c->s.max_tenant_servers;
+}
+
 static void handle_pair(struct ini_ctx *x, const char *name, const char *value)
 {
 	switch (x->cur) {
@@ -1084,6 +1146,9 @@ static void handle_pair(struct ini_ctx *x, const char *name, const char *value)
 		break;
 	case SEC_USERS:
 		handle_user(x, name, value);
+		break;
+	case SEC_TENANTS:
+		handle_tenant(x, name, value);
 		break;
 	case SEC_NONE:
 		diag(x->d, true, x->file, x->line, "setting \"%s\" outside of any section", name);
@@ -1390,6 +1455,8 @@ struct config *config_load(const char *path, struct cfg_diag *d)
 	struct config *c = config_new(path);
 	int errors_before = d->errors;
 	parse_file(c, d, path, NULL, 0, 0, SEC_NONE);
+	if (c->n_tenants > 1)
+		qsort(c->tenants, (size_t)c->n_tenants, sizeof(*c->tenants), tenant_cmp); /* for bsearch */
 	if (d->errors == errors_before)
 		validate(c, d);
 	if (d->errors > errors_before) {
@@ -1412,6 +1479,9 @@ void config_free(struct config *c)
 	for (int i = 0; i < c->n_users; i++)
 		user_config_free(c->users[i]);
 	free(c->users);
+	for (int i = 0; i < c->n_tenants; i++)
+		free(c->tenants[i].id);
+	free(c->tenants);
 	for (int i = 0; i < c->n_files; i++)
 		free(c->files[i]);
 	free(c->files);
@@ -1484,6 +1554,12 @@ struct config *config_dup(const struct config *src)
 			if (src->dbs[i]->file == src->files[f])
 				db->file = c->files[f];
 		c->dbs[i] = db;
+	}
+	c->n_tenants = src->n_tenants;
+	c->tenants = src->n_tenants ? xcalloc((size_t)src->n_tenants, sizeof(*c->tenants)) : NULL;
+	for (int i = 0; i < src->n_tenants; i++) {
+		c->tenants[i].id = xstrdup(src->tenants[i].id);
+		c->tenants[i].weight = src->tenants[i].weight;
 	}
 	c->n_users = src->n_users;
 	c->users = xcalloc((size_t)(src->n_users ? src->n_users : 1), sizeof(*c->users));

@@ -66,6 +66,9 @@ struct settings {
 	int max_prepared_statements;
 	int max_bound_servers;
 	int tenant_switch_reset;
+	int max_tenant_servers;     /* per tenant and pool; 0: no limit */
+	int max_tenant_connections; /* clients per tenant; 0: no limit */
+	int tenant_xact_rate;       /* transactions per second per tenant; 0: no limit */
 	char *ignore_startup_parameters;
 	int max_packet_size;
 	int pkt_buf;
@@ -159,6 +162,7 @@ struct db_config {
 	int read_routing;
 	int tenant_required;
 	int max_bound_servers;      /* MAX_BOUND_INHERIT: the global setting */
+	int max_tenant_servers;     /* -1: the global setting */
 	struct host_port *replicas;
 	int n_replicas;
 	/* host=a,b,c (or hosts=): roles found by the checks (route.c); a
@@ -181,8 +185,16 @@ struct user_config {
 	int line;
 };
 
+/* A [tenants] line: how a tenant shares pools with the others. */
+struct tenant_config {
+	char *id;
+	int weight;               /* turns per round when pools are busy (1..1000) */
+};
+
 struct config {
 	struct settings s;
+	struct tenant_config *tenants; /* sorted by id */
+	int n_tenants;
 	struct db_config **dbs;
 	int n_dbs;
 	struct user_config **users;
@@ -268,5 +280,8 @@ bool db_tenant_required(const struct config *c, const struct db_config *db);
 
 const struct db_config *config_find_db(const struct config *c, const char *name);
 const struct user_config *config_find_user(const struct config *c, const char *name);
+/* A tenant's weight from [tenants] (1 when not listed). */
+int config_tenant_weight(const struct config *c, const char *id);
+int db_max_tenant_servers(const struct config *c, const struct db_config *db);
 
 #endif

@@ -250,14 +250,6 @@ static const struct {
 	{ "scram-sha-256", HBA_SCRAM }, { "password", HBA_PASSWORD }, { "cert", HBA_CERT },
 };
 
-const char *hba_method_name(enum hba_method m)
-{
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (methods[i].m == m)
-			return methods[i].name;
-	return "none";
-}
-
 static bool parse_rule(struct field *f, int nf, struct hba_rule *r, const char **err)
 {
 	memset(r, 0, sizeof(*r));

@@ -33,6 +33,5 @@ void hba_free(struct hba *h);
  * line number (0 when none matched). */
 enum hba_method hba_match(const struct hba *h, int family, const uint8_t *addr, bool tls, const char *db,
 			  const char *user, int *line);
-const char *hba_method_name(enum hba_method m);
 
 #endif

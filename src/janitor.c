@@ -21,6 +21,7 @@
 #include "pgtide.h"
 #include "pool.h"
 #include "server.h"
+#include "schedule.h"
 #include "session.h"
 #include "stats.h"
 
@@ -75,10 +76,11 @@ static void check_pool_clients(struct pool *p, usec_t now)
 		list_for_each_safe(ln, tmp, &p->waiting_clients) {
 			struct client *c = container_of(ln, struct client, node);
 			if (now - c->wait_start > s->query_wait_timeout) {
-				char msg[160];
+				char msg[300], why[160];
+				sched_wait_reason(c, why, sizeof(why));
 				snprintf(msg, sizeof(msg),
-					 "query_wait_timeout (%lld s) exceeded waiting for a server connection",
-					 (long long)(s->query_wait_timeout / USEC));
+					 "query_wait_timeout (%lld s) exceeded waiting for a server connection%s%s",
+					 (long long)(s->query_wait_timeout / USEC), why[0] ? ": " : "", why);
 				client_log(c, LV_LOG, "%s", msg);
 				client_wait_failed(c, "57014", msg);
 			}
@@ -92,7 +94,7 @@ static void check_pool_clients(struct pool *p, usec_t now)
 			if (!sv && s->client_idle_timeout > 0 && idle > s->client_idle_timeout) {
 				client_close(c, "57P01", "client_idle_timeout (%lld s): closing idle connection",
 					     (long long)(s->client_idle_timeout / USEC));
-			} else if (sv && s->idle_transaction_timeout > 0 && sv->status != 'I' && sv->rq_len == 0 &&
+			} else if (sv && s->idle_transaction_timeout > 0 && sv->status != 'I' && rq_empty(sv) &&
 				   idle > s->idle_transaction_timeout) {
 				client_close(c, "25P03",
 					     "idle transaction timeout (idle_transaction_timeout %lld s): terminating "
@@ -149,7 +151,7 @@ static void check_pool_servers(struct pool *p, usec_t now)
 	if (s->query_timeout > 0) {
 		list_for_each_safe(ln, tmp, &p->active_servers) {
 			struct server *sv = container_of(ln, struct server, node);
-			if (sv->rq_len > 0 && now - sv->query_start > s->query_timeout) {
+			if (!rq_empty(sv) && now - sv->query_start > s->query_timeout) {
 				if (!sv->cancel_sent) {
 					server_log(sv, LV_LOG, "query timeout (query_timeout %lld s): canceling the running query",
 						   (long long)(s->query_timeout / USEC));
@@ -158,7 +160,7 @@ static void check_pool_servers(struct pool *p, usec_t now)
 				} else if (now - sv->query_start > s->query_timeout + 5 * USEC) {
 					server_close(sv, "query_timeout: the server did not stop after a cancel");
 				}
-			} else if (sv->rq_len == 0) {
+			} else if (rq_empty(sv)) {
 				sv->cancel_sent = false;
 				sv->timeout_cancel = false;
 			}
@@ -201,7 +203,6 @@ static void trim_after_exodus(void)
 
 void janitor_run(void)
 {
-	clock_update();
 	usec_t now = now_usec();
 	check_login_clients(now);
 	struct list *pn, *ptmp;
@@ -209,6 +210,9 @@ void janitor_run(void)
 		struct pool *p = container_of(pn, struct pool, all_node);
 		check_pool_clients(p, now);
 		check_pool_servers(p, now);
+		/* a tenant limit that let go while no server came back */
+		if (sched_runnable(p) > 0 && !list_empty(&p->idle_servers))
+			pool_serve_waiters(p);
 	}
 	bufpool_trim();
 	trim_after_exodus();

@@ -81,10 +81,6 @@ static bool chan_eq(const struct hnode *n, const void *key)
 	return strcmp(container_of(n, struct listen_chan, hn)->name, key) == 0;
 }
 
-void listen_module_init(void)
-{
-}
-
 static struct listen_pool *lpool(struct pool *p, bool create)
 {
 	if (!p->listen && create) {

@@ -28,8 +28,6 @@
 
 #define LISTEN_PENDING_MAX (8u << 20) /* bytes of notifications held for a busy client */
 
-void listen_module_init(void);
-
 enum listen_verdict {
 	LV_ANSWERED,   /* answered now (CommandComplete + ReadyForQuery queued) */
 	LV_WAIT,       /* the client waits for the listener; answered later */

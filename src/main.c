@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pwd.h>
 #include <signal.h>
@@ -43,30 +44,53 @@
 #include "authq.h"
 #include "hba.h"
 #include "tls.h"
+#include "scram.h"
 #include "util/hash.h"
+#include "util/sdnotify.h"
 #include "util/strbuf.h"
-
-struct pgtide g;
 
 static struct event sig_hup, sig_int, sig_term, sig_usr1, sig_usr2;
 static int shutdown_signals;
 
-usec_t now_usec(void)
+/*
+ * --scram-secret / --md5 USER: a password from stdin (its first line) to
+ * the secret userlist.txt takes, as Postgres itself would store it: a
+ * SCRAM-SHA-256 secret with a random 16-byte salt and 4096 iterations
+ * (Postgres's defaults), or "md5" + md5(password || user).
+ */
+static int print_secret(const char *md5_user)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC + ts.tv_nsec / 1000;
-}
-
-usec_t wall_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (usec_t)ts.tv_sec * USEC + ts.tv_nsec / 1000;
-}
-
-void clock_update(void)
-{
+	char pw[1024];
+	if (!fgets(pw, sizeof(pw), stdin)) {
+		fprintf(stderr, "pgtide: no password on stdin\n");
+		return 2;
+	}
+	size_t n = strcspn(pw, "\r\n");
+	if (pw[n] == '\0' && n == sizeof(pw) - 1) {
+		fprintf(stderr, "pgtide: password longer than %zu bytes\n", sizeof(pw) - 2);
+		return 2;
+	}
+	pw[n] = '\0';
+	int rc = 0;
+	if (md5_user) {
+		char out[36];
+		md5_password_hash(pw, md5_user, out);
+		printf("%s\n", out);
+	} else {
+		uint8_t salt[16];
+		struct scram_secret s;
+		char out[256];
+		if (RAND_bytes(salt, sizeof(salt)) != 1 ||
+		    !scram_secret_from_password(pw, salt, sizeof(salt), 4096, &s, NULL) ||
+		    !scram_format_secret(&s, out, sizeof(out))) {
+			fprintf(stderr, "pgtide: could not make a SCRAM secret\n");
+			rc = 1;
+		} else {
+			printf("%s\n", out);
+		}
+	}
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return rc;
 }
 
 static void usage(FILE *out)
@@ -81,6 +105,9 @@ static void usage(FILE *out)
 		"  -t, --check       check CONFIG and exit: 0 when valid\n"
 		"  -V, --version     print the version and exit\n"
 		"  -h, --help        print this help and exit\n"
+		"\n"
+		"       pgtide --scram-secret     < password   print a SCRAM-SHA-256 secret for userlist.txt\n"
+		"       pgtide --md5 USER         < password   print USER's md5 secret\n"
 		"\n"
 		"Signals: HUP reloads, INT/TERM shut down gracefully (twice: at once),\n"
 		"USR1 pauses, USR2 resumes. See etc/pgtide.ini for every setting.\n",
@@ -194,7 +221,18 @@ static void warn_restart(const char *name)
 	log_warn("%s changed in the configuration; it takes effect only after a restart", name);
 }
 
-bool pgtide_reload(void)
+static bool reload_config(void);
+
+/* A reload, told to systemd (Type=notify: RELOADING=1, then READY=1). */
+static bool pgtide_reload(void)
+{
+	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading", (unsigned long long)now_usec());
+	bool ok = reload_config();
+	sdnotify("READY=1\nSTATUS=%s", ok ? "configuration reloaded" : "reload failed: running configuration kept");
+	return ok;
+}
+
+static bool reload_config(void)
 {
 	struct cfg_diag d;
 	struct auth_entry *auth;
@@ -250,7 +288,7 @@ static void first_error(const struct cfg_diag *d, char *msg, size_t msglen)
  * replaces the running configuration; anything wrong refuses the SET and
  * changes nothing, so what SET accepts is in effect. The one exception
  * (notice says so) is half of a new certificate/key pair. */
-bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen, char *notice, size_t nlen)
+static bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen, char *notice, size_t nlen)
 {
 	notice[0] = '\0';
 	struct config *nc = config_dup(g.cfg);
@@ -311,7 +349,7 @@ bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t ms
 	return true;
 }
 
-void pgtide_suspend(bool on)
+static void pgtide_suspend(bool on)
 {
 	g.suspended = on;
 	listeners_pause(on);
@@ -319,7 +357,7 @@ void pgtide_suspend(bool on)
 	pool_pause_all(on || g.paused);
 }
 
-void pgtide_pause(bool on)
+static void pgtide_pause(bool on)
 {
 	log_info(on ? "pausing: no new transactions start until RESUME" : "resuming");
 	pool_pause_all(on);
@@ -370,7 +408,7 @@ static void close_idle_for_shutdown(void)
 	}
 }
 
-void pgtide_shutdown(bool immediate)
+static void pgtide_shutdown(bool immediate)
 {
 	if (immediate) {
 		log_info("shutting down now");
@@ -380,6 +418,7 @@ void pgtide_shutdown(bool immediate)
 	if (g.shutting_down)
 		return;
 	g.shutting_down = true;
+	sdnotify("STOPPING=1\nSTATUS=shutting down: waiting for running transactions");
 	g.shutdown_deadline = now_usec() + S()->shutdown_timeout;
 	log_info("shutting down: no new connections; waiting up to %lld s for running transactions",
 		 (long long)(S()->shutdown_timeout / USEC));
@@ -388,6 +427,15 @@ void pgtide_shutdown(bool immediate)
 	defer_call(pool_shutdown_progress, NULL);
 	janitor_run();
 }
+
+/* what the admin console may ask of the daemon (see globals.c) */
+static const struct daemon_ops main_ops = {
+	.reload = pgtide_reload,
+	.set_setting = pgtide_set_setting,
+	.pause = pgtide_pause,
+	.suspend = pgtide_suspend,
+	.shutdown = pgtide_shutdown,
+};
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -557,10 +605,13 @@ int main(int argc, char **argv)
 		{ "daemon", no_argument, NULL, 'd' }, { "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },  { "check", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
-		{ "reboot", no_argument, NULL, 'R' },  { NULL, 0, NULL, 0 },
+		{ "reboot", no_argument, NULL, 'R' },  { "scram-secret", no_argument, NULL, 'S' },
+		{ "md5", required_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
 	};
 	bool daemon = false, check = false;
 	int opt;
+	daemon_ops = &main_ops;
+	sdnotify_init();
 	log_init();
 	while ((opt = getopt_long(argc, argv, "dvqtVhR", opts, NULL)) != -1) {
 		switch (opt) {
@@ -570,6 +621,8 @@ int main(int argc, char **argv)
 		case 't': check = true; break;
 		case 'V': printf("pgtide %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
+		case 'S': return print_secret(NULL);
+		case 'M': return print_secret(optarg);
 		case 'R':
 			/* PgBouncer's socket takeover: pgtide restarts with so_reuseport instead */
 			fprintf(stderr, "pgtide: -R/--reboot (taking over a running process's sockets) is not supported: "
@@ -667,6 +720,7 @@ int main(int argc, char **argv)
 	report_ready(ready_fd, true);
 	janitor_start();
 	log_info("pgtide %s started (pid %d)", PACKAGE_VERSION, (int)getpid());
+	sdnotify("READY=1\nMAINPID=%d\nSTATUS=accepting connections", (int)getpid());
 
 	event_base_dispatch(g.base);
 

@@ -83,29 +83,48 @@ static void render_tenants(struct strbuf *sb)
 			qsort(top, (size_t)n, sizeof(*top), cmp_tenant);
 		}
 	}
-	help(sb, "pgtide_tenant_transactions_total", "counter", "Transactions of the busiest tenants.");
-	for (int i = 0; i < have; i++) {
-		strbuf_puts(sb, "pgtide_tenant_transactions_total{tenant=");
-		label(sb, top[i]->id);
-		strbuf_printf(sb, "} %llu\n", (unsigned long long)top[i]->xacts);
-	}
-	help(sb, "pgtide_tenant_queries_total", "counter", "Queries of the busiest tenants.");
-	for (int i = 0; i < have; i++) {
-		strbuf_puts(sb, "pgtide_tenant_queries_total{tenant=");
-		label(sb, top[i]->id);
-		strbuf_printf(sb, "} %llu\n", (unsigned long long)top[i]->queries);
-	}
-	help(sb, "pgtide_tenant_transaction_seconds_total", "counter", "Transaction time of the busiest tenants.");
-	for (int i = 0; i < have; i++) {
-		strbuf_puts(sb, "pgtide_tenant_transaction_seconds_total{tenant=");
-		label(sb, top[i]->id);
-		strbuf_printf(sb, "} %.6f\n", (double)top[i]->xact_time / USEC);
-	}
-	help(sb, "pgtide_tenant_clients", "gauge", "Connected clients of the busiest tenants.");
-	for (int i = 0; i < have; i++) {
-		strbuf_puts(sb, "pgtide_tenant_clients{tenant=");
-		label(sb, top[i]->id);
-		strbuf_printf(sb, "} %u\n", top[i]->clients);
+	static const struct {
+		const char *name, *type, *help;
+	} tm[] = {
+		{ "pgtide_tenant_transactions_total", "counter", "Transactions of the busiest tenants." },
+		{ "pgtide_tenant_queries_total", "counter", "Queries of the busiest tenants." },
+		{ "pgtide_tenant_transaction_seconds_total", "counter", "Transaction time of the busiest tenants." },
+		{ "pgtide_tenant_clients", "gauge", "Connected clients of the busiest tenants." },
+		{ "pgtide_tenant_waiting_clients", "gauge", "Clients of the tenant waiting for a server." },
+		{ "pgtide_tenant_servers", "gauge", "Servers the tenant's clients hold." },
+		{ "pgtide_tenant_wait_seconds_total", "counter", "Time the tenant's clients waited for a server." },
+		{ "pgtide_tenant_max_wait_seconds", "gauge", "Longest wait of one of the tenant's clients." },
+		{ "pgtide_tenant_refused_connections_total", "counter", "Logins and SETs refused by max_tenant_connections." },
+		{ "pgtide_tenant_held_total", "counter",
+		  "Waits a limit made: limit=\"servers\" (max_tenant_servers), limit=\"rate\" (tenant_xact_rate)." },
+	};
+	for (size_t k = 0; k < sizeof(tm) / sizeof(tm[0]); k++) {
+		help(sb, tm[k].name, tm[k].type, tm[k].help);
+		for (int i = 0; i < have; i++) {
+			const struct tenant *t = top[i];
+			for (int lim = 0; lim < (k == 9 ? 2 : 1); lim++) {
+				strbuf_printf(sb, "%s{tenant=", tm[k].name);
+				label(sb, t->id);
+				if (k == 9)
+					strbuf_puts(sb, lim ? ",limit=\"rate\"" : ",limit=\"servers\"");
+				strbuf_puts(sb, "} ");
+				switch (k) {
+				case 0: strbuf_printf(sb, "%llu\n", (unsigned long long)t->xacts); break;
+				case 1: strbuf_printf(sb, "%llu\n", (unsigned long long)t->queries); break;
+				case 2: strbuf_printf(sb, "%.6f\n", (double)t->xact_time / USEC); break;
+				case 3: strbuf_printf(sb, "%u\n", t->clients); break;
+				case 4: strbuf_printf(sb, "%u\n", t->waiting); break;
+				case 5: strbuf_printf(sb, "%u\n", t->servers); break;
+				case 6: strbuf_printf(sb, "%.6f\n", (double)t->wait_time / USEC); break;
+				case 7: strbuf_printf(sb, "%.6f\n", (double)t->max_wait / USEC); break;
+				case 8: strbuf_printf(sb, "%llu\n", (unsigned long long)t->refused_connections); break;
+				default:
+					strbuf_printf(sb, "%llu\n",
+						      (unsigned long long)(lim ? t->held_by_rate : t->held_by_servers));
+					break;
+				}
+			}
+		}
 	}
 	free(top);
 }

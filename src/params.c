@@ -40,11 +40,6 @@ int param_index(const char *name)
 	return -1;
 }
 
-const char *param_name(int idx)
-{
-	return param_table[idx].name;
-}
-
 bool param_reported(int idx)
 {
 	return param_table[idx].reported;
@@ -166,13 +161,13 @@ bool sql_quote_literal(const char *s, char *buf, size_t len)
 	 * backslash, so the common case stays readable in server logs. */
 	bool backslash = strchr(s, '\\') != NULL;
 	size_t n = 0;
-	if (backslash) {
-		if (n + 1 >= len)
-			return false;
-		buf[n++] = 'E';
-	}
-	if (n + 1 >= len)
+	/* room for the opening, the closing quote and the terminator first
+	 * (check_params found "" written as 3 bytes into 2), then for each
+	 * character with the closing two still to come */
+	if (len < (backslash ? 4u : 3u))
 		return false;
+	if (backslash)
+		buf[n++] = 'E';
 	buf[n++] = '\'';
 	for (const char *p = s; *p; p++) {
 		size_t need = (*p == '\'' || (*p == '\\' && backslash)) ? 2 : 1;
@@ -223,11 +218,6 @@ int pset_diff_sql(const struct pset *have, const struct pset *want, char *buf, s
 size_t pset_count(void)
 {
 	return pset_tab.count;
-}
-
-size_t istr_count(void)
-{
-	return istr_tab.count;
 }
 
 void params_free(void)

@@ -48,7 +48,6 @@ void params_init(void);
 void params_free(void);
 /* Index of a tracked parameter by name (case-insensitive), or -1. */
 int param_index(const char *name);
-const char *param_name(int idx);
 /* Parameters Postgres reports with ParameterStatus (others cannot be
  * followed once a client changes them with SET). */
 bool param_reported(int idx);
@@ -66,7 +65,6 @@ struct pset *pset_with(struct pset *p, int idx, const char *value);
  * into sb-like buffer; returns number of SETs. */
 int pset_diff_sql(const struct pset *have, const struct pset *want, char *buf, size_t len);
 size_t pset_count(void);
-size_t istr_count(void);
 
 /* Quote a string as a SQL literal that means the same under either
  * standard_conforming_strings setting. false if buf is too small. */

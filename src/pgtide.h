@@ -76,6 +76,17 @@ struct database {
 
 struct route_target;
 
+/* A pool's waiting clients grouped by tenant (schedule.c). */
+struct pool_sched {
+	struct htab slots;           /* struct sched_slot by tenant */
+	struct list ring;            /* slots that may be served now, in turn */
+	struct list held;            /* slots waiting for their tenant's rate */
+	struct list spare;           /* freed slots, reused: no allocation per transaction */
+	int blocked;                 /* waiting clients whose slot is not in the ring */
+	struct event timer;          /* the earliest rate refill of a held slot */
+	bool timer_armed;
+};
+
 struct pool {
 	struct list db_node;
 	struct list all_node;
@@ -96,6 +107,7 @@ struct pool {
 	int n_bound;                 /* servers kept for one client (session.c) */
 	uint64_t bound_total;
 	int n_waiting;
+	struct pool_sched sched;     /* who of the waiting is served next */
 
 	/* What new clients are told at login: the first server's report. */
 	int n_welcome;
@@ -150,6 +162,11 @@ struct client {
 	struct hnode id_hn;          /* clients by id (cancel, KILL_CLIENT) */
 	struct pool *pool;           /* home pool: the primary's, for this db and user */
 	struct pool *wait_pool;      /* where it waits (CL_WAITING): home or a replica's */
+	struct list sched_node;      /* in its sched_slot's FIFO while waiting */
+	struct sched_slot *sched_wait;  /* the slot it waits in */
+	struct sched_slot *sched_held;  /* the slot its server counts against */
+	struct pool *sched_pool;        /* that slot's pool */
+	struct tenant *sched_tenant;    /* the tenant its server counts for */
 	struct server *server;       /* linked server */
 	struct user *user;
 	struct database *db;
@@ -343,21 +360,45 @@ struct pgtide {
 
 extern struct pgtide g;
 
-/* Reload the configuration (SIGHUP, RELOAD). false keeps the running one. */
-bool pgtide_reload(void);
-/* Graceful shutdown (first SIGINT/SIGTERM, SHUTDOWN); immediate ends now. */
-void pgtide_shutdown(bool immediate);
-/* PAUSE/RESUME from signals and the console. */
-void pgtide_pause(bool on);
-/* SUSPEND (and RESUME after it): also stop accepting clients. */
-void pgtide_suspend(bool on);
-/* Console SET: change one reloadable setting of the running config. */
-bool pgtide_set_setting(const char *key, const char *value, char *msg, size_t msglen, char *notice, size_t nlen);
+/*
+ * What a policy module (tenant, session, prepare, route) decides about a
+ * client message. It does not send, close or queue for the client itself:
+ * client.c acts on the verdict (client_act).
+ */
+enum verdict {
+	V_FORWARD,  /* send the message on to the server */
+	V_ANSWERED, /* handled: rewritten for the server, or answered */
+	V_WAIT,     /* leave it unread; the connection code continues it */
+	V_DENY,     /* refuse this request: an ERROR (struct refusal) */
+	V_CLOSE,    /* close the client (struct refusal) */
+};
+struct refusal {
+	char sqlstate[6];
+	char msg[256];
+};
 
-/* Monotonic and wall clocks. */
+/*
+ * What the admin console may ask of the daemon. main.c owns start-up,
+ * reload and shutdown and registers these at start, so that no module
+ * depends on main.c (globals.c holds the pointer).
+ */
+struct daemon_ops {
+	/* Reload the configuration (SIGHUP, RELOAD). false keeps the running one. */
+	bool (*reload)(void);
+	/* Console SET: change one reloadable setting of the running config. */
+	bool (*set_setting)(const char *key, const char *value, char *msg, size_t msglen, char *notice, size_t nlen);
+	/* PAUSE/RESUME from signals and the console. */
+	void (*pause)(bool on);
+	/* SUSPEND (and RESUME after it): also stop accepting clients. */
+	void (*suspend)(bool on);
+	/* Graceful shutdown (first SIGINT/SIGTERM, SHUTDOWN); immediate ends now. */
+	void (*shutdown)(bool immediate);
+};
+extern const struct daemon_ops *daemon_ops;
+
+/* Monotonic and wall clocks (globals.c). */
 usec_t now_usec(void);
 usec_t wall_usec(void);
-void clock_update(void);
 
 /* Per-database effective values, resolved against the live config. */
 static inline const struct settings *S(void)

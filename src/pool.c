@@ -21,6 +21,7 @@
 #include "log.h"
 #include "route.h"
 #include "server.h"
+#include "schedule.h"
 #include "session.h"
 #include "util/strbuf.h"
 
@@ -46,6 +47,7 @@ static bool db_eq(const struct hnode *n, const void *key)
 
 void objects_init(void)
 {
+	sched_set_kick(pool_serve_waiters);
 	htab_init(&g.users);
 	htab_init(&g.databases);
 	list_init(&g.pools);
@@ -257,6 +259,7 @@ struct pool *pool_get_target(struct database *db, struct user *u, struct route_t
 	list_init(&p->check_servers);
 	list_init(&p->active_clients);
 	list_init(&p->waiting_clients);
+	sched_pool_init(p);
 	list_add_tail(&db->pools, &p->db_node);
 	list_add_tail(&g.pools, &p->all_node);
 	if (!t && db->route)
@@ -315,12 +318,10 @@ bool pool_can_serve(const struct pool *p)
 
 void pool_link(struct client *c, struct server *s)
 {
-	struct pool *p = s->pool;
 	if (c->state == CL_WAITING)
 		pool_stop_waiting(c);
-	list_del(&s->node);
-	list_add_tail(&p->active_servers, &s->node);
-	s->state = SV_ACTIVE;
+	server_set_state(s, SV_ACTIVE);
+	sched_linked(s->pool, c);
 	s->client = c;
 	s->cancel_sent = s->timeout_cancel = false; /* a query_timeout is the last client's */
 	s->request_time = now_usec();
@@ -336,6 +337,7 @@ void pool_unlink(struct client *c)
 	struct server *s = c->server;
 	if (!s)
 		return;
+	sched_unlinked(c);
 	c->server = NULL;
 	c->sb.dst = NULL;
 	s->client = NULL;
@@ -343,17 +345,39 @@ void pool_unlink(struct client *c)
 	s->release_pending = false;
 }
 
+void pool_target_down(struct route_target *t)
+{
+	struct list *pn, *ln, *tmp;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		if (p->target != t)
+			continue;
+		list_for_each_safe(ln, tmp, &p->idle_servers)
+			server_close(container_of(ln, struct server, node), "its host left the rotation");
+		list_for_each_safe(ln, tmp, &p->waiting_clients) {
+			struct client *c = container_of(ln, struct client, node);
+			pool_stop_waiting(c);
+			sbuf_continue(&c->sb); /* routed again when its request is seen */
+		}
+	}
+}
+
+void pool_checker_stop(struct server *s)
+{
+	server_check_detach(s);
+	server_close(s, "its health check stopped");
+}
+
 void pool_stop_waiting(struct client *c)
 {
 	if (c->state != CL_WAITING)
 		return;
 	struct pool *p = c->wait_pool;
-	list_del(&c->node);
+	sched_unwait(c);
 	p->n_waiting--;
 	p->wait_time += (uint64_t)(now_usec() - c->wait_start);
 	/* a client belongs to its home pool's list whatever serves it */
-	list_add_tail(&c->pool->active_clients, &c->node);
-	c->state = CL_ACTIVE;
+	client_set_state(c, CL_ACTIVE, c->pool);
 	c->wait_start = 0;
 	c->wait_pool = NULL;
 }
@@ -387,7 +411,8 @@ static struct server *idle_without_reset(struct pool *p, const struct client *c)
 
 bool pool_acquire(struct client *c, struct pool *p)
 {
-	if (pool_can_serve(p) && p->n_waiting == 0) {
+	/* waiters held by a tenant limit do not stop another tenant */
+	if (pool_can_serve(p) && sched_runnable(p) == 0 && sched_may_take(p, c)) {
 		for (;;) {
 			struct list *ln = S()->server_round_robin ? list_last(&p->idle_servers) : list_first(&p->idle_servers);
 			if (!ln)
@@ -410,15 +435,32 @@ bool pool_acquire(struct client *c, struct pool *p)
 			return true;
 		}
 	}
-	/* wait, first come first served */
-	list_del(&c->node);
-	list_add_tail(&p->waiting_clients, &c->node);
+	/* wait: schedule.c says who is served next (fair among tenants) */
+	client_set_state(c, CL_WAITING, p);
 	c->wait_pool = p;
-	c->state = CL_WAITING;
 	c->wait_start = now_usec();
 	p->n_waiting++;
+	sched_wait(p, c);
 	pool_maybe_launch(p, false);
 	return false;
+}
+
+/* The next waiting client schedule.c names gets s. false: none (s stays
+ * where it is). */
+static bool give_to_waiter(struct pool *p, struct server *s)
+{
+	if (!pool_can_serve(p))
+		return false;
+	struct client *c = sched_next(p);
+	if (!c)
+		return false;
+	if (session_needs_reset(s, c)) {
+		reset_server(s, "it passes to another tenant (tenant_switch_reset)");
+		return true;
+	}
+	pool_link(c, s);
+	sbuf_continue(&c->sb);
+	return true;
 }
 
 void pool_server_ready(struct server *s)
@@ -427,9 +469,7 @@ void pool_server_ready(struct server *s)
 	s->release_pending = false;
 	if (s->listener) {
 		/* the pool's LISTEN connection serves no client */
-		list_del(&s->node);
-		list_add_tail(&p->listen_servers, &s->node);
-		s->state = SV_LISTEN;
+		server_set_state(s, SV_LISTEN);
 		listen_conn_ready(s);
 		return;
 	}
@@ -439,9 +479,7 @@ void pool_server_ready(struct server *s)
 			server_close(s, "its health check stopped");
 			return;
 		}
-		list_del(&s->node);
-		list_add_tail(&p->check_servers, &s->node);
-		s->state = SV_CHECK;
+		server_set_state(s, SV_CHECK);
 		route_checker_ready(s, s->check_target);
 		return;
 	}
@@ -449,22 +487,21 @@ void pool_server_ready(struct server *s)
 		server_close(s, "%s", !s->close_needed ? "shutting down" : s->close_why ? s->close_why : "close needed");
 		return;
 	}
-	if (pool_can_serve(p)) {
-		struct list *ln = list_first(&p->waiting_clients);
-		if (ln) {
-			struct client *c = container_of(ln, struct client, node);
-			if (session_needs_reset(s, c)) {
-				reset_server(s, "it passes to another tenant (tenant_switch_reset)");
-				return;
-			}
-			pool_link(c, s);
-			sbuf_continue(&c->sb);
-			return;
-		}
+	if (!give_to_waiter(p, s))
+		server_set_state(s, SV_IDLE);
+}
+
+/* Idle servers to waiting clients a limit no longer holds (schedule.c calls
+ * this when a tenant's rate allows it again). */
+void pool_serve_waiters(struct pool *p)
+{
+	struct list *ln;
+	while (sched_runnable(p) > 0 && (ln = list_first(&p->idle_servers))) {
+		struct server *s = container_of(ln, struct server, node);
+		if (!give_to_waiter(p, s))
+			break;
 	}
-	list_del(&s->node);
-	list_add_head(&p->idle_servers, &s->node);
-	s->state = SV_IDLE;
+	pool_maybe_launch(p, false);
 }
 
 void pool_release_server(struct server *s)
@@ -478,7 +515,7 @@ void pool_release_server(struct server *s)
 		if (c)
 			pool_unlink(c);
 		server_close(s, "released in an unclean protocol state (status %c, %u replies owed%s%s)", s->status,
-			     s->rq_len, s->unsynced ? ", no Sync" : "", s->skipping ? ", skipping to Sync" : "");
+			     rq_count(s), s->unsynced ? ", no Sync" : "", s->skipping ? ", skipping to Sync" : "");
 		return;
 	}
 	enum sess_reset r = session_on_release(s, c);
@@ -512,9 +549,7 @@ void pool_release_server(struct server *s)
 		s->reset = SR_DISCARD;
 	if (s->cancels) {
 		/* a client's cancel may still land: no one else gets it before */
-		list_del(&s->node);
-		list_add_tail(&s->pool->tested_servers, &s->node);
-		s->state = SV_TESTED;
+		server_set_state(s, SV_TESTED);
 		s->parked = true;
 		server_log(s, LV_DEBUG, "held back until its cancel request is done");
 		return;
@@ -672,7 +707,7 @@ void pool_maybe_launch(struct pool *p, bool allow_reserve)
 	int limit = size + (allow_reserve ? pool_reserve_size(p) : 0);
 	int maxdb = db_max_connections(p->db);
 	int maxuser = user_max_connections(p->user);
-	int want = p->n_waiting - servers_logging_in(p) - (int)list_count(&p->tested_servers);
+	int want = sched_runnable(p) - servers_logging_in(p) - (int)list_count(&p->tested_servers);
 	bool demand = want > 0;
 	if (p->n_servers == 0 && !p->n_welcome && client_login_waiters(p) > 0) {
 		want = 1;
@@ -802,11 +837,7 @@ void pool_pause_all(bool on)
 	struct list *pn;
 	list_for_each(pn, &g.pools) {
 		struct pool *p = container_of(pn, struct pool, all_node);
-		while (p->n_waiting && !list_empty(&p->idle_servers)) {
-			struct server *s = container_of(list_first(&p->idle_servers), struct server, node);
-			pool_server_ready(s);
-		}
-		pool_maybe_launch(p, false);
+		pool_serve_waiters(p);
 	}
 }
 
@@ -865,6 +896,7 @@ void objects_free(void)
 		free(p->last_error);
 		route_target_unref(p->target);
 		listen_pool_free(p);
+		sched_pool_free(p);
 		free(p);
 	}
 	size_t it;

@@ -50,8 +50,16 @@ void pool_cancel_settled(struct server *s);
 void pool_server_ready(struct server *s);
 /* Bookkeeping for a server that is going away. */
 void pool_server_gone(struct server *s, const char *why);
+/* Idle servers to waiting clients no tenant limit holds any more; then
+ * launch for the rest (schedule.c's rate timer, the janitor). */
+void pool_serve_waiters(struct pool *p);
 /* A client stops waiting (closed, timed out). */
 void pool_stop_waiting(struct client *c);
+/* A host left the rotation (route.c decided): its pools' idle servers
+ * close, their waiting clients are routed again. */
+void pool_target_down(struct route_target *t);
+/* A host's health check connection is no longer wanted. */
+void pool_checker_stop(struct server *s);
 /* Open new servers if clients wait and limits allow. */
 void pool_maybe_launch(struct pool *p, bool allow_reserve);
 /* Clients of p wait for a server (or for its first server's welcome). */

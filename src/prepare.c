@@ -8,6 +8,10 @@
  * into the server's output area in order with the client's forwarded
  * bytes; a Bind's parameters are forwarded by reference, never copied
  * (except into the small retained copy, for groups under 8 kB).
+ *
+ * Must not refuse a client or close a connection itself: it returns a
+ * verdict (enum verdict with a struct refusal, enum prep_retry) and
+ * client.c or server.c acts on it.
  */
 #include "autoconf.h"
 
@@ -161,11 +165,6 @@ static void pstmt_unref(struct pstmt *p)
 static void server_name(const struct pstmt *p, char *buf, size_t len)
 {
 	snprintf(buf, len, "pgtide_%u", p->id);
-}
-
-size_t prep_cache_count(void)
-{
-	return cache_init ? cache.count : 0;
 }
 
 void prep_module_free(void)
@@ -432,7 +431,7 @@ static bool make_room(struct server *s, struct pktbuf *pb)
 		pkt_close(pb, 'S', name);
 		if (pb->failed)
 			return false;
-		rq_push(s, 'C', RQ_CONSUME);
+		rq_push(s, FE_CLOSE, RQ_CONSUME);
 		server_drop(s, victim);
 	}
 	return true;
@@ -455,7 +454,7 @@ static bool server_prepare(struct server *s, struct pstmt *ps, const char *own_n
 	pkt_close(&pb, 'S', name);
 	if (pb.failed)
 		return false;
-	rq_push(s, 'C', RQ_CONSUME);
+	rq_push(s, FE_CLOSE, RQ_CONSUME);
 	if (ps->sql) {
 		struct strbuf sql;
 		strbuf_init(&sql);
@@ -506,9 +505,9 @@ static bool ensure_prepared(struct server *s, struct pstmt *ps)
 	return server_prepare(s, ps, NULL, ps->sql ? RQ_CONSUME : RQ_CONSUME_OK);
 }
 
-static void push_synth(struct server *s, uint8_t for_type, char reply)
+static struct rq_entry *push_synth(struct server *s, uint8_t for_type, char reply)
 {
-	if (for_type == 'Q' && s->unsynced) {
+	if (for_type == FE_QUERY && s->unsynced) {
 		/* The client's Query would have ended the implicit transaction
 		 * our own messages (a tenant SET) opened, and made Postgres send
 		 * their replies; it will not reach the server, so a Sync does. */
@@ -516,19 +515,25 @@ static void push_synth(struct server *s, uint8_t for_type, char reply)
 		if (sbuf_gen_begin(&s->sb, &pb)) {
 			pkt_sync(&pb);
 			sbuf_gen_commit(&s->sb, &pb);
-			rq_push(s, 'S', RQ_CONSUME);
+			rq_push(s, FE_SYNC, RQ_CONSUME);
 			s->unsynced = false;
 		}
 	}
-	rq_push(s, for_type, RQ_SYNTH);
-	s->rq[(s->rq_head + s->rq_len - 1) % RQ_CAP].aux = (uint32_t)(unsigned char)reply;
+	struct rq_entry *e = rq_push(s, for_type, RQ_SYNTH);
+	e->aux = (uint32_t)(unsigned char)reply;
+	return e;
 }
 
-static enum sb_verdict oom(struct client *c)
+/* A refusal for client.c to act on (V_DENY: an ERROR for this request;
+ * V_CLOSE: the connection goes). */
+static enum verdict refuse(struct refusal *r, enum verdict v, const char *sqlstate, const char *msg)
 {
-	client_close(c, "53200", "out of memory");
-	return SB_CLOSED;
+	snprintf(r->sqlstate, sizeof(r->sqlstate), "%s", sqlstate);
+	snprintf(r->msg, sizeof(r->msg), "%s", msg);
+	return v;
 }
+
+#define OOM(r) refuse((r), V_CLOSE, "53200", "out of memory")
 
 /* ---- retained groups, for the one retry after a plan change ---- */
 
@@ -553,7 +558,7 @@ static void retain_add(struct server *s, uint8_t type, uint16_t flags, const voi
 	r->n++;
 	pkt_put_bytes(&r->bytes, a, alen);
 	pkt_put_bytes(&r->bytes, b, blen);
-	if (type == 'S')
+	if (type == FE_SYNC)
 		r->complete = true;
 }
 
@@ -565,8 +570,8 @@ void prep_retain(struct client *c, const struct pmsg *m)
 	struct server *s = c->server;
 	if (!s || !retain_active(s->stmts) || s->stmts->retain->complete)
 		return;
-	bool portal = (m->type == 'D' || m->type == 'C') && m->body_len >= 1 && m->body[0] == 'P';
-	if (!(m->type == 'E' || m->type == 'H' || m->type == 'S' || portal)) {
+	bool portal = (m->type == FE_DESCRIBE || m->type == FE_CLOSE) && m->body_len >= 1 && m->body[0] == 'P';
+	if (!(m->type == FE_EXECUTE || m->type == FE_FLUSH || m->type == FE_SYNC || portal)) {
 		retain_abort(s);
 		return;
 	}
@@ -575,30 +580,25 @@ void prep_retain(struct client *c, const struct pmsg *m)
 
 void prep_group_end(struct server *s)
 {
-	if (retain_active(s->stmts) && s->rq_len == 0)
+	if (retain_active(s->stmts) && rq_empty(s))
 		retain_free(s->stmts);
 }
 
-bool prep_try_retry(struct server *s, const char *sqlstate, const char *message)
+enum prep_retry prep_try_retry(struct server *s, const char *sqlstate, const char *message)
 {
 	struct server_stmts *st = s->stmts;
 	struct retained *r = retain_active(st) ? st->retain : NULL;
 	if (!r || !r->complete || !s->client || strcmp(sqlstate, "0A000") != 0 ||
 	    !strstr(message, "cached plan must not change result type"))
-		return false;
+		return RETRY_NO;
 	/* The server now skips to the group's Sync; consume that Sync's
 	 * ReadyForQuery, then replay the group with the statement prepared
 	 * afresh. The failed Bind aborted the implicit transaction, tenant SET
 	 * included: set the tenant again before the replay. */
-	while (s->rq_len && s->rq[s->rq_head].type != 'S') {
-		if (s->rq[s->rq_head].flags & RQ_MAPPED)
-			prep_mapped_done(s, false);
-		s->rq_head = (uint16_t)((s->rq_head + 1) % RQ_CAP);
-		s->rq_len--;
-	}
-	if (!s->rq_len)
-		return false;
-	s->rq[s->rq_head].flags |= RQ_CONSUME;
+	struct rq_entry *sync = rq_drop_to_sync(s);
+	if (!sync)
+		return RETRY_NO;
+	sync->flags |= RQ_CONSUME;
 	struct client *c = s->client;
 	struct pstmt *ps = r->ps;
 	r->ps = NULL;
@@ -615,7 +615,7 @@ bool prep_try_retry(struct server *s, const char *sqlstate, const char *message)
 		ok = !pb.failed;
 		if (ok) {
 			sbuf_gen_commit(&s->sb, &pb);
-			rq_push(s, 'C', RQ_CONSUME);
+			rq_push(s, FE_CLOSE, RQ_CONSUME);
 		}
 	}
 	if (ok && tenant_enabled()) {
@@ -636,17 +636,12 @@ bool prep_try_retry(struct server *s, const char *sqlstate, const char *message)
 		s->unsynced = false;
 	}
 	retain_free(st);
-	if (!ok) {
-		server_close(s, "could not replay a group after a plan change");
-		return true;
-	}
-	sbuf_flush(&s->sb);
-	return true;
+	return ok ? RETRY_SENT : RETRY_FAILED;
 }
 
 /* ---- client messages ---- */
 
-bool prep_parse_local(struct client *c, const struct pmsg *m, const struct msg_parse *mp, enum sb_verdict *v)
+bool prep_parse_local(struct client *c, const struct msg_parse *mp, enum verdict *v, struct refusal *r)
 {
 	/* A statement some server already parsed needs no server to be
 	 * named: answer ParseComplete now. Drivers that prepare
@@ -662,30 +657,30 @@ bool prep_parse_local(struct client *c, const struct pmsg *m, const struct msg_p
 	if (client_find(c, mp->name)) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" already exists", mp->name);
-		*v = client_deny(c, m, "42P05", msg);
+		*v = refuse(r, V_DENY, "42P05", msg);
 		return true;
 	}
 	client_add(c, mp->name, ps);
 	c->pool->client_parse_count++;
 	struct pktbuf pb;
 	if (sbuf_gen_begin(&c->sb, &pb)) {
-		pkt_empty(&pb, '1');
+		pkt_empty(&pb, BE_PARSE_COMPLETE);
 		sbuf_gen_commit(&c->sb, &pb);
 	}
-	*v = SB_DROP;
+	*v = V_ANSWERED;
 	return true;
 }
 
-enum sb_verdict prep_parse(struct client *c, const struct pmsg *m, const struct msg_parse *mp)
+enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct refusal *r)
 {
 	struct server *s = c->server;
 	if (s->skipping)
-		return SB_DROP; /* Postgres skips it too: no statement is made */
+		return V_ANSWERED; /* Postgres skips it too: no statement is made */
 	retain_abort(s);
 	if (client_find(c, mp->name)) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" already exists", mp->name);
-		return client_deny(c, m, "42P05", msg);
+		return refuse(r, V_DENY, "42P05", msg);
 	}
 	struct pkey k = { false, mp->query, mp->query_len, mp->param_types, mp->nparams };
 	struct pstmt *ps = pstmt_get(&k);
@@ -694,65 +689,54 @@ enum sb_verdict prep_parse(struct client *c, const struct pmsg *m, const struct 
 	struct sstmt *ss = server_find(s, ps);
 	if (ss) {
 		touch(s, ss);
-		push_synth(s, 'P', '1');
-		s->rq[(s->rq_head + s->rq_len - 1) % RQ_CAP].flags |= RQ_MAPPED;
+		push_synth(s, FE_PARSE, BE_PARSE_COMPLETE)->flags |= RQ_MAPPED;
 		fifo_push(s, ps, mp->name);
 		s->unsynced = true;
 		pstmt_unref(ps);
 		rq_emit_due(s);
-		return SB_DROP;
+		return V_ANSWERED;
 	}
 	bool ok = server_prepare(s, ps, mp->name, 0);
 	pstmt_unref(ps);
-	return ok ? SB_DROP : oom(c);
+	return ok ? V_ANSWERED : OOM(r);
 }
 
-/* Does s owe the client replies (beyond pgtide's own requests)? */
-static bool owes_client(const struct server *s)
-{
-	for (int i = 0; i < s->rq_len; i++)
-		if (!(s->rq[(s->rq_head + i) % RQ_CAP].flags & RQ_CONSUME))
-			return true;
-	return false;
-}
-
-enum sb_verdict prep_bind(struct client *c, const struct pmsg *m)
+enum verdict prep_bind(struct client *c, const struct pmsg *m, struct refusal *r)
 {
 	struct server *s = c->server;
 	struct msg_bind b;
 	if (!proto_parse_bind(m, &b)) {
-		client_close(c, "08P01", "malformed Bind message");
-		return SB_CLOSED;
+		return refuse(r, V_CLOSE, "08P01", "malformed Bind message");
 	}
 	if (!b.stmt[0])
-		return SB_FORWARD;
+		return V_FORWARD;
 	if (s->skipping)
-		return SB_DROP;
+		return V_ANSWERED;
 	struct cstmt *cs = client_find(c, b.stmt);
 	if (!cs) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", b.stmt);
-		return client_deny(c, m, "26000", msg);
+		return refuse(r, V_DENY, "26000", msg);
 	}
 	/* the first Bind of a group, outside a transaction block, with no
 	 * other request of the client in flight, can be replayed after a
 	 * plan change */
-	bool retain = s->group_start && s->status == 'I' && m->len <= RETAIN_MAX && !owes_client(s);
+	bool retain = s->group_start && s->status == 'I' && m->len <= RETAIN_MAX && !rq_owes_client(s);
 	if (!ensure_prepared(s, cs->ps))
-		return oom(c);
+		return OOM(r);
 	char name[32];
 	server_name(cs->ps, name, sizeof(name));
 	size_t plen = strlen(b.portal), nlen = strlen(name);
 	size_t rest = m->body_len - b.names_len;
 	struct pktbuf pb;
 	if (!sbuf_gen_begin(&s->sb, &pb))
-		return oom(c);
+		return OOM(r);
 	pkt_put_byte(&pb, 'B');
 	pkt_put_int32(&pb, (uint32_t)(4 + plen + 1 + nlen + 1 + rest));
 	pkt_put_bytes(&pb, b.portal, plen + 1);
 	pkt_put_bytes(&pb, name, nlen + 1);
 	if (pb.failed)
-		return oom(c);
+		return OOM(r);
 	if (retain) {
 		struct server_stmts *st = sstmts(s);
 		retain_free(st);
@@ -769,63 +753,61 @@ enum sb_verdict prep_bind(struct client *c, const struct pmsg *m)
 	}
 	sbuf_gen_commit(&s->sb, &pb);
 	if (!sbuf_forward_bytes(&c->sb, m->body + b.names_len, rest))
-		return oom(c);
-	rq_push(s, 'B', retain ? RQ_RETRYABLE : 0);
+		return OOM(r);
+	rq_push(s, FE_BIND, retain ? RQ_RETRYABLE : 0);
 	s->unsynced = true;
 	s->pool->bind_count++;
-	return SB_DROP;
+	return V_ANSWERED;
 }
 
-enum sb_verdict prep_describe(struct client *c, const struct pmsg *m)
+enum verdict prep_describe(struct client *c, const struct pmsg *m, struct refusal *r)
 {
 	struct server *s = c->server;
 	char kind;
 	const char *name;
 	if (!proto_parse_describe_close(m, &kind, &name)) {
-		client_close(c, "08P01", "malformed Describe message");
-		return SB_CLOSED;
+		return refuse(r, V_CLOSE, "08P01", "malformed Describe message");
 	}
 	if (kind != 'S' || !name[0])
-		return SB_FORWARD;
+		return V_FORWARD;
 	if (s->skipping)
-		return SB_DROP;
+		return V_ANSWERED;
 	struct cstmt *cs = client_find(c, name);
 	if (!cs) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
-		return client_deny(c, m, "26000", msg);
+		return refuse(r, V_DENY, "26000", msg);
 	}
 	if (!ensure_prepared(s, cs->ps))
-		return oom(c);
+		return OOM(r);
 	char sname[32];
 	server_name(cs->ps, sname, sizeof(sname));
 	struct pktbuf pb;
 	if (!sbuf_gen_begin(&s->sb, &pb))
-		return oom(c);
+		return OOM(r);
 	pkt_begin(&pb, 'D');
 	pkt_put_byte(&pb, 'S');
 	pkt_put_cstr(&pb, sname);
 	pkt_end(&pb);
 	if (pb.failed)
-		return oom(c);
+		return OOM(r);
 	retain_abort(s);
 	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, 'D', RQ_DESC_STMT);
+	rq_push(s, FE_DESCRIBE, RQ_DESC_STMT);
 	s->unsynced = true;
-	return SB_DROP;
+	return V_ANSWERED;
 }
 
-enum sb_verdict prep_close(struct client *c, const struct pmsg *m)
+enum verdict prep_close(struct client *c, const struct pmsg *m, struct refusal *r)
 {
 	struct server *s = c->server;
 	char kind;
 	const char *name;
 	if (!proto_parse_describe_close(m, &kind, &name)) {
-		client_close(c, "08P01", "malformed Close message");
-		return SB_CLOSED;
+		return refuse(r, V_CLOSE, "08P01", "malformed Close message");
 	}
 	if (kind != 'S' || !name[0])
-		return s ? SB_FORWARD : SB_DROP;
+		return s ? V_FORWARD : V_ANSWERED;
 	struct cstmt *cs = client_find(c, name);
 	if (cs)
 		client_remove(c, cs); /* the server's copy stays, for others */
@@ -833,18 +815,18 @@ enum sb_verdict prep_close(struct client *c, const struct pmsg *m)
 		/* no server: nothing is in flight, answer now */
 		struct pktbuf pb;
 		if (sbuf_gen_begin(&c->sb, &pb)) {
-			pkt_empty(&pb, '3');
+			pkt_empty(&pb, BE_CLOSE_COMPLETE);
 			sbuf_gen_commit(&c->sb, &pb);
 		}
-		return SB_DROP;
+		return V_ANSWERED;
 	}
 	if (s->skipping)
-		return SB_DROP;
+		return V_ANSWERED;
 	retain_abort(s);
-	push_synth(s, 'C', '3');
+	push_synth(s, FE_CLOSE, BE_CLOSE_COMPLETE);
 	s->unsynced = true;
 	rq_emit_due(s);
-	return SB_DROP;
+	return V_ANSWERED;
 }
 
 static void stmt_session(const struct cstmt *cs, struct sql_session *se)
@@ -899,7 +881,7 @@ bool prep_query_local(const char *q, size_t len)
 	return sql_kind(q, len, name, sizeof(name), &rest) == 'D';
 }
 
-bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t len, enum sb_verdict *v)
+bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, struct refusal *r)
 {
 	char name[128];
 	const char *rest;
@@ -919,32 +901,32 @@ bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t le
 			if (!cs) {
 				char msg[256];
 				snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
-				*v = client_deny(c, m, "26000", msg);
+				*v = refuse(r, V_DENY, "26000", msg);
 				return true;
 			}
 			client_remove(c, cs);
 		}
 		/* the server's copies stay for other clients; answer in place */
-		if (s && (s->rq_len || s->unsynced)) {
-			push_synth(s, 'Q', all ? 'L' : 'A');
+		if (s && (!rq_empty(s) || s->unsynced)) {
+			push_synth(s, FE_QUERY, all ? 'L' : 'A');
 			rq_emit_due(s);
 		} else {
 			client_reply_command(c, all ? "DEALLOCATE ALL" : "DEALLOCATE");
 		}
-		*v = SB_DROP;
+		*v = V_ANSWERED;
 		return true;
 	}
 	if (!s)
 		return false;
 	if (s->skipping) {
-		*v = SB_DROP;
+		*v = V_ANSWERED;
 		return true;
 	}
 	if (kind == 'P') {
 		if (client_find(c, name)) {
 			char msg[256];
 			snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" already exists", name);
-			*v = client_deny(c, m, "42P05", msg);
+			*v = refuse(r, V_DENY, "42P05", msg);
 			return true;
 		}
 		struct pkey k = { true, rest, (size_t)(end - rest), NULL, 0 };
@@ -955,7 +937,7 @@ bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t le
 		bool ok;
 		if (ss && s->status != 'E') {
 			touch(s, ss);
-			push_synth(s, 'Q', 'P');
+			push_synth(s, FE_QUERY, 'P');
 			rq_emit_due(s);
 			ok = true;
 		} else {
@@ -964,7 +946,7 @@ bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t le
 			ok = server_prepare(s, ps, name, 0);
 		}
 		pstmt_unref(ps);
-		*v = ok ? SB_DROP : oom(c);
+		*v = ok ? V_ANSWERED : OOM(r);
 		return true;
 	}
 	/* EXECUTE name [(args)] */
@@ -972,11 +954,11 @@ bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t le
 	if (!cs || !cs->ps->sql) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
-		*v = client_deny(c, m, "26000", msg);
+		*v = refuse(r, V_DENY, "26000", msg);
 		return true;
 	}
 	if (!ensure_prepared(s, cs->ps)) {
-		*v = oom(c);
+		*v = OOM(r);
 		return true;
 	}
 	char sname[32];
@@ -993,12 +975,12 @@ bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t le
 	}
 	strbuf_free(&sql);
 	if (!ok) {
-		*v = oom(c);
+		*v = OOM(r);
 		return true;
 	}
 	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, 'Q', 0);
+	rq_push(s, FE_QUERY, 0);
 	s->unsynced = false;
-	*v = SB_DROP;
+	*v = V_ANSWERED;
 	return true;
 }

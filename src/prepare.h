@@ -26,18 +26,19 @@
 /* Is mapping in effect for this client (non-session pool mode, feature on)? */
 bool prep_enabled(const struct client *c);
 
-/* Client messages while linked (c->server set). Each handles the message
- * completely and returns the verdict for it (SB_DROP when it was rewritten
- * or answered). */
-enum sb_verdict prep_parse(struct client *c, const struct pmsg *m, const struct msg_parse *mp);
+/* Client messages while linked (c->server set). Each rewrites the message
+ * for the server (or answers it) and returns its verdict: V_ANSWERED when
+ * rewritten or answered, V_FORWARD to send it as it is, V_DENY / V_CLOSE
+ * with r filled for client.c to act on. */
+enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct refusal *r);
 /* Without a server: name a statement some server already parsed. */
-bool prep_parse_local(struct client *c, const struct pmsg *m, const struct msg_parse *mp, enum sb_verdict *v);
-enum sb_verdict prep_bind(struct client *c, const struct pmsg *m);
-enum sb_verdict prep_describe(struct client *c, const struct pmsg *m);
-enum sb_verdict prep_close(struct client *c, const struct pmsg *m);
+bool prep_parse_local(struct client *c, const struct msg_parse *mp, enum verdict *v, struct refusal *r);
+enum verdict prep_bind(struct client *c, const struct pmsg *m, struct refusal *r);
+enum verdict prep_describe(struct client *c, const struct pmsg *m, struct refusal *r);
+enum verdict prep_close(struct client *c, const struct pmsg *m, struct refusal *r);
 /* PREPARE / EXECUTE / DEALLOCATE in a simple Query. false: not one of
  * them (the caller goes on). Needs no server for DEALLOCATE. */
-bool prep_query(struct client *c, const struct pmsg *m, const char *q, size_t len, enum sb_verdict *v);
+bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, struct refusal *r);
 /* Before a message needs a server: does prep_query answer it locally? */
 bool prep_query_local(const char *q, size_t len);
 /* What a named statement does to the session (session.c), for a Bind of
@@ -60,14 +61,18 @@ size_t prep_client_count(const struct client *c);
 /* The text of a client's named protocol statement (read routing). */
 const char *prep_client_stmt_text(struct client *c, const char *name, size_t *len);
 size_t prep_server_count(const struct server *s);
-size_t prep_cache_count(void);
 void prep_module_free(void);
 
 /* server.c hooks: an RQ_MAPPED entry left the queue (ok: its reply came;
  * else an error or a skip), a reply for a retryable Bind failed, and a
  * request group ended. */
 void prep_mapped_done(struct server *s, bool ok);
-bool prep_try_retry(struct server *s, const char *sqlstate, const char *message);
+enum prep_retry {
+	RETRY_NO,     /* not a plan change pgtide retries: the error goes on */
+	RETRY_SENT,   /* the group is queued again (flush the server) */
+	RETRY_FAILED, /* the server is half rewritten: close it */
+};
+enum prep_retry prep_try_retry(struct server *s, const char *sqlstate, const char *message);
 void prep_group_end(struct server *s);
 
 #endif

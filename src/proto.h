@@ -14,6 +14,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Message types, named by direction (the protocol chapter's "Message
+ * Formats"): the same letter means different messages each way ('D' is
+ * Describe from a client, DataRow from a server), so code says which.
+ */
+enum fe_msg {            /* frontend: client to server */
+	FE_BIND = 'B',
+	FE_CLOSE = 'C',
+	FE_COPY_DATA = 'd',
+	FE_COPY_DONE = 'c',
+	FE_COPY_FAIL = 'f',
+	FE_DESCRIBE = 'D',
+	FE_EXECUTE = 'E',
+	FE_FLUSH = 'H',
+	FE_FUNCTION_CALL = 'F',
+	FE_PARSE = 'P',
+	FE_PASSWORD = 'p',   /* also SASL and GSS responses */
+	FE_QUERY = 'Q',
+	FE_SYNC = 'S',
+	FE_TERMINATE = 'X',
+};
+enum be_msg {            /* backend: server to client */
+	BE_AUTH = 'R',
+	BE_BACKEND_KEY = 'K',
+	BE_BIND_COMPLETE = '2',
+	BE_CLOSE_COMPLETE = '3',
+	BE_COMMAND_COMPLETE = 'C',
+	BE_COPY_BOTH = 'W',
+	BE_COPY_DATA = 'd',
+	BE_COPY_DONE = 'c',
+	BE_COPY_IN = 'G',
+	BE_COPY_OUT = 'H',
+	BE_DATA_ROW = 'D',
+	BE_EMPTY_QUERY = 'I',
+	BE_ERROR = 'E',
+	BE_FUNCTION_RESULT = 'V',
+	BE_NEGOTIATE = 'v',
+	BE_NO_DATA = 'n',
+	BE_NOTICE = 'N',
+	BE_NOTIFICATION = 'A',
+	BE_PARAM_DESC = 't',
+	BE_PARAM_STATUS = 'S',
+	BE_PARSE_COMPLETE = '1',
+	BE_PORTAL_SUSPENDED = 's',
+	BE_READY = 'Z',
+	BE_ROW_DESC = 'T',
+};
+
 enum proto_result { PROTO_OK = 0, PROTO_MORE = 1, PROTO_BAD = -1 };
 
 #define PROTO_V3 196608u          /* 3.0 */

@@ -150,8 +150,7 @@ static void check_stop(struct route_target *t)
 	struct server *s = t->checker;
 	if (s) {
 		t->checker = NULL;
-		server_check_detach(s);
-		server_close(s, "its health check stopped");
+		pool_checker_stop(s);
 	}
 }
 
@@ -828,19 +827,7 @@ void route_target_down(struct route_target *t, const char *why)
 	check_stop(t);
 	t->next_try = 0;
 	/* clients waiting for it go elsewhere; its idle servers are likely dead */
-	struct list *pn, *ln, *tmp;
-	list_for_each(pn, &g.pools) {
-		struct pool *p = container_of(pn, struct pool, all_node);
-		if (p->target != t)
-			continue;
-		list_for_each_safe(ln, tmp, &p->idle_servers)
-			server_close(container_of(ln, struct server, node), "its host left the rotation");
-		list_for_each_safe(ln, tmp, &p->waiting_clients) {
-			struct client *c = container_of(ln, struct client, node);
-			pool_stop_waiting(c);
-			sbuf_continue(&c->sb); /* routed again when its request is seen */
-		}
-	}
+	pool_target_down(t);
 	if (t->rd)
 		elect(t->rd);
 }
@@ -879,7 +866,7 @@ static bool group_is_read(struct client *c)
 	bool read = false, known = false;
 	while (sbuf_peek(&c->sb, &off, &m)) {
 		switch (m.type) {
-		case 'P': {
+		case FE_PARSE: {
 			struct msg_parse mp;
 			if (!proto_parse_parse(&m, &mp))
 				return false;
@@ -887,7 +874,7 @@ static bool group_is_read(struct client *c)
 			known = true;
 			break;
 		}
-		case 'B': {
+		case FE_BIND: {
 			struct msg_bind b;
 			if (!proto_parse_bind(&m, &b))
 				return false;
@@ -901,14 +888,14 @@ static bool group_is_read(struct client *c)
 			}
 			break;
 		}
-		case 'E':
+		case FE_EXECUTE:
 			executes++;
 			break;
-		case 'D':
-		case 'C':
-		case 'H':
+		case FE_DESCRIBE:
+		case FE_CLOSE:
+		case FE_FLUSH:
 			break;
-		case 'S':
+		case FE_SYNC:
 			return known && read && executes == 1;
 		default:
 			return false;
@@ -963,9 +950,9 @@ struct pool *route_pick(struct client *c, const struct pmsg *m, const char *text
 			ro = session_read_only(c);
 		else
 			ro = session_read_only(c) ||
-			     (mode == RR_AUTO && (m->type == 'Q' ? sql_is_read(text, tlen) : group_is_read(c)));
+			     (mode == RR_AUTO && (m->type == FE_QUERY ? sql_is_read(text, tlen) : group_is_read(c)));
 	} else {
-		ro = session_read_only(c) || (mode == RR_AUTO && m->type == 'B' && group_is_read(c));
+		ro = session_read_only(c) || (mode == RR_AUTO && m->type == FE_BIND && group_is_read(c));
 	}
 	if (!ro)
 		return home;

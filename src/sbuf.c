@@ -286,15 +286,6 @@ void sbuf_gen_commit(struct sbuf *sb, struct pktbuf *pb)
 	q->nseg++;
 }
 
-size_t sbuf_gen_room(struct sbuf *sb)
-{
-	if (!outq_ensure(sb))
-		return 0;
-	if (sb->out->nseg >= OUTQ_SEGS - 1)
-		return 0;
-	return sb->out->gen_cap - sb->out->gen_len;
-}
-
 bool sbuf_queue_heap(struct sbuf *sb, void *block, size_t len)
 {
 	if (!outq_ensure(sb) || sb->out->nheap == OUTQ_HEAP || sb->out->nseg >= OUTQ_SEGS) {
@@ -354,19 +345,6 @@ bool sbuf_push_front(struct sbuf *sb, const uint8_t *data, size_t len)
 		iobuf_free(sb->in);
 	sb->in = nb;
 	return true;
-}
-
-bool sbuf_has_input(const struct sbuf *sb)
-{
-	return sb->in && sb->in->pos < sb->in->end;
-}
-
-void sbuf_discard_input(struct sbuf *sb)
-{
-	if (sb->in) {
-		sb->in->end = sb->in->pos;
-		sb->stream_left = 0;
-	}
 }
 
 /* ---- lifecycle ---- */

@@ -85,15 +85,78 @@ const char *server_prefix(const struct server *s, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The one place a server changes state: the list that holds it says what
+ * state it is in (enum server_state), so the two never disagree. Idle
+ * servers are taken from the head: the most recently used first, so the
+ * others can age out (server_idle_timeout).
+ */
+void server_set_state(struct server *s, enum server_state st)
+{
+	struct pool *p = s->pool;
+	list_del(&s->node);
+	switch (st) {
+	case SV_LOGIN: list_add_tail(&p->login_servers, &s->node); break;
+	case SV_IDLE: list_add_head(&p->idle_servers, &s->node); break;
+	case SV_ACTIVE: list_add_tail(&p->active_servers, &s->node); break;
+	case SV_TESTED: list_add_tail(&p->tested_servers, &s->node); break;
+	case SV_LISTEN: list_add_tail(&p->listen_servers, &s->node); break;
+	case SV_CHECK: list_add_tail(&p->check_servers, &s->node); break;
+	case SV_JUSTFREE: list_add_tail(&g.justfree_servers, &s->node); break;
+	}
+	s->state = st;
+}
+
 /* ---- reply queue ---- */
 
-void rq_push(struct server *s, uint8_t type, uint16_t flags)
+/* Refuse a client's request in the server's stream, where it stands: a
+ * statement that raises the client's error takes the request's place, so
+ * replies keep their order and an open transaction fails as Postgres
+ * would fail it (client_deny decides when). */
+bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstate, const char *msg)
+{
+	char sql[1024], lit[600];
+	if (!sql_quote_literal(msg, lit, sizeof(lit)))
+		snprintf(lit, sizeof(lit), "'permission denied'");
+	snprintf(sql, sizeof(sql),
+		 "DO $pgtide_deny$ BEGIN RAISE EXCEPTION USING ERRCODE = '%.5s', MESSAGE = %s; END $pgtide_deny$",
+		 sqlstate, lit);
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	if (for_type == FE_QUERY) {
+		pkt_query(&pb, sql);
+		if (pb.failed)
+			return false;
+		sbuf_gen_commit(&s->sb, &pb);
+		rq_push(s, FE_QUERY, 0);
+		s->unsynced = false;
+		return true;
+	}
+	/* extended: the error takes the refused message's place; the server
+	 * then skips the rest of the client's group up to its Sync */
+	pkt_parse(&pb, "", sql);
+	pkt_bind_noparams(&pb, "", "");
+	pkt_execute(&pb, "", 0);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	rq_push(s, FE_PARSE, RQ_CONSUME);
+	rq_push(s, FE_BIND, RQ_CONSUME);
+	rq_push(s, FE_EXECUTE, 0);
+	s->unsynced = true;
+	return true;
+}
+
+
+struct rq_entry *rq_push(struct server *s, uint8_t type, uint16_t flags)
 {
 	struct rq_entry *e = &s->rq[(s->rq_head + s->rq_len) % RQ_CAP];
 	e->type = type;
 	e->flags = flags;
 	e->aux = 0;
 	s->rq_len++;
+	return e;
 }
 
 static struct rq_entry *rq_first(struct server *s)
@@ -127,7 +190,7 @@ bool server_first_sync_failed(const struct server *s)
 		return true; /* the open group already had its error */
 	for (int i = 0; i < s->rq_len; i++) {
 		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
-		if (!(e->flags & RQ_CONSUME) && (e->type == 'S' || e->type == 'Q' || e->type == 'F'))
+		if (!(e->flags & RQ_CONSUME) && (e->type == FE_SYNC || e->type == FE_QUERY || e->type == FE_FUNCTION_CALL))
 			return (e->flags & RQ_FAILED) != 0;
 	}
 	return false;
@@ -138,28 +201,43 @@ int server_pending_syncs(const struct server *s)
 	int n = 0;
 	for (int i = 0; i < s->rq_len; i++) {
 		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
-		if (!(e->flags & RQ_CONSUME) && (e->type == 'S' || e->type == 'Q' || e->type == 'F'))
+		if (!(e->flags & RQ_CONSUME) && (e->type == FE_SYNC || e->type == FE_QUERY || e->type == FE_FUNCTION_CALL))
 			n++;
 	}
 	return n;
+}
+
+struct rq_entry *rq_drop_to_sync(struct server *s)
+{
+	while (s->rq_len) {
+		struct rq_entry *e = rq_first(s);
+		if (e->type == FE_SYNC)
+			return e;
+		uint16_t flags = e->flags;
+		rq_pop(s);
+		if (flags & RQ_MAPPED)
+			prep_mapped_done(s, false);
+	}
+	return NULL;
+}
+
+bool rq_owes_client(struct server *s)
+{
+	for (int i = 0; i < s->rq_len; i++)
+		if (!(rq_at(s, i)->flags & RQ_CONSUME))
+			return true;
+	return false;
 }
 
 /* After an error in extended protocol the server skips to the next Sync:
  * requests before that Sync will get no reply. */
 static void rq_skip_to_sync(struct server *s)
 {
-	while (s->rq_len) {
-		struct rq_entry *e = rq_first(s);
-		if (e->type == 'S') {
-			e->flags |= RQ_FAILED; /* its group had an error */
-			return;
-		}
-		uint16_t flags = e->flags;
-		rq_pop(s);
-		if (flags & RQ_MAPPED)
-			prep_mapped_done(s, false);
-	}
-	s->skipping = true;
+	struct rq_entry *sync = rq_drop_to_sync(s);
+	if (sync)
+		sync->flags |= RQ_FAILED; /* its group had an error */
+	else
+		s->skipping = true;
 }
 
 void rq_emit_due(struct server *s)
@@ -276,10 +354,8 @@ void server_close(struct server *s, const char *fmt, ...)
 	cancels_forget(s);
 	session_capture_drop(s);
 	dns_cancel(s);
-	list_del(&s->node);
 	bool was_counted = true;
-	s->state = SV_JUSTFREE;
-	list_add_tail(&g.justfree_servers, &s->node);
+	server_set_state(s, SV_JUSTFREE);
 	sbuf_close(&s->sb);
 	login_free(s);
 	if (was_counted)
@@ -320,7 +396,7 @@ static bool queue_query(struct server *s, const char *sql, uint16_t flags)
 	if (pb.failed)
 		return false;
 	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, 'Q', (uint16_t)(RQ_CONSUME | flags));
+	rq_push(s, FE_QUERY, (uint16_t)(RQ_CONSUME | flags));
 	return true;
 }
 
@@ -345,9 +421,7 @@ void server_forget_unreported_params(struct server *s)
 
 void server_run_check(struct server *s, const char *sql, bool reset)
 {
-	list_del(&s->node);
-	list_add_tail(&s->pool->tested_servers, &s->node);
-	s->state = SV_TESTED;
+	server_set_state(s, SV_TESTED);
 	if (reset) {
 		/* DISCARD ALL and friends drop session state pgtide tracks */
 		prep_server_forget(s);
@@ -496,8 +570,16 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 {
 	struct msg_error err;
 	bool parsed = proto_parse_error(m, &err);
-	if (parsed && (e->flags & RQ_RETRYABLE) && prep_try_retry(s, err.sqlstate, err.message))
+	enum prep_retry retry = parsed && (e->flags & RQ_RETRYABLE) ? prep_try_retry(s, err.sqlstate, err.message)
+								       : RETRY_NO;
+	if (retry == RETRY_FAILED) {
+		server_close(s, "could not replay a group after a plan change");
+		return SB_CLOSED;
+	}
+	if (retry == RETRY_SENT) {
+		sbuf_flush(&s->sb);
 		return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
+	}
 	s->pool->errors++;
 	if (e->flags & RQ_CONSUME) {
 		if (e->flags & RQ_CHECK) {
@@ -520,7 +602,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			server_log(s, LV_WARNING, "could not apply a client's session settings: %s", parsed ? err.message : "?");
 			if (s->client)
 				session_apply_failed(s, s->client);
-			if (e->type != 'Q') {
+			if (e->type != FE_QUERY) {
 				/* Postgres now skips the client's messages: they did not
 				 * run. The client hears why; the server's stream is out of
 				 * step, so it goes. */
@@ -553,7 +635,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			server_close(s, "internal request failed");
 			return SB_CLOSED;
 		}
-		if (e->type != 'Q' && e->type != 'F')
+		if (e->type != FE_QUERY && e->type != FE_FUNCTION_CALL)
 			rq_skip_to_sync(s);
 		return SB_DROP;
 	}
@@ -573,7 +655,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 				  (long long)(S()->query_timeout / USEC));
 			sbuf_gen_commit(&s->client->sb, &pb);
 		}
-		if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
+		if (e->type != FE_QUERY && e->type != FE_FUNCTION_CALL && e->type != FE_SYNC)
 			rq_skip_to_sync(s);
 		return SB_DROP;
 	}
@@ -586,13 +668,13 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			pkt_error(&pb, "ERROR", err.sqlstate, "%s", err.message);
 			sbuf_gen_commit(&s->client->sb, &pb);
 		}
-		if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
+		if (e->type != FE_QUERY && e->type != FE_FUNCTION_CALL && e->type != FE_SYNC)
 			rq_skip_to_sync(s);
 		return SB_DROP;
 	}
-	if (e->type != 'Q' && e->type != 'F' && e->type != 'S')
+	if (e->type != FE_QUERY && e->type != FE_FUNCTION_CALL && e->type != FE_SYNC)
 		rq_skip_to_sync(s);
-	if (e->type == 'Q' || e->type == 'F' || e->type == 'S')
+	if (e->type == FE_QUERY || e->type == FE_FUNCTION_CALL || e->type == FE_SYNC)
 		s->in_copy = false;
 	return s->client ? SB_FORWARD : SB_DROP;
 }
@@ -739,7 +821,7 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 {
 	struct rq_entry *e = rq_first(s);
 	if (!e) {
-		if (m->type == 'E') {
+		if (m->type == BE_ERROR) {
 			struct msg_error err;
 			if (proto_parse_error(m, &err))
 				server_close(s, "server error: %s %s", err.sqlstate, err.message);
@@ -752,25 +834,25 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 	bool consume = (e->flags & (RQ_CONSUME | RQ_CONSUME_OK)) || !s->client;
 	enum sb_verdict fwd = consume ? SB_DROP : SB_FORWARD;
 
-	if (m->type == 'E')
+	if (m->type == BE_ERROR)
 		return on_error_reply(s, m, e);
 
 	switch (e->type) {
-	case 'Q':
-	case 'F':
+	case FE_QUERY:
+	case FE_FUNCTION_CALL:
 		switch (m->type) {
-		case 'Z':
+		case BE_READY:
 			return on_ready(s, m, e);
-		case 'G':
+		case BE_COPY_IN:
 			s->in_copy = true;
 			return fwd;
-		case 'W':
+		case BE_COPY_BOTH:
 			return protocol_error(s, m, "(COPY BOTH / replication is not supported through a pool)");
-		case 'C':
+		case BE_COMMAND_COMPLETE:
 			s->in_copy = false;
 			note_command(s, m);
 			return fwd;
-		case 'D':
+		case BE_DATA_ROW:
 			if ((e->flags & RQ_CAPTURE) && !session_capture_row(s, m)) {
 				server_close(s, "malformed reply to pgtide's settings query");
 				return SB_CLOSED;
@@ -780,13 +862,13 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 				return SB_CLOSED;
 			}
 			return fwd;
-		case 'T': case 'I': case 'H': case 'd': case 'c': case 'V':
+		case BE_ROW_DESC: case BE_EMPTY_QUERY: case BE_COPY_OUT: case BE_COPY_DATA: case BE_COPY_DONE: case BE_FUNCTION_RESULT:
 			return fwd;
 		default:
 			return protocol_error(s, m, "in reply to a query");
 		}
-	case 'P': {
-		if (m->type != '1')
+	case FE_PARSE: {
+		if (m->type != BE_PARSE_COMPLETE)
 			return protocol_error(s, m, "in reply to Parse");
 		uint16_t flags = e->flags;
 		rq_pop(s);
@@ -794,45 +876,45 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 			prep_mapped_done(s, true);
 		return fwd;
 	}
-	case 'B':
-		if (m->type != '2')
+	case FE_BIND:
+		if (m->type != BE_BIND_COMPLETE)
 			return protocol_error(s, m, "in reply to Bind");
 		rq_pop(s);
 		return fwd;
-	case 'D':
-		if (m->type == 't' && (e->flags & RQ_DESC_STMT) && !(e->flags & RQ_GOT_T)) {
+	case FE_DESCRIBE:
+		if (m->type == BE_PARAM_DESC && (e->flags & RQ_DESC_STMT) && !(e->flags & RQ_GOT_T)) {
 			e->flags |= RQ_GOT_T;
 			return fwd;
 		}
-		if (m->type == 'T' || m->type == 'n') {
+		if (m->type == BE_ROW_DESC || m->type == BE_NO_DATA) {
 			rq_pop(s);
 			return fwd;
 		}
 		return protocol_error(s, m, "in reply to Describe");
-	case 'E':
+	case FE_EXECUTE:
 		switch (m->type) {
-		case 'D': case 'd': case 'H': case 'c':
+		case BE_DATA_ROW: case BE_COPY_DATA: case BE_COPY_OUT: case BE_COPY_DONE:
 			return fwd;
-		case 'G':
+		case BE_COPY_IN:
 			s->in_copy = true;
 			return fwd;
-		case 'C':
+		case BE_COMMAND_COMPLETE:
 			note_command(s, m);
 			/* fall through */
-		case 'I': case 's':
+		case BE_EMPTY_QUERY: case BE_PORTAL_SUSPENDED:
 			s->in_copy = false;
 			rq_pop(s);
 			return fwd;
 		default:
 			return protocol_error(s, m, "in reply to Execute");
 		}
-	case 'C':
-		if (m->type != '3')
+	case FE_CLOSE:
+		if (m->type != BE_CLOSE_COMPLETE)
 			return protocol_error(s, m, "in reply to Close");
 		rq_pop(s);
 		return fwd;
-	case 'S':
-		if (m->type == 'Z')
+	case FE_SYNC:
+		if (m->type == BE_READY)
 			return on_ready(s, m, e);
 		return protocol_error(s, m, "in reply to Sync");
 	default:
@@ -875,7 +957,7 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 {
 	struct pool *p = s->pool;
 	switch (m->type) {
-	case 'R': {
+	case BE_AUTH: {
 		const char *err = NULL;
 		if (!auth_server_request(s, m, &err)) {
 			/* pgtide cannot answer: retrying will not change that */
@@ -884,18 +966,18 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 		}
 		return SB_DROP;
 	}
-	case 'S':
+	case BE_PARAM_STATUS:
 		login_keep_param(s, m);
 		return SB_DROP;
-	case 'K':
+	case BE_BACKEND_KEY:
 		if (!proto_parse_backend_key(m, &s->be_pid, &s->be_key))
 			return protocol_error(s, m, "(bad BackendKeyData)");
 		return SB_DROP;
-	case 'N':
+	case BE_NOTICE:
 		return SB_DROP;
-	case 'v':
+	case BE_NEGOTIATE:
 		return SB_DROP; /* we asked for plain 3.0; nothing to adjust */
-	case 'E': {
+	case BE_ERROR: {
 		struct msg_error err;
 		char msg[512];
 		const char *state = "08006";
@@ -910,7 +992,7 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 		login_abort(s, st, "%s", msg);
 		return SB_CLOSED;
 	}
-	case 'Z': {
+	case BE_READY: {
 		char st;
 		if (!proto_parse_rfq(m, &st))
 			return protocol_error(s, m, "(bad ReadyForQuery)");
@@ -994,10 +1076,10 @@ static enum sb_verdict holdback_reply(struct server *s, const struct pmsg *m)
 {
 	struct client *c = s->client;
 	switch (m->type) {
-	case '1': case '2': case 't': case 'T': case 'n': case 'N': case 'S':
+	case BE_PARSE_COMPLETE: case BE_BIND_COMPLETE: case BE_PARAM_DESC: case BE_ROW_DESC: case BE_NO_DATA: case BE_NOTICE: case BE_PARAM_STATUS:
 		pkt_put_bytes(&s->holdback, m->body - PROTO_HDR, m->len);
 		return SB_DROP;
-	case 'C': {
+	case BE_COMMAND_COMPLETE: {
 		/* a lone BEGIN's answer goes out; the replay waits for the next request */
 		bool begin = c && c->replay_is_begin && !c->replay_begun && m->body_len >= 6 &&
 			     (memcmp(m->body, "BEGIN", 6) == 0 ||
@@ -1008,7 +1090,7 @@ static enum sb_verdict holdback_reply(struct server *s, const struct pmsg *m)
 		}
 		break;
 	}
-	case 'E': {
+	case BE_ERROR: {
 		struct msg_error err;
 		/* 25006 inside an explicit read-only block is the right answer */
 		if (c && c->replay && s->pool->target && !c->replay_begun && !c->replay_is_begin && proto_parse_error(m, &err) &&
@@ -1042,15 +1124,15 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		server_log(s, LV_NOISE, "reply '%c' (rq %u, head '%c' flags %x)", m->type, s->rq_len, e ? e->type : '-', e ? e->flags : 0);
 	bool consume = !s->client || (e && (e->flags & RQ_CONSUME));
 	switch (m->type) {
-	case 'A':
+	case BE_NOTIFICATION:
 		if (s->listener) {
 			listen_notification(s, m);
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
 		return consume ? SB_DROP : SB_FORWARD;
-	case 'N':
+	case BE_NOTICE:
 		return consume ? SB_DROP : SB_FORWARD;
-	case 'S':
+	case BE_PARAM_STATUS:
 		track_param(s, m, true);
 		return consume ? SB_DROP : SB_FORWARD;
 	default:
@@ -1063,7 +1145,7 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		v = holdback_reply(s, m);
 	if (v == SB_FORWARD) {
 		s->pool->bytes_out += m->len;
-		if (m->type == 'Z' && s->client)
+		if (m->type == BE_READY && s->client)
 			s->client->request_time = now_usec();
 	}
 	if (s->rq_len && (s->rq[s->rq_head].flags & RQ_SYNTH) && s->client) {
@@ -1294,13 +1376,13 @@ struct server *server_launch(struct pool *p)
 	s->sb.max_msg = (uint32_t)S()->max_packet_size;
 	s->id = ++g.next_server_id;
 	s->pool = p;
-	s->state = SV_LOGIN;
 	s->status = 'I';
 	s->params = pset_empty();
 	s->sess = sset_empty();
 	s->connect_time = now_usec();
 	s->login = xcalloc(1, sizeof(*s->login));
-	list_add_tail(&p->login_servers, &s->node);
+	list_init(&s->node);
+	server_set_state(s, SV_LOGIN);
 	if (!p->target && (s->dest = route_write_target(p->db)))
 		route_target_ref(s->dest);
 	p->n_servers++;

@@ -15,6 +15,11 @@
 #include "pgtide.h"
 
 void server_module_init(void);
+/* Queue a statement that fails with sqlstate/msg in place of the client's
+ * request of type for_type (see client_deny). false: out of memory. */
+bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstate, const char *msg);
+/* Change a server's state; the only writer of s->state. */
+void server_set_state(struct server *s, enum server_state st);
 /* Open a new connection for pool p (counted in the pool at once). */
 struct server *server_launch(struct pool *p);
 /* Close now; the linked client (if any) is told its transaction failed. */
@@ -38,12 +43,36 @@ void server_forget_unreported_params(struct server *s);
 /* Free servers on the justfree list (deferred). */
 void server_free_pending(void);
 
-/* Reply queue, used by client.c while forwarding. */
+/*
+ * The reply queue: what the server owes, in order (struct rq_entry). These
+ * are its only operations; no other code indexes s->rq.
+ */
 static inline bool rq_full(const struct server *s)
 {
 	return s->rq_len >= RQ_CAP;
 }
-void rq_push(struct server *s, uint8_t type, uint16_t flags);
+/* Nothing owed: every request sent has had its reply. */
+static inline bool rq_empty(const struct server *s)
+{
+	return s->rq_len == 0;
+}
+static inline unsigned rq_count(const struct server *s)
+{
+	return s->rq_len;
+}
+/* The entry at position i from the head (0 = next reply). */
+static inline struct rq_entry *rq_at(struct server *s, int i)
+{
+	return &s->rq[(s->rq_head + i) % RQ_CAP];
+}
+/* Append an entry; returns it, for its aux field. */
+struct rq_entry *rq_push(struct server *s, uint8_t type, uint16_t flags);
+/* Drop the entries before the first Sync (their replies will not come:
+ * the server skips to it after an error); returns that Sync's entry, or
+ * NULL when none is queued yet. Wakes a client the full queue stopped. */
+struct rq_entry *rq_drop_to_sync(struct server *s);
+/* Does s owe the client replies (beyond pgtide's own requests)? */
+bool rq_owes_client(struct server *s);
 /* Emit the replies pgtide owes for RQ_SYNTH entries now at the head. */
 void rq_emit_due(struct server *s);
 bool server_is_idle_for_txn(const struct server *s);

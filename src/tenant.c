@@ -180,6 +180,16 @@ void tenant_unref(struct tenant *t)
 	}
 }
 
+bool tenant_over_client_limit(const struct client *c, struct tenant *t, char *err, size_t errlen)
+{
+	int limit = S()->max_tenant_connections;
+	if (!t || limit <= 0 || c->tenant == t || t->clients < (uint32_t)limit)
+		return false;
+	t->refused_connections++;
+	snprintf(err, errlen, "too many connections for tenant \"%.64s\" (max_tenant_connections = %d)", t->id, limit);
+	return true;
+}
+
 void tenant_attach(struct client *c, struct tenant *t)
 {
 	if (c->tenant == t)
@@ -199,7 +209,7 @@ bool tenant_in_effect(const struct server *s, const struct client *c)
 {
 	/* Only what this very client set, with nothing in flight that could
 	 * still undo it: another client's own SETs never count. */
-	return s->tenant_known && s->rq_len == 0 && !s->unsynced && s->tenant_client == c->id &&
+	return s->tenant_known && rq_empty(s) && !s->unsynced && s->tenant_client == c->id &&
 	       s->tenant_val == c->tenant;
 }
 
@@ -253,7 +263,7 @@ bool tenant_queue_set(struct server *s, struct client *c, bool wait)
 		if (pb.failed)
 			return false;
 		sbuf_gen_commit(&s->sb, &pb);
-		rq_push(s, 'Q', RQ_CONSUME | RQ_TENANT | RQ_WAIT);
+		rq_push(s, FE_QUERY, RQ_CONSUME | RQ_TENANT | RQ_WAIT);
 	} else {
 		bool parse = !s->tenant_stmt_ok || s->tenant_stmt != t;
 		if (parse) {
@@ -272,56 +282,21 @@ bool tenant_queue_set(struct server *s, struct client *c, bool wait)
 			return false;
 		sbuf_gen_commit(&s->sb, &pb);
 		if (parse) {
-			rq_push(s, 'C', RQ_CONSUME | RQ_TENANT);
-			rq_push(s, 'P', RQ_CONSUME | RQ_TENANT);
+			rq_push(s, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
+			rq_push(s, FE_PARSE, RQ_CONSUME | RQ_TENANT);
 			set_val(&s->tenant_stmt, t);
 			s->tenant_stmt_ok = true;
 		}
-		rq_push(s, 'B', RQ_CONSUME | RQ_TENANT);
-		rq_push(s, 'E', RQ_CONSUME | RQ_TENANT);
+		rq_push(s, FE_BIND, RQ_CONSUME | RQ_TENANT);
+		rq_push(s, FE_EXECUTE, RQ_CONSUME | RQ_TENANT);
 		if (named)
-			rq_push(s, 'C', RQ_CONSUME | RQ_TENANT);
+			rq_push(s, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
 		s->unsynced = true;
 	}
 	set_val(&s->tenant_val, t);
 	s->tenant_known = true;
 	s->tenant_pending = true;
 	s->tenant_client = c->id;
-	return true;
-}
-
-bool tenant_queue_denial(struct server *s, uint8_t for_type, const char *sqlstate, const char *msg)
-{
-	char sql[1024], lit[600];
-	if (!sql_quote_literal(msg, lit, sizeof(lit)))
-		snprintf(lit, sizeof(lit), "'permission denied'");
-	snprintf(sql, sizeof(sql),
-		 "DO $pgtide_deny$ BEGIN RAISE EXCEPTION USING ERRCODE = '%.5s', MESSAGE = %s; END $pgtide_deny$",
-		 sqlstate, lit);
-	struct pktbuf pb;
-	if (!sbuf_gen_begin(&s->sb, &pb))
-		return false;
-	if (for_type == 'Q') {
-		pkt_query(&pb, sql);
-		if (pb.failed)
-			return false;
-		sbuf_gen_commit(&s->sb, &pb);
-		rq_push(s, 'Q', 0);
-		s->unsynced = false;
-		return true;
-	}
-	/* extended: the error takes the refused message's place; the server
-	 * then skips the rest of the client's group up to its Sync */
-	pkt_parse(&pb, "", sql);
-	pkt_bind_noparams(&pb, "", "");
-	pkt_execute(&pb, "", 0);
-	if (pb.failed)
-		return false;
-	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, 'P', RQ_CONSUME);
-	rq_push(s, 'B', RQ_CONSUME);
-	rq_push(s, 'E', 0);
-	s->unsynced = true;
 	return true;
 }
 

@@ -35,6 +35,16 @@ struct tenant {
 	uint64_t queries;
 	uint64_t xact_time;
 	usec_t last_used;
+	/* sharing pools (schedule.c) */
+	uint32_t waiting;        /* clients waiting for a server, all pools */
+	uint32_t servers;        /* servers its clients hold, all pools */
+	uint64_t wait_time;      /* usec, total */
+	usec_t max_wait;
+	uint64_t refused_connections; /* max_tenant_connections */
+	uint64_t held_by_servers;     /* times max_tenant_servers held its waiters */
+	uint64_t held_by_rate;        /* times tenant_xact_rate held its waiters */
+	double tokens;           /* tenant_xact_rate bucket */
+	usec_t tokens_at;        /* 0: full */
 	uint32_t len;
 	char id[];
 };
@@ -51,6 +61,9 @@ static inline bool tenant_enabled(void)
 /* Is id acceptable? Else a message for SQLSTATE 22023 naming the setting. */
 bool tenant_valid(const char *id, char *err, size_t errlen);
 struct tenant *tenant_get(const char *id); /* +1 ref */
+/* Would c taking tenant t pass max_tenant_connections? true: refuse with
+ * SQLSTATE 53300 and err (which names the setting). */
+bool tenant_over_client_limit(const struct client *c, struct tenant *t, char *err, size_t errlen);
 struct tenant *tenant_ref(struct tenant *t);
 void tenant_unref(struct tenant *t);
 /* A client starts or stops being of tenant t (SHOW TENANTS "clients"). */
@@ -68,7 +81,6 @@ void tenant_server_free(struct server *s);
 
 /* A server-side refusal: a query that fails with SQLSTATE/message, used
  * where a refusal must keep its place among pipelined replies. */
-bool tenant_queue_denial(struct server *s, uint8_t for_type, const char *sqlstate, const char *msg);
 
 /* Iterate for SHOW TENANTS and metrics. */
 struct tenant *tenant_next(struct tenant *t, size_t *it);

@@ -30,6 +30,7 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P1=$(free_port)
 P2=$(free_port)
+MPORT=$(free_port)
 
 cleanup() {
 	echo
@@ -87,6 +88,8 @@ auth_type = any
 admin_users = postgres
 read_routing = explicit
 default_pool_size = 5
+metrics_port = $MPORT
+metrics_top_tenants = 10
 CONF
 
 "$PGTIDE" "$D/pgtide.ini" >"$D/pgtide.log" 2>&1 &
@@ -101,13 +104,14 @@ cat <<EOM
 
 pgtide is running on 127.0.0.1:$PORT (primary :$P1, replica :$P2). Try (a
 client with a tenant; a user bound to tenant acme; a read-only transaction,
-which runs on the replica; the admin console):
+which runs on the replica; the admin console; the Prometheus metrics):
 
   psql -h 127.0.0.1 -p $PORT -U postgres app
   PGOPTIONS='-c app.current_tenant_id=acme' psql -h 127.0.0.1 -p $PORT -U app app -c 'table notes'
   psql -h 127.0.0.1 -p $PORT -U acme app -c 'table notes'
   psql -h 127.0.0.1 -p $PORT -U app app -c 'begin read only' -c 'select inet_server_port(), pg_is_in_recovery()' -c 'commit'
-  psql -h 127.0.0.1 -p $PORT -U postgres pgtide -c 'SHOW POOLS' -c 'SHOW HOSTS'
+  psql -h 127.0.0.1 -p $PORT -U postgres pgtide -c 'SHOW POOLS' -c 'SHOW HOSTS' -c 'SHOW TENANTS'
+  curl -s http://127.0.0.1:$MPORT/metrics | grep -E '^pgtide_(host_primary|pool_clients|tenant_transactions)'
 
 Config: $D/pgtide.ini   Log: $D/pgtide.log
 Press Ctrl-C to stop and remove everything.

@@ -11,7 +11,10 @@ PKGS=(
 	pgbouncer prometheus-pgbouncer-exporter
 	openssl bc procps util-linux iproute2 curl
 	clang libclang-rt-14-dev valgrind
+	libpostgresql-jdbc-java
 )
+# pgjdbc's test needs a JDK; a machine that has one already keeps it
+command -v javac >/dev/null || PKGS+=(default-jdk-headless)
 
 missing=()
 for p in "${PKGS[@]}"; do

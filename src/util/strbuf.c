@@ -104,16 +104,6 @@ char *strbuf_steal(struct strbuf *sb)
 	return p;
 }
 
-bool str_iequal(const char *a, const char *b)
-{
-	return strcasecmp(a, b) == 0;
-}
-
-bool str_iprefix(const char *s, const char *prefix)
-{
-	return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
 char *str_read_dquoted(const char **p)
 {
 	const char *s = *p;
@@ -182,15 +172,4 @@ char *xstrdup(const char *s)
 	if (!p)
 		abort();
 	return p;
-}
-
-size_t str_copy(char *dst, const char *src, size_t dstsize)
-{
-	size_t n = strlen(src);
-	if (dstsize) {
-		size_t c = n < dstsize - 1 ? n : dstsize - 1;
-		memcpy(dst, src, c);
-		dst[c] = '\0';
-	}
-	return n;
 }

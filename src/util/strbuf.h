@@ -32,8 +32,6 @@ void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
 char *strbuf_steal(struct strbuf *sb);
 
 /* Small string helpers. */
-bool str_iequal(const char *a, const char *b);
-bool str_iprefix(const char *s, const char *prefix);
 char *str_trim(char *s);
 /* A double-quoted string at *p ("" stands for one quote), as auth_file and
  * pg_hba.conf write names: a new string, *p moved past the closing quote;
@@ -43,7 +41,5 @@ char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xmalloc(size_t size);
 void *xrealloc(void *p, size_t size);
-/* Copy at most dstsize-1 bytes and NUL-terminate; returns strlen(src). */
-size_t str_copy(char *dst, const char *src, size_t dstsize);
 
 #endif

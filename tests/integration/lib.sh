@@ -253,6 +253,32 @@ CONF
 }
 
 # psql through pgtide: tsql [psql args...] (user postgres, db app by default)
+# show_col SHOWCMD COLUMN [KEYCOLUMN=VALUE...]: the values of COLUMN in
+# the admin console's answer, in the rows where every KEYCOLUMN matches.
+# Columns are looked up by name in the header, so a new column never
+# shifts what a test reads. ADMIN_CONN overrides the console's address.
+show_col() {
+	local cmd=$1 col=$2
+	shift 2
+	psql -X -q -A -F '|' -P footer=off "${ADMIN_CONN:-host=127.0.0.1 port=$PGTIDE_PORT user=admin dbname=pgtide}" \
+		-c "$cmd" | awk -F'|' -v col="$col" -v filt="$*" '
+		NR == 1 {
+			for (i = 1; i <= NF; i++) idx[$i] = i
+			if (!(col in idx)) { print "show_col: no column " col > "/dev/stderr"; exit 2 }
+			n = split(filt, fs, " ")
+			for (j = 1; j <= n; j++) {
+				split(fs[j], kv, "=")
+				if (!(kv[1] in idx)) { print "show_col: no column " kv[1] > "/dev/stderr"; exit 2 }
+			}
+			next
+		}
+		{
+			keep = 1
+			for (j = 1; j <= n; j++) { split(fs[j], kv, "="); if ($(idx[kv[1]]) != kv[2]) keep = 0 }
+			if (keep) print $(idx[col])
+		}'
+}
+
 tsql() {
 	psql -X -q -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U "${TUSER:-postgres}" -d "${TDB:-app}" "$@"
 }

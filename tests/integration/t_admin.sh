@@ -31,7 +31,9 @@ for line in open(ref):
     got = [f"{d.name}:{d.type_code}" for d in cur.description]
     assert got[:len(cols)] == cols, (cmd, got, cols)
 cur.execute("SHOW TENANTS")
-assert [d.name for d in cur.description] == ["tenant", "clients", "transactions", "queries", "avg_transaction_time"]
+assert [d.name for d in cur.description] == ["tenant", "clients", "transactions", "queries", "avg_transaction_time",
+                                             "waiting", "servers", "wait_time", "max_wait", "weight",
+                                             "refused_connections", "held_by_servers", "held_by_rate"]
 cur.execute("SHOW REPLICAS")
 assert [d.name for d in cur.description] == ["database", "host", "port", "state", "lag_bytes", "transactions", "last_check", "reason"]
 cur.execute("SHOW HOSTS")
@@ -76,7 +78,7 @@ adm "set stats_period = 1" >/dev/null
 pgbench -n -c 2 -j 1 -T 4 -S -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app >/dev/null 2>&1 &
 BG=$!
 sleep 2.5
-avg=$(adm "show stats_averages" | grep '^app|' | cut -d'|' -f2)
+avg=$(show_col "show stats_averages" xact_count database=app)
 wait $BG
 [ -n "$avg" ] && [ "$avg" -gt 0 ] || fail "SHOW STATS_AVERAGES xact_count is $avg after a second of traffic"
 ok "SHOW STATS_AVERAGES reports transactions per second over stats_period ($avg/s)"

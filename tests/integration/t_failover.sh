@@ -67,12 +67,12 @@ grep -q "replica_check_user\|^auth_user" "$T/pgtide.ini" && fail "the test must 
 pgtide_start "$T/pgtide.ini"
 adm() { psql -X -q -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "$1" 2>&1; }
 
-# wait_row SHOWCMD DB PORT FIELD VALUE [seconds]: wait until the row of host
-# :PORT in database DB has VALUE in column FIELD (1-based).
+# wait_row SHOWCMD DB PORT COLUMN VALUE [seconds]: wait until the row of
+# host :PORT in database DB has VALUE in COLUMN.
 wait_row() {
 	local cmd=$1 db=$2 port=$3 field=$4 want=$5 got
 	for _ in $(seq $((${6:-20} * 10 * VG_SLOW))); do
-		got=$(adm "$cmd" | awk -F'|' -v d="$db" -v p="$port" -v f="$field" '$1 == d && $3 == p { print $f }')
+		got=$(show_col "$cmd" "$field" database="$db" port="$port")
 		[ "$got" = "$want" ] && return 0
 		sleep 0.1
 	done
@@ -104,9 +104,9 @@ for u in scram_u md5_u plain_u trust_u; do
 	db=d${u%_u}
 	assert_eq "$u logs in to $db" "$u" "$(psql -X -q -At "$(conn $u "$db")" -c 'select current_user' 2>&1)"
 done
-for db in dscram dmd5 dplain dtrust; do wait_row "show replicas" "$db" "$R1" 4 healthy; done
-for db in dscram dplain dtrust; do wait_row "show replicas" "$db" "$R2" 4 healthy; done
-wait_row "show replicas" dmd5 "$R2" 4 down
+for db in dscram dmd5 dplain dtrust; do wait_row "show replicas" "$db" "$R1" state healthy; done
+for db in dscram dplain dtrust; do wait_row "show replicas" "$db" "$R2" state healthy; done
+wait_row "show replicas" dmd5 "$R2" state down
 ok "replicas checked with SCRAM pass-through, md5, plain and trust logins, no extra credentials"
 for u in scram_u md5_u plain_u trust_u; do
 	db=d${u%_u}
@@ -118,7 +118,7 @@ for u in scram_u md5_u plain_u trust_u; do
 		*) fail "$u: reads did not reach both replicas: [$got]" ;; esac
 	fi
 done
-reason=$(adm "show replicas" | awk -F'|' -v p="$R2" '$1 == "dmd5" && $3 == p { print $8 }')
+reason=$(show_col "show replicas" reason database=dmd5 port="$R2")
 assert_contains "SHOW REPLICAS says why the replica is down" 'pg_hba.conf rejects connection for host "127.0.0.1", user "md5_u"' "$reason"
 sleep 3 # several more failed checks
 fails=$(curl -s "http://127.0.0.1:$METRICS/metrics" | grep "^pgtide_host_check_failures_total{database=\"dmd5\",host=\"127.0.0.1\",port=\"$R2\"}" | awk '{print $2}')
@@ -132,17 +132,17 @@ assert_eq "and no connection of the checks is logged at every check" "0" \
 # and the replica comes back as soon as it accepts the login
 as_pg sed -i '1d' "$DIR_r2/pg_hba.conf"
 pgsql r2 -c "select pg_reload_conf()" >/dev/null
-wait_row "show replicas" dmd5 "$R2" 4 healthy
+wait_row "show replicas" dmd5 "$R2" state healthy
 assert_eq "SHOW REPLICAS: the reason is gone with the failure" "" \
-	"$(adm "show replicas" | awk -F'|' -v p="$R2" '$1 == "dmd5" && $3 == p { print $8 }')"
+	"$(show_col "show replicas" reason database=dmd5 port="$R2")"
 
 # ---- part 2: roles among hosts, and a promotion ----
 assert_eq "ha: a user with only a SCRAM secret" "scram_u" "$(psql -X -q -At "$(conn scram_u ha)" -c 'select current_user' 2>&1)"
-wait_row "show hosts" ha "$P" 4 primary
-wait_row "show hosts" ha "$R1" 4 replica
-wait_row "show hosts" ha "$R2" 4 replica
-wait_row "show hosts" ha "$R1" 5 healthy
-wait_row "show hosts" ha "$R2" 5 healthy
+wait_row "show hosts" ha "$P" role primary
+wait_row "show hosts" ha "$R1" role replica
+wait_row "show hosts" ha "$R2" role replica
+wait_row "show hosts" ha "$R1" state healthy
+wait_row "show hosts" ha "$R2" state healthy
 cols=$(psql -X -q -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "show hosts" | head -1 | tr -d ' ')
 assert_eq "SHOW HOSTS columns" "database|host|port|role|state|lag_bytes|transactions|last_check|failures|reason" "$cols"
 assert_eq "ha: writes go to the host that is not in recovery" "$P" \
@@ -198,18 +198,20 @@ LOAD=$!
 sleep $((3 * VG_SLOW))
 T_STOP=$(date +%s.%N)
 pg_stop main immediate
+T_STOPPED=$(date +%s.%N) # the old primary answers until its stop is done
 sleep 1.5
 as_pg pg_ctl -D "$DIR_r1" -w promote >/dev/null || fail "promote r1"
 T_PROMOTE=$(date +%s.%N)
 # r2 follows the new primary (the new timeline is followed by default)
 pgsql r2 -c "alter system set primary_conninfo = 'host=127.0.0.1 port=$R1 user=postgres'" -c "select pg_reload_conf()" >/dev/null
 wait "$LOAD" || fail "the load script failed"
-wait_row "show hosts" ha "$R1" 4 primary
-wait_row "show hosts" ha "$P" 5 down
-"$PYTHON" - "$T/load.txt" "$T_STOP" "$T_PROMOTE" "$P" "$R1" "$R2" "$VG_SLOW" <<'PY' || fail "failover under load"
+wait_row "show hosts" ha "$R1" role primary
+wait_row "show hosts" ha "$P" state down
+"$PYTHON" - "$T/load.txt" "$T_STOP" "$T_PROMOTE" "$P" "$R1" "$R2" "$VG_SLOW" "$T_STOPPED" <<'PY' || fail "failover under load"
 import sys
 path, t_stop, t_prom = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 P, R1, R2, slow = sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7])
+t_stopped = float(sys.argv[8])
 rows = [l.split() for l in open(path) if l.strip()]
 rows = [(float(a), float(b), k, o == "1", w) for a, b, k, o, w in rows]
 w = [r for r in rows if r[2] == "w"]
@@ -219,15 +221,15 @@ def check(cond, msg):
     print(("ok - " if cond else "FAIL: ") + msg)
     cond or bad.append(msg)
 check(all(x[4] == P for x in w if x[3] and x[1] < t_stop), "writes before the failure ran on the old primary")
-check(len([x for x in w if x[3] and x[0] > t_stop]) > 0 and
-      all(x[4] == R1 for x in w if x[3] and x[0] > t_stop), "writes after the failure ran on the promoted replica")
+check(len([x for x in w if x[3] and x[0] > t_stopped]) > 0 and
+      all(x[4] == R1 for x in w if x[3] and x[0] > t_stopped), "writes after the failure ran on the promoted replica")
 first = min((x[1] for x in w if x[3] and x[1] > t_prom), default=None)
 check(first is not None and first - t_prom <= 2.0 * slow + 1.0,
       f"writes resumed {first - t_prom if first else -1:.2f} s after the promotion (two check periods: 2 s)")
 wfail = [x for x in w if not x[3]]
 # only what was in flight when the primary died may fail: one per writer,
 # and a transaction that found a server the crash had just closed
-check(len(wfail) <= 6 and all(x[0] <= t_stop + 0.5 for x in wfail),
+check(len(wfail) <= 6 and all(x[0] <= t_stopped + 0.5 for x in wfail),
       f"only writes in flight at the crash failed: {[(round(x[0] - t_stop, 2), x[4]) for x in wfail]}")
 rfail = [x for x in r if not x[3]]
 check(len(rfail) <= 3, f"reads failed at most once per reader: {[(round(x[0] - t_stop, 2), x[4]) for x in rfail]}")
@@ -250,10 +252,10 @@ as_pg pg_basebackup -h 127.0.0.1 -p "$R1" -U postgres -D "$DIR_main" -R -X strea
 	fail "pg_basebackup from the new primary"
 pg_configure "$DIR_main" "$P"
 as_pg pg_ctl -D "$DIR_main" -l "$T/pg-main.log" -w -t 60 start >/dev/null || fail "the old primary did not start as a standby"
-wait_row "show hosts" ha "$P" 4 replica 30
-wait_row "show hosts" ha "$R2" 4 replica 30
-wait_row "show hosts" ha "$P" 5 healthy 30
-wait_row "show hosts" ha "$R2" 5 healthy 30
+wait_row "show hosts" ha "$P" role replica 30
+wait_row "show hosts" ha "$R2" role replica 30
+wait_row "show hosts" ha "$P" state healthy 30
+wait_row "show hosts" ha "$R2" state healthy 30
 got=$(ports scram_u ha 4)
 case $got in *"$P"*"$R2"* | *"$R2"*"$P"*) ok "the old primary serves reads as a replica ($got)" ;; *) fail "reads after the rejoin: [$got]" ;; esac
 assert_eq "writes stay on the new primary" "$R1" \

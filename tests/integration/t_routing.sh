@@ -233,7 +233,7 @@ assert abs(share - 0.5) <= 0.03, counts
 print(f"ok - round-robin over {total} reads: {counts[r1]} / {counts[r2]}")
 PY
 assert_contains "SHOW REPLICAS counts transactions" "auto|127.0.0.1|$R1|healthy|" "$(adm 'show replicas')"
-tx=$(adm "show replicas" | grep "^auto|127.0.0.1|$R1|" | cut -d'|' -f6)
+tx=$(show_col "show replicas" transactions database=auto host=127.0.0.1 port=$R1)
 [ "$tx" -ge 1000 ] || fail "SHOW REPLICAS transactions for r1 is $tx"
 ok "SHOW REPLICAS transactions moved ($tx)"
 

@@ -340,9 +340,9 @@ assert_contains "hba: no line for TLS nossl_user" 'no pg_hba.conf entry for host
 tconn scram-pw "$VF user=scram_user" "select pg_sleep(1.5)" >/dev/null &
 bg=$!
 sleep 0.7
-tlscol=$(psql -X -At "host=$T port=$PGTIDE_PORT dbname=pgtide user=admin" -F '|' -c "show clients" | awk -F'|' '$2=="scram_user"{print $17}')
+tlscol=$(ADMIN_CONN="host=$T port=$PGTIDE_PORT dbname=pgtide user=admin" show_col "show clients" tls user=scram_user)
 assert_contains "SHOW CLIENTS tls column" "TLSv1.3/" "$tlscol"
-tlscol=$(psql -X -At "host=$T port=$PGTIDE_PORT dbname=pgtide user=admin" -F '|' -c "show servers" | awk -F'|' '$2=="scram_user"{print $17}')
+tlscol=$(ADMIN_CONN="host=$T port=$PGTIDE_PORT dbname=pgtide user=admin" show_col "show servers" tls user=scram_user)
 assert_contains "SHOW SERVERS tls column" "TLSv1.3/" "$tlscol"
 wait $bg
 assert_eq "hba hostssl cert" "postgres" "$(tconn x "$VF user=postgres sslcert=$C/pgcert.crt sslkey=$C/pgcert.key")"

@@ -139,7 +139,12 @@ def cancel_worker(deadline):
                 t.start()
                 try:
                     conn.execute("SELECT pg_sleep(1)")
-                    fail("a cancelled pg_sleep(1) completed")
+                    # Postgres drops a cancel that reaches a backend before
+                    # it has started the query (it is still reading it):
+                    # on a loaded machine a few cancels sent 0.1 s after the
+                    # query are lost that way, with or without a pooler.
+                    # Counted; too many is a failure (see main()).
+                    count("cancels lost")
                 except psycopg.errors.QueryCanceled:
                     count("cancels")
                 t.join()
@@ -232,6 +237,9 @@ def main():
         locks = d.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]
     if it or locks:
         fail(f"{it} sessions idle in transaction, {locks} advisory locks left")
+    lost, cancels = counts.get("cancels lost", 0), counts.get("cancels", 0)
+    if lost > max(2, (lost + cancels) // 200):
+        fail(f"{lost} of {lost + cancels} cancels lost: more than a loaded machine explains (0.5%)")
     if counts.get("tenant transactions", 0) < seconds:
         fail(f"only {counts.get('tenant transactions', 0)} tenant transactions in {seconds} s")
     if failures:

@@ -31,6 +31,31 @@ static struct scram_secret rfc_secret(uint8_t *client_key)
 	return s;
 }
 
+/* Secrets Postgres 15 made itself (CREATE ROLE ... PASSWORD, 2026-11-29):
+ * the same password, salt and iterations give the very same text, which
+ * is what pgtide --scram-secret / --md5 print for userlist.txt. */
+START_TEST(secrets_postgres_made)
+{
+	const char *pg = "SCRAM-SHA-256$4096:4knAkftUZzKGEgrEyxagvQ==$sYTRydIVKvN85tY4Txt+ONwrZjQmpDmA/IXfDcLdHrM=:"
+			 "FaB4khs26TgLK6GXObQ6gUQRsfldCsOR3zREDXURKH0=";
+	struct scram_secret theirs, mine;
+	ck_assert(scram_parse_secret(pg, &theirs));
+	ck_assert(scram_secret_from_password("correct horse battery", theirs.salt, theirs.salt_len, theirs.iterations,
+					     &mine, NULL));
+	char buf[256];
+	ck_assert(scram_format_secret(&mine, buf, sizeof(buf)));
+	ck_assert_str_eq(buf, pg);
+	ck_assert(scram_secret_from_password("correct horse batterY", theirs.salt, theirs.salt_len, theirs.iterations,
+					     &mine, NULL));
+	ck_assert(scram_format_secret(&mine, buf, sizeof(buf)));
+	ck_assert_str_ne(buf, pg);
+	/* password_encryption = md5, role bob, password p'w\1 */
+	char md5[36];
+	md5_password_hash("p'w\\1", "bob", md5);
+	ck_assert_str_eq(md5, "md539e23159b5de36cf7a612ec4669518af");
+}
+END_TEST
+
 START_TEST(rfc7677_client)
 {
 	struct scram_client c;
@@ -371,6 +396,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("scram");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, rfc7677_client);
+	tcase_add_test(tc, secrets_postgres_made);
 	tcase_add_test(tc, rfc7677_server);
 	tcase_add_test(tc, passthrough_keys_log_in);
 	tcase_add_test(tc, wrong_password_fails);
