@@ -90,20 +90,26 @@ except psycopg.Error as e:
     assert e.sqlstate == "53300" and "max_tenant_connections" in str(e), (e.sqlstate, e)
 assert other.execute("SELECT current_setting('app.current_tenant_id')").fetchone()[0] == "other"
 held[0].close()
-other.execute("SET app.current_tenant_id = 'lim'")  # room again
+import time
+for _ in range(100):  # room again once pgtide has seen the close
+    try:
+        other.execute("SET app.current_tenant_id = 'lim'")
+        break
+    except psycopg.errors.TooManyConnections:
+        time.sleep(0.1)
 assert other.execute("SELECT current_setting('app.current_tenant_id')").fetchone()[0] == "lim"
 print("ok - max_tenant_connections: the 4th login and a SET into a full tenant get 53300 naming the setting")
 PY
 n=$(show_col "show tenants" refused_connections tenant=lim)
-assert_eq "SHOW TENANTS counts the refusals" "2" "$n"
+[ "${n:-0}" -ge 2 ] && ok "SHOW TENANTS counts the refusals ($n)" || fail "refused_connections [$n]"
 
 adm "set max_tenant_connections = 0" >/dev/null
 
 # max_tenant_servers = 2: five clients of one tenant, two servers at once;
 # another tenant is served at once although the pool has only 5
-"$PYTHON" - "$PGTIDE_PORT" "$PORT_main" <<'PY' || fail "max_tenant_servers"
+"$PYTHON" - "$PGTIDE_PORT" "$PORT_main" "$VG_SLOW" <<'PY' || fail "max_tenant_servers"
 import sys, time, threading, psycopg
-port, pg = int(sys.argv[1]), int(sys.argv[2])
+port, pg, slow = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ci = lambda t: f"host=127.0.0.1 port={port} user=postgres dbname=app options='-c app.current_tenant_id={t}'"
 def sleeper():
     with psycopg.connect(ci("big"), autocommit=True) as c:
@@ -111,17 +117,22 @@ def sleeper():
 ts = [threading.Thread(target=sleeper) for _ in range(5)]
 t0 = time.monotonic()
 for t in ts: t.start()
-time.sleep(0.4)
+# the most of tenant big's queries running at once, sampled throughout
+running, small = 0, None
 with psycopg.connect(f"host=127.0.0.1 port={pg} user=postgres dbname=postgres", autocommit=True) as d:
-    running = d.execute("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'").fetchone()[0]
-with psycopg.connect(ci("small"), autocommit=True) as c:
-    t1 = time.monotonic()
-    c.execute("SELECT 1")
-    small = time.monotonic() - t1
+    while any(t.is_alive() for t in ts):
+        n = d.execute("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'").fetchone()[0]
+        running = max(running, n)
+        if n == 2 and small is None:
+            with psycopg.connect(ci("small"), autocommit=True) as c:
+                t1 = time.monotonic()
+                c.execute("SELECT 1")
+                small = time.monotonic() - t1
+        time.sleep(0.05)
 for t in ts: t.join()
 total = time.monotonic() - t0
 assert running == 2, f"{running} servers ran tenant big's queries at once"
-assert small < 0.5, f"another tenant waited {small:.2f} s"
+assert small is not None and small < 0.5 * slow, f"another tenant waited {small} s"
 assert total >= 2.5, f"five 1 s queries two at a time took only {total:.2f} s"
 print(f"ok - max_tenant_servers = 2: 2 of the tenant's 5 queries ran at once ({total:.1f} s in all); another tenant waited {small*1000:.0f} ms")
 PY
@@ -132,9 +143,9 @@ n=$(show_col "show tenants" held_by_servers tenant=big)
 # query_wait_timeout fails with 57014 naming the setting
 adm "set tenant_xact_rate = 4" >/dev/null
 adm "set query_wait_timeout = 2" >/dev/null
-"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "tenant_xact_rate"
+"$PYTHON" - "$PGTIDE_PORT" "$VG_SLOW" <<'PY' || fail "tenant_xact_rate"
 import sys, time, threading, psycopg
-port = int(sys.argv[1])
+port, slow = int(sys.argv[1]), int(sys.argv[2])
 ci = f"host=127.0.0.1 port={port} user=postgres dbname=app options='-c app.current_tenant_id=fast'"
 with psycopg.connect(ci, autocommit=True) as c:
     t0 = time.monotonic()
@@ -142,7 +153,7 @@ with psycopg.connect(ci, autocommit=True) as c:
         c.execute("SELECT 1")
     took = time.monotonic() - t0
 # a bucket of 4, then 4 per second: 8 more take about 2 s
-assert 1.5 <= took <= 4.5, f"12 transactions at 4 per second took {took:.2f} s"
+assert 1.5 <= took <= 4.5 * slow, f"12 transactions at 4 per second took {took:.2f} s"
 print(f"ok - tenant_xact_rate = 4: 12 transactions took {took:.1f} s (burst 4, then 4 per second)")
 errors = []
 def one():
@@ -170,9 +181,10 @@ write_config "$T/w.ini" main "default_pool_size = 2" "max_client_conn = 400" "lo
 	"log_disconnections = 0"
 pgtide_start "$T/w.ini"
 ratio() { # ratio SECONDS: transactions of tenant a / tenant b, 20 clients each
-	"$PYTHON" - "$PGTIDE_PORT" "$1" <<'PY'
+	# (transactions of 5 ms, 50 ms under valgrind: the pool, not pgtide, must be the bottleneck)
+	"$PYTHON" - "$PGTIDE_PORT" "$1" "$VG_SLOW" <<'PY'
 import asyncio, sys, time, psycopg
-port, secs = int(sys.argv[1]), float(sys.argv[2])
+port, secs, slow = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 count = {"a": 0, "b": 0}
 async def run(t, deadline):
     c = await psycopg.AsyncConnection.connect(
@@ -181,7 +193,7 @@ async def run(t, deadline):
         await c.execute("SELECT 1")
         await asyncio.sleep(max(0, deadline - secs - time.monotonic()))
         while time.monotonic() < deadline:
-            await c.execute("SELECT pg_sleep(0.005)")
+            await c.execute(f"SELECT pg_sleep({0.005 * slow})")
             count[t] += 1
 async def main():
     deadline = time.monotonic() + 1 + secs
