@@ -41,7 +41,7 @@ static void setup_with(const char *extra)
 		g.base = event_base_new();
 	tenant_module_init();
 	memset(&db, 0, sizeof(db));
-	db.cfg = config_find_db(g.cfg, "app");
+	db.cfg = (struct db_config *)config_find_db(g.cfg, "app");
 	memset(&pool, 0, sizeof(pool));
 	pool.db = &db;
 	sched_pool_init(&pool);
