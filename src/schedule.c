@@ -43,6 +43,9 @@ struct sched_slot {
 	int n_waiting;
 	int n_servers;           /* servers its clients hold in this pool */
 	int turns;               /* left in its current turn in the ring */
+	char held;               /* a limit held its waiters since they began to
+				  * wait: 'r' rate, 's' servers (for the message
+				  * of a waiter that times out once back in the ring) */
 };
 
 static void (*kick_fn)(struct pool *p);
@@ -198,8 +201,10 @@ static void place(struct pool *p, struct sched_slot *sl, usec_t now)
 		} else if (want == SP_HELD) {
 			list_add_tail(&p->sched.held, &sl->link);
 			sl->t->held_by_rate++;
+			sl->held = 'r';
 		} else if (sl->n_waiting > 0) {
 			sl->t->held_by_servers++; /* at max_tenant_servers */
+			sl->held = 's';
 		}
 		sl->where = want;
 	}
@@ -211,6 +216,8 @@ static void place(struct pool *p, struct sched_slot *sl, usec_t now)
 	}
 	if (sl->where != SP_RING)
 		p->sched.blocked += sl->n_waiting;
+	if (sl->n_waiting == 0)
+		sl->held = 0;
 	if (sl->n_waiting == 0 && sl->n_servers == 0) {
 		htab_remove(&p->sched.slots, &sl->hn);
 		tenant_unref(sl->t);
@@ -363,9 +370,12 @@ const char *sched_wait_reason(const struct client *c, char *buf, size_t len)
 {
 	const struct sched_slot *sl = c->sched_wait;
 	buf[0] = '\0';
-	if (!sl || !sl->t || sl->where == SP_RING)
+	if (!sl || !sl->t)
 		return buf;
-	if (sl->where == SP_HELD)
+	char kind = sl->where == SP_HELD ? 'r' : sl->where == SP_NONE ? 's' : sl->held;
+	if (!kind)
+		return buf;
+	if (kind == 'r')
 		snprintf(buf, len, "tenant \"%.64s\" is over tenant_xact_rate (%d transactions per second)", sl->t->id,
 			 S()->tenant_xact_rate);
 	else
