@@ -34,6 +34,7 @@
 #include "pool.h"
 #include "prepare.h"
 #include "listen.h"
+#include "peer.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
@@ -221,7 +222,7 @@ static void show_help(struct client *c)
 	pkt_put_byte(&pb, 'D');
 	pkt_put_cstr(&pb, "\n\tSHOW HELP|VERSION|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS\n"
 			  "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS|MEM|STATE\n"
-			  "\tSHOW TENANTS|REPLICAS|HOSTS\n"
+			  "\tSHOW TENANTS|REPLICAS|HOSTS|PEERS\n"
 			  "\tSET key = arg\n\tRELOAD\n\tPAUSE [<db>]\n\tRESUME [<db>]\n\tSUSPEND\n"
 			  "\tDISABLE <db>\n\tENABLE <db>\n\tRECONNECT [<db>]\n\tKILL <db>\n\tKILL_CLIENT <id>\n"
 			  "\tWAIT_CLOSE [<db>]\n\tSHUTDOWN\n");
@@ -261,10 +262,10 @@ static void show_databases(struct client *c)
 	static const char *const names[] = { "name", "host", "port", "database", "force_user", "pool_size",
 					     "min_pool_size", "reserve_pool", "pool_mode", "max_connections",
 					     "current_connections", "paused", "disabled",
-					     /* pgtide */ "replicas", "read_routing", "tenant_required" };
-	static const uint32_t types[] = { T, T, I, T, T, I, I, I, T, I, I, I, I, T, T, I };
+					     /* pgtide */ "replicas", "read_routing", "tenant_required", "read_your_writes" };
+	static const uint32_t types[] = { T, T, I, T, T, I, I, I, T, I, I, I, I, T, T, I, T };
 	struct result r;
-	result_begin(&r, 16, names, types);
+	result_begin(&r, 17, names, types);
 	size_t it;
 	struct hnode *n;
 	for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
@@ -304,6 +305,7 @@ static void show_databases(struct client *c)
 		strbuf_free(&rs);
 		cell(&r, read_routing_name(db_read_routing(g.cfg, dc)));
 		cell_int(&r, db_tenant_required(g.cfg, dc));
+		cell(&r, read_your_writes_name(db_read_your_writes(g.cfg, dc)));
 		row_end(&r);
 	}
 	/* the console itself, as PgBouncer lists it */
@@ -323,6 +325,7 @@ static void show_databases(struct client *c)
 	cell(&r, "");
 	cell(&r, "off");
 	cell_int(&r, 0);
+	cell(&r, "off");
 	row_end(&r);
 	result_end(c, &r, "SHOW");
 }
@@ -693,10 +696,12 @@ static void show_tenants(struct client *c)
 	static const char *const names[] = { "tenant", "clients", "transactions", "queries", "avg_transaction_time",
 					     /* sharing pools (schedule.c) */
 					     "waiting", "servers", "wait_time", "max_wait", "weight",
-					     "refused_connections", "held_by_servers", "held_by_rate" };
-	static const uint32_t types[] = { T, I, N, N, N, I, I, N, N, I, N, N, N };
+					     "refused_connections", "held_by_servers", "held_by_rate",
+					     /* read_your_writes (ryw.c) */
+					     "ryw_replica_reads", "ryw_waited_reads", "ryw_wait_time", "ryw_primary_reads" };
+	static const uint32_t types[] = { T, I, N, N, N, I, I, N, N, I, N, N, N, N, N, N, N };
 	struct result r;
-	result_begin(&r, 13, names, types);
+	result_begin(&r, 17, names, types);
 	size_t it = 0;
 	for (struct tenant *t = tenant_next(NULL, &it); t; t = tenant_next(t, &it)) {
 		cell(&r, t->id);
@@ -712,6 +717,10 @@ static void show_tenants(struct client *c)
 		cell_u64(&r, t->refused_connections);
 		cell_u64(&r, t->held_by_servers);
 		cell_u64(&r, t->held_by_rate);
+		cell_u64(&r, t->ryw_replica);
+		cell_u64(&r, t->ryw_waited);
+		cell_u64(&r, t->ryw_wait_time);
+		cell_u64(&r, t->ryw_primary);
 		row_end(&r);
 	}
 	result_end(c, &r, "SHOW");
@@ -721,16 +730,16 @@ static void show_tenants(struct client *c)
 static void show_hosts_rows(struct client *c, bool replicas_only)
 {
 	static const char *const rnames[] = { "database", "host", "port", "state", "lag_bytes", "transactions",
-					      "last_check", "reason" };
-	static const uint32_t rtypes[] = { T, T, I, T, N, N, T, T };
+					      "last_check", "reason", "ryw_reads" };
+	static const uint32_t rtypes[] = { T, T, I, T, N, N, T, T, N };
 	static const char *const hnames[] = { "database", "host", "port", "role", "state", "lag_bytes",
-					      "transactions", "last_check", "failures", "reason" };
-	static const uint32_t htypes[] = { T, T, I, T, T, N, N, T, N, T };
+					      "transactions", "last_check", "failures", "reason", "ryw_reads" };
+	static const uint32_t htypes[] = { T, T, I, T, T, N, N, T, N, T, N };
 	struct result r;
 	if (replicas_only)
-		result_begin(&r, 8, rnames, rtypes);
+		result_begin(&r, 9, rnames, rtypes);
 	else
-		result_begin(&r, 10, hnames, htypes);
+		result_begin(&r, 11, hnames, htypes);
 	struct route_host_info info;
 	for (int i = 0; route_host_info(i, replicas_only, &info); i++) {
 		char t[40];
@@ -750,6 +759,7 @@ static void show_hosts_rows(struct client *c, bool replicas_only)
 		if (!replicas_only)
 			cell_u64(&r, info.check_failures);
 		cellf(&r, "%s", info.reason);
+		cell_u64(&r, info.ryw_reads);
 		row_end(&r);
 	}
 	result_end(c, &r, "SHOW");
@@ -763,6 +773,29 @@ static void show_replicas(struct client *c)
 static void show_hosts(struct client *c)
 {
 	show_hosts_rows(c, false);
+}
+
+/* SHOW PEERS: the [peers] section, this process marked, cancels forwarded. */
+static void show_peers(struct client *c)
+{
+	static const char *const names[] = { "peer_id", "host", "port", "self", "cancels_forwarded", "cancels_failed",
+					     "cancels_received", "last_error" };
+	static const uint32_t types[] = { I, T, I, T, N, N, N, T };
+	struct result r;
+	result_begin(&r, 8, names, types);
+	struct peer_info pi;
+	for (int i = 0; peer_info(i, &pi); i++) {
+		cell_int(&r, pi.id);
+		cellf(&r, "%s", pi.host);
+		cell_int(&r, pi.port);
+		cell(&r, pi.self ? "yes" : "no");
+		cell_u64(&r, pi.forwarded);
+		cell_u64(&r, pi.failed);
+		cell_u64(&r, pi.received);
+		cellf(&r, "%s", pi.last_error);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
 }
 
 /* ---- commands ---- */
@@ -915,7 +948,7 @@ static void admin_command(struct client *c, const char *q)
 			{ "DATABASES", show_databases }, { "POOLS", show_pools }, { "CLIENTS", show_clients },
 			{ "SERVERS", show_servers }, { "USERS", show_users }, { "LISTS", show_lists },
 			{ "MEM", show_mem }, { "STATE", show_state }, { "TENANTS", show_tenants },
-			{ "REPLICAS", show_replicas }, { "HOSTS", show_hosts },
+			{ "REPLICAS", show_replicas }, { "HOSTS", show_hosts }, { "PEERS", show_peers },
 		};
 		for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++)
 			if (strcmp(w2, shows[i].name) == 0) {

@@ -34,7 +34,9 @@
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
+#include "peer.h"
 #include "route.h"
+#include "ryw.h"
 #include "server.h"
 #include "session.h"
 #include "sqlclass.h"
@@ -49,8 +51,15 @@ static bool id_eq(const struct hnode *n, const void *key)
 	return container_of(n, struct client, id_hn)->id == *(const uint32_t *)key;
 }
 
+/* A read that waited for a replica to catch up (ryw.c) looks again. */
+static void ryw_resume(struct client *c)
+{
+	sbuf_continue(&c->sb);
+}
+
 void client_module_init(void)
 {
+	ryw_init(ryw_resume);
 	list_init(&g.login_clients);
 	list_init(&g.admin_clients);
 	list_init(&g.cancel_clients);
@@ -188,6 +197,7 @@ static void client_finish_close(struct client *c, const char *reason)
 	client_detach_server(c, reason ? reason : "client disconnected during a transaction");
 	if (c->state == CL_WAITING)
 		pool_stop_waiting(c);
+	ryw_forget(c);
 	list_del(&c->node);
 	if (c->id)
 		htab_remove(&g.clients_by_id, &c->id_hn);
@@ -725,7 +735,7 @@ static void send_welcome(struct client *c)
 			value = set->v[idx]->s;
 		pkt_param_status(&pb, name, value);
 	}
-	pkt_backend_key(&pb, c->id, c->cancel_key);
+	pkt_backend_key(&pb, peer_cancel_pid(c->id), c->cancel_key);
 	pkt_rfq(&pb, 'I');
 	if (pb.failed || !sbuf_queue_heap(&c->sb, pb.buf, pb.len)) {
 		if (!pb.failed)
@@ -959,9 +969,12 @@ static void negotiate_protocol(struct client *c, const struct startup_packet *sp
 
 static void handle_cancel(struct client *c, const struct startup_packet *sp)
 {
-	struct client *target = client_by_id(sp->cancel_pid);
+	uint32_t id;
+	if (peer_route_cancel(sp->cancel_pid, sp->cancel_key, &id))
+		return; /* another peer's client: forwarded there (peer.c) */
+	struct client *target = client_by_id(id);
 	if (!target || target->cancel_key != sp->cancel_key || target == c) {
-		log_debug("cancel request for unknown client %u ignored", sp->cancel_pid);
+		log_debug("cancel request for unknown client %u ignored", id);
 		return;
 	}
 	if (target->server && target->server->state == SV_ACTIVE) {
@@ -1569,9 +1582,13 @@ static struct step get_server(struct client *c, struct request *rq)
 		return stop(SB_CLOSED);
 	}
 	c->served = true;
-	bool replica;
+	bool replica, hold;
 	const char *rerr;
-	struct pool *tp = route_pick(c, m, rq->text, rq->tlen, &replica, &rerr);
+	struct pool *tp = route_pick(c, m, rq->text, rq->tlen, &replica, &hold, &rerr);
+	if (hold) {
+		ryw_hold(c); /* a replica catches up, or its time is up: resumed */
+		return stop(SB_STOP);
+	}
 	if (!tp) {
 		char msg[256];
 		if (c->replay_consume_begin) {
@@ -1876,6 +1893,7 @@ void client_accept(struct listener *l, int fd, const struct sockaddr *sa, sockle
 	}
 	(void)salen;
 	sbuf_init(&c->sb, fd, &client_ops);
+	list_init(&c->ryw_node);
 	c->sb.raw = true;
 	c->sb.max_msg = (uint32_t)S()->max_packet_size;
 	c->admin_listener = l->admin_only;
@@ -1897,8 +1915,10 @@ void client_accept(struct listener *l, int fd, const struct sockaddr *sa, sockle
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
+	/* in a peer group an id must fit the cancel key's client bits */
+	uint32_t mask = peer_enabled() ? PEER_CLIENT_MASK : UINT32_MAX;
 	do {
-		c->id = ++g.next_client_id;
+		c->id = ++g.next_client_id & mask;
 	} while (c->id == 0 || client_by_id(c->id));
 	uint32_t key = 0;
 	if (RAND_bytes((unsigned char *)&key, sizeof(key)) != 1)

@@ -56,6 +56,9 @@ static const struct cfg_enum routings[] = {
 static const struct cfg_enum fallbacks[] = {
 	{ "primary", RF_PRIMARY }, { "error", RF_ERROR }, { NULL, 0 },
 };
+static const struct cfg_enum ryw_modes[] = {
+	{ "off", RYW_OFF }, { "client", RYW_CLIENT }, { "tenant", RYW_TENANT }, { NULL, 0 },
+};
 static const struct cfg_enum switch_resets[] = {
 	{ "off", 0 }, { "bound", 1 }, { "always", 2 }, { NULL, 0 },
 };
@@ -80,6 +83,7 @@ static const struct cfg_key keys[] = {
 	{ "unix_socket_group", T_STR, OFF(unix_socket_group), "", 0, NULL, 0, 0 },
 	{ "listen_backlog", T_INT, OFF(listen_backlog), "128", 0, NULL, 1, 65535 },
 	{ "so_reuseport", T_BOOL, OFF(so_reuseport), "0", 0, NULL, 0, 0 },
+	{ "peer_id", T_INT, OFF(peer_id), "0", 0, NULL, 0, PEER_ID_MAX },
 	{ "admin_listen_port", T_INT, OFF(admin_listen_port), "0", 0, NULL, 0, 65535 },
 	{ "metrics_port", T_INT, OFF(metrics_port), "0", 0, NULL, 0, 65535 },
 	{ "metrics_listen_addr", T_STR, OFF(metrics_listen_addr), "", 0, NULL, 0, 0 },
@@ -182,6 +186,8 @@ static const struct cfg_key keys[] = {
 	{ "replica_fallback", T_ENUM, OFF(replica_fallback), "primary", R, fallbacks, 0, 0 },
 	{ "replica_check_user", T_STR, OFF(replica_check_user), "", R, NULL, 0, 0 },
 	{ "replica_check_password", T_STR, OFF(replica_check_password), "", R, NULL, 0, 0 },
+	{ "read_your_writes", T_ENUM, OFF(read_your_writes), "off", R, ryw_modes, 0, 0 },
+	{ "read_your_writes_timeout", T_TIME, OFF(read_your_writes_timeout), "50ms", R, NULL, 0, 0 },
 
 	/* PgBouncer settings accepted so its files load unchanged; no effect here */
 	{ "dns_max_ttl", T_NONE, NOOFF, "15", CF_COMPAT, NULL, 0, 0 },
@@ -827,6 +833,13 @@ static bool db_kv(void *arg, const char *k, const char *v, char *err, size_t err
 		}
 		return true;
 	}
+	if (strcmp(k, "read_your_writes") == 0) {
+		if (!parse_enum(ryw_modes, v, &db->read_your_writes)) {
+			snprintf(err, errlen, "invalid read_your_writes \"%s\": expected off, client or tenant", v);
+			return false;
+		}
+		return true;
+	}
 	if (strcmp(k, "tenant_required") == 0) {
 		bool b;
 		if (!parse_bool(v, &b)) {
@@ -923,7 +936,7 @@ static char *unquote_name(const char *n)
 
 /* ---------- the ini reader and handler ---------- */
 
-enum section { SEC_NONE, SEC_MAIN, SEC_DATABASES, SEC_USERS, SEC_TENANTS, SEC_UNKNOWN };
+enum section { SEC_NONE, SEC_MAIN, SEC_DATABASES, SEC_USERS, SEC_TENANTS, SEC_PEERS, SEC_UNKNOWN };
 
 struct ini_ctx {
 	struct config *c;
@@ -954,6 +967,8 @@ static enum section section_of(const char *name)
 		return SEC_USERS;
 	if (strcasecmp(name, "tenants") == 0)
 		return SEC_TENANTS;
+	if (strcasecmp(name, "peers") == 0)
+		return SEC_PEERS;
 	return SEC_UNKNOWN;
 }
 
@@ -1014,7 +1029,7 @@ static void handle_database(struct ini_ctx *x, const char *name, const char *val
 	db->name = dbname;
 	db->primary.port = 5432;
 	db->pool_size = db->min_pool_size = db->reserve_pool = db->max_db_connections = -1;
-	db->pool_mode = db->read_routing = db->tenant_required = -1;
+	db->pool_mode = db->read_routing = db->read_your_writes = db->tenant_required = -1;
 	db->max_bound_servers = MAX_BOUND_INHERIT;
 	db->max_tenant_servers = -1;
 	db->file = x->file;
@@ -1117,6 +1132,59 @@ static void handle_tenant(struct ini_ctx *x, const char *name, const char *value
 	c->tenants[c->n_tenants++] = t;
 }
 
+static bool peer_kv(void *arg, const char *k, const char *v, char *err, size_t errlen)
+{
+	struct peer_config *p = arg;
+	if (strcmp(k, "host") == 0) {
+		free(p->host);
+		p->host = xstrdup(v);
+		return true;
+	}
+	if (strcmp(k, "port") == 0)
+		return set_int_field(&p->port, k, v, 1, 65535, err, errlen);
+	snprintf(err, errlen, "unknown peer setting \"%s\" (known: host, port)", k);
+	return false;
+}
+
+/* [peers] ID = host=H port=P (PgBouncer's shape) */
+static void handle_peer(struct ini_ctx *x, const char *name, const char *value)
+{
+	struct config *c = x->c;
+	char *end;
+	long id = strtol(name, &end, 10);
+	if (end == name || *end || id < 1 || id > PEER_ID_MAX) {
+		diag(x->d, true, x->file, x->line, "invalid peer id \"%s\": expected 1..%d", name, PEER_ID_MAX);
+		return;
+	}
+	struct peer_config p = { (int)id, NULL, 6432 };
+	char err[512];
+	if (!connstr_each(value, err, sizeof(err), peer_kv, &p) || !p.host || !*p.host) {
+		diag(x->d, true, x->file, x->line, "peer %ld: %s", id, p.host && *p.host ? err : "host= is required");
+		free(p.host);
+		return;
+	}
+	for (int i = 0; i < c->n_peers; i++) {
+		if (c->peers[i].id == p.id) {
+			free(c->peers[i].host);
+			c->peers[i] = p;
+			return;
+		}
+	}
+	c->peers = xrealloc(c->peers, sizeof(*c->peers) * (size_t)(c->n_peers + 1));
+	c->peers[c->n_peers++] = p;
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+	return ((const struct peer_config *)a)->id - ((const struct peer_config *)b)->id;
+}
+
+const struct peer_config *config_find_peer(const struct config *c, int id)
+{
+	struct peer_config key = { id, NULL, 0 };
+	return c->n_peers ? bsearch(&key, c->peers, (size_t)c->n_peers, sizeof(key), peer_cmp) : NULL;
+}
+
 static int tenant_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct tenant_config *)a)->id, ((const struct tenant_config *)b)->id);
@@ -1149,6 +1217,9 @@ static void handle_pair(struct ini_ctx *x, const char *name, const char *value)
 		break;
 	case SEC_TENANTS:
 		handle_tenant(x, name, value);
+		break;
+	case SEC_PEERS:
+		handle_peer(x, name, value);
 		break;
 	case SEC_NONE:
 		diag(x->d, true, x->file, x->line, "setting \"%s\" outside of any section", name);
@@ -1457,6 +1528,8 @@ struct config *config_load(const char *path, struct cfg_diag *d)
 	parse_file(c, d, path, NULL, 0, 0, SEC_NONE);
 	if (c->n_tenants > 1)
 		qsort(c->tenants, (size_t)c->n_tenants, sizeof(*c->tenants), tenant_cmp); /* for bsearch */
+	if (c->n_peers > 1)
+		qsort(c->peers, (size_t)c->n_peers, sizeof(*c->peers), peer_cmp);
 	if (d->errors == errors_before)
 		validate(c, d);
 	if (d->errors > errors_before) {
@@ -1482,6 +1555,9 @@ void config_free(struct config *c)
 	for (int i = 0; i < c->n_tenants; i++)
 		free(c->tenants[i].id);
 	free(c->tenants);
+	for (int i = 0; i < c->n_peers; i++)
+		free(c->peers[i].host);
+	free(c->peers);
 	for (int i = 0; i < c->n_files; i++)
 		free(c->files[i]);
 	free(c->files);
@@ -1560,6 +1636,12 @@ struct config *config_dup(const struct config *src)
 	for (int i = 0; i < src->n_tenants; i++) {
 		c->tenants[i].id = xstrdup(src->tenants[i].id);
 		c->tenants[i].weight = src->tenants[i].weight;
+	}
+	c->n_peers = src->n_peers;
+	c->peers = src->n_peers ? xcalloc((size_t)src->n_peers, sizeof(*c->peers)) : NULL;
+	for (int i = 0; i < src->n_peers; i++) {
+		c->peers[i] = src->peers[i];
+		c->peers[i].host = xstrdup(src->peers[i].host);
 	}
 	c->n_users = src->n_users;
 	c->users = xcalloc((size_t)(src->n_users ? src->n_users : 1), sizeof(*c->users));
@@ -1658,6 +1740,16 @@ int db_pool_mode(const struct config *c, const struct db_config *db, const struc
 int db_read_routing(const struct config *c, const struct db_config *db)
 {
 	return db && db->read_routing >= 0 ? db->read_routing : c->s.read_routing;
+}
+
+int db_read_your_writes(const struct config *c, const struct db_config *db)
+{
+	return db && db->read_your_writes >= 0 ? db->read_your_writes : c->s.read_your_writes;
+}
+
+const char *read_your_writes_name(int v)
+{
+	return v == RYW_CLIENT ? "client" : v == RYW_TENANT ? "tenant" : "off";
 }
 
 bool db_tenant_required(const struct config *c, const struct db_config *db)

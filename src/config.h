@@ -22,6 +22,7 @@ enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
 enum auth_type { AUTH_TRUST, AUTH_ANY, AUTH_PLAIN, AUTH_MD5, AUTH_SCRAM, AUTH_HBA, AUTH_CERT };
 enum read_routing { RR_OFF, RR_EXPLICIT, RR_AUTO };
 enum replica_fallback { RF_PRIMARY, RF_ERROR };
+enum read_your_writes { RYW_OFF, RYW_CLIENT, RYW_TENANT };
 enum tls_mode { TLS_DISABLE, TLS_ALLOW, TLS_PREFER, TLS_REQUIRE, TLS_VERIFY_CA, TLS_VERIFY_FULL };
 
 struct settings {
@@ -133,6 +134,9 @@ struct settings {
 	usec_t replica_check_period;
 	int64_t replica_max_lag;
 	int replica_fallback;
+	int peer_id;
+	int read_your_writes;
+	usec_t read_your_writes_timeout;
 };
 
 struct host_port {
@@ -160,6 +164,7 @@ struct db_config {
 	int max_db_connections;
 	int pool_mode;
 	int read_routing;
+	int read_your_writes;
 	int tenant_required;
 	int max_bound_servers;      /* MAX_BOUND_INHERIT: the global setting */
 	int max_tenant_servers;     /* -1: the global setting */
@@ -191,8 +196,18 @@ struct tenant_config {
 	int weight;               /* turns per round when pools are busy (1..1000) */
 };
 
+/* A [peers] line: another pgtide process of the same service. */
+struct peer_config {
+	int id;                   /* 1..PEER_ID_MAX */
+	char *host;               /* name, address, or a unix socket directory */
+	int port;
+};
+#define PEER_ID_MAX 2047
+
 struct config {
 	struct settings s;
+	struct peer_config *peers; /* sorted by id */
+	int n_peers;
 	struct tenant_config *tenants; /* sorted by id */
 	int n_tenants;
 	struct db_config **dbs;
@@ -276,6 +291,9 @@ bool tenant_setting_valid(const char *name);
 int db_pool_size(const struct config *c, const struct db_config *db);
 int db_pool_mode(const struct config *c, const struct db_config *db, const struct user_config *u);
 int db_read_routing(const struct config *c, const struct db_config *db);
+int db_read_your_writes(const struct config *c, const struct db_config *db);
+const struct peer_config *config_find_peer(const struct config *c, int id);
+const char *read_your_writes_name(int v);
 bool db_tenant_required(const struct config *c, const struct db_config *db);
 
 const struct db_config *config_find_db(const struct config *c, const char *name);

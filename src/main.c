@@ -36,6 +36,7 @@
 #include "pgtide.h"
 #include "pool.h"
 #include "prepare.h"
+#include "peer.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
@@ -726,6 +727,7 @@ int main(int argc, char **argv)
 
 	janitor_stop();
 	route_stop();
+	peer_shutdown();
 	metrics_stop();
 	listeners_close();
 	final_cleanup();

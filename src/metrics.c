@@ -17,8 +17,10 @@
 
 #include "log.h"
 #include "pgtide.h"
+#include "peer.h"
 #include "pool.h"
 #include "route.h"
+#include "ryw.h"
 #include "server.h"
 #include "stats.h"
 #include "tenant.h"
@@ -97,16 +99,21 @@ static void render_tenants(struct strbuf *sb)
 		{ "pgtide_tenant_refused_connections_total", "counter", "Logins and SETs refused by max_tenant_connections." },
 		{ "pgtide_tenant_held_total", "counter",
 		  "Waits a limit made: limit=\"servers\" (max_tenant_servers), limit=\"rate\" (tenant_xact_rate)." },
+		{ "pgtide_tenant_ryw_reads_total", "counter",
+		  "Reads of the tenant under read_your_writes, by outcome (replica, waited, primary)." },
 	};
 	for (size_t k = 0; k < sizeof(tm) / sizeof(tm[0]); k++) {
 		help(sb, tm[k].name, tm[k].type, tm[k].help);
 		for (int i = 0; i < have; i++) {
 			const struct tenant *t = top[i];
-			for (int lim = 0; lim < (k == 9 ? 2 : 1); lim++) {
+			static const char *const outcome[] = { "replica", "waited", "primary" };
+			for (int lim = 0; lim < (k == 9 ? 2 : k == 10 ? 3 : 1); lim++) {
 				strbuf_printf(sb, "%s{tenant=", tm[k].name);
 				label(sb, t->id);
 				if (k == 9)
 					strbuf_puts(sb, lim ? ",limit=\"rate\"" : ",limit=\"servers\"");
+				if (k == 10)
+					strbuf_printf(sb, ",outcome=\"%s\"", outcome[lim]);
 				strbuf_puts(sb, "} ");
 				switch (k) {
 				case 0: strbuf_printf(sb, "%llu\n", (unsigned long long)t->xacts); break;
@@ -118,6 +125,11 @@ static void render_tenants(struct strbuf *sb)
 				case 6: strbuf_printf(sb, "%.6f\n", (double)t->wait_time / USEC); break;
 				case 7: strbuf_printf(sb, "%.6f\n", (double)t->max_wait / USEC); break;
 				case 8: strbuf_printf(sb, "%llu\n", (unsigned long long)t->refused_connections); break;
+				case 10:
+					strbuf_printf(sb, "%llu\n", (unsigned long long)(lim == 0   ? t->ryw_replica
+											  : lim == 1 ? t->ryw_waited
+												     : t->ryw_primary));
+					break;
 				default:
 					strbuf_printf(sb, "%llu\n",
 						      (unsigned long long)(lim ? t->held_by_rate : t->held_by_servers));
@@ -127,6 +139,63 @@ static void render_tenants(struct strbuf *sb)
 		}
 	}
 	free(top);
+}
+
+/* read_your_writes, per database that has replicas */
+static void render_ryw(struct strbuf *sb)
+{
+	static const struct { const char *name, *type, *help; } rm[] = {
+		{ "pgtide_ryw_reads_total", "counter",
+		  "Reads under read_your_writes: outcome=\"replica\" (one had caught up), \"waited\" (after waiting "
+		  "for one), \"primary\" (none caught up within read_your_writes_timeout)." },
+		{ "pgtide_ryw_wait_seconds_total", "counter", "Time reads waited for a replica to catch up." },
+		{ "pgtide_ryw_commits_total", "counter", "Commit positions learned from the primary." },
+		{ "pgtide_ryw_tenant_positions", "gauge", "Tenants whose last commit some replica may not have replayed." },
+	};
+	for (size_t k = 0; k < sizeof(rm) / sizeof(rm[0]); k++) {
+		help(sb, rm[k].name, rm[k].type, rm[k].help);
+		size_t it;
+		struct hnode *n;
+		for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+			struct database *db = container_of(n, struct database, hn);
+			if (!db->route)
+				continue;
+			struct ryw_stats st;
+			ryw_db_stats(db, &st);
+			if (k == 0) {
+				static const char *const outcome[] = { "replica", "waited", "primary" };
+				const uint64_t v[] = { st.reads_replica, st.reads_waited, st.reads_primary };
+				for (int o = 0; o < 3; o++) {
+					strbuf_printf(sb, "%s{database=", rm[k].name);
+					label(sb, db->name);
+					strbuf_printf(sb, ",outcome=\"%s\"} %llu\n", outcome[o], (unsigned long long)v[o]);
+				}
+				continue;
+			}
+			strbuf_printf(sb, "%s{database=", rm[k].name);
+			label(sb, db->name);
+			if (k == 1)
+				strbuf_printf(sb, "} %.6f\n", (double)st.wait_usec / USEC);
+			else
+				strbuf_printf(sb, "} %llu\n", (unsigned long long)(k == 2 ? st.commits : st.positions));
+		}
+	}
+}
+
+/* [peers]: cancels forwarded to each, and those it could not take */
+static void render_peers(struct strbuf *sb)
+{
+	static const struct { const char *name, *help; } pm[] = {
+		{ "pgtide_peer_cancels_forwarded_total", "Cancel requests forwarded to the peer that owns the client." },
+		{ "pgtide_peer_cancel_failures_total", "Cancel requests that could not be forwarded to the peer." },
+	};
+	for (size_t k = 0; k < sizeof(pm) / sizeof(pm[0]); k++) {
+		help(sb, pm[k].name, "counter", pm[k].help);
+		struct peer_info pi;
+		for (int i = 0; peer_info(i, &pi); i++)
+			strbuf_printf(sb, "%s{peer=\"%d\"} %llu\n", pm[k].name, pi.id,
+				      (unsigned long long)(k ? pi.failed : pi.forwarded));
+	}
 }
 
 char *metrics_render(void)
@@ -243,6 +312,8 @@ char *metrics_render(void)
 		{ "pgtide_replica_up", "gauge", "1 when the replica is in the rotation (healthy).", true },
 		{ "pgtide_replica_lag_bytes", "gauge", "Replay lag behind the primary, bytes of WAL.", true },
 		{ "pgtide_replica_transactions_total", "counter", "Transactions routed to the replica.", true },
+		{ "pgtide_replica_ryw_reads_total", "counter",
+		  "Reads with a read_your_writes floor routed to the replica.", true },
 		{ "pgtide_host_primary", "gauge", "1 for the host writes go to now.", false },
 		{ "pgtide_host_up", "gauge", "1 when the host's last check succeeded (0 also before a first check).",
 		  false },
@@ -264,8 +335,9 @@ char *metrics_render(void)
 			case 0: strbuf_printf(&sb, "%d\n", strcmp(info.state, "healthy") == 0); break;
 			case 1: strbuf_printf(&sb, "%lld\n", info.lag_bytes); break;
 			case 2: strbuf_printf(&sb, "%llu\n", (unsigned long long)info.transactions); break;
-			case 3: strbuf_printf(&sb, "%d\n", info.is_primary); break;
-			case 4:
+			case 3: strbuf_printf(&sb, "%llu\n", (unsigned long long)info.ryw_reads); break;
+			case 4: strbuf_printf(&sb, "%d\n", info.is_primary); break;
+			case 5:
 				strbuf_printf(&sb, "%d\n",
 					      strcmp(info.state, "down") != 0 && strcmp(info.state, "unknown") != 0);
 				break;
@@ -273,6 +345,8 @@ char *metrics_render(void)
 			}
 		}
 	}
+	render_ryw(&sb);
+	render_peers(&sb);
 	render_tenants(&sb);
 	return strbuf_steal(&sb);
 }

@@ -56,10 +56,12 @@ struct user {
 /* ---- databases ---- */
 
 struct route_db;
+struct ryw_db;
 
 struct database {
 	struct hnode hn;             /* databases table, by name */
 	struct route_db *route;      /* replicas and their health (route.c) */
+	struct ryw_db *ryw;          /* commit positions of its tenants (ryw.c) */
 	char *name;
 	struct db_config *cfg;       /* own deep copy; replaced on reload */
 	bool autodb;                 /* made from the "*" entry */
@@ -164,6 +166,11 @@ struct client {
 	struct pool *wait_pool;      /* where it waits (CL_WAITING): home or a replica's */
 	struct list sched_node;      /* in its sched_slot's FIFO while waiting */
 	struct sched_slot *sched_wait;  /* the slot it waits in */
+	/* read your writes (ryw.c) */
+	struct list ryw_node;        /* in the list of reads waiting for a replica */
+	usec_t ryw_since;            /* its read waits since; 0: it does not */
+	uint64_t ryw_lsn;            /* its last commit's position */
+	uint32_t ryw_pending;        /* commits whose position is being asked */
 	struct sched_slot *sched_held;  /* the slot its server counts against */
 	struct pool *sched_pool;        /* that slot's pool */
 	struct tenant *sched_tenant;    /* the tenant its server counts for */
@@ -203,6 +210,7 @@ struct client {
 	bool in_copy : 1;              /* COPY IN from client in progress */
 	bool want_server : 1;          /* waiting is for a transaction */
 	bool route_primary : 1;        /* the next transaction runs on the primary */
+	bool ryw_write : 1;            /* its transaction on the primary may write (ryw.c) */
 	bool counted : 1;              /* counted in user/db client totals */
 	bool replay_is_begin : 1;      /* the kept replay request is a lone BEGIN */
 	bool replay_begun : 1;         /* that BEGIN was answered ... */
@@ -244,7 +252,8 @@ struct rq_entry {
 #define RQ_RETRYABLE 0x800   /* a Bind that may be retried after a plan change */
 #define RQ_FAILED 0x1000     /* an error came for this Query before its ReadyForQuery */
 #define RQ_SESS 0x2000       /* session settings apply (session.c) */
-#define RQ_CAPTURE 0x4000    /* asking a server for its session settings */
+#define RQ_CAPTURE 0x4000    /* asking a server something after a transaction (aux: enum capture_what) */
+enum capture_what { CAP_SETTINGS, CAP_POSITION }; /* session settings (session.c), a commit's position (ryw.c) */
 #define RQ_SIDE 0x8000       /* on a side connection: LISTEN/UNLISTEN (listen.c) or a host check (route.c) */
 
 #define RQ_CAP 512
@@ -298,7 +307,10 @@ struct server {
 	bool used;                   /* served a client since it was clean */
 	bool last_bound_user;        /* ... and that client was a bound user */
 	bool discard_seen;           /* a client sent DISCARD ALL */
-	bool capturing;              /* the capture query is in flight */
+	bool capturing;              /* a capture or position query is in flight */
+	bool pos_pending;            /* the position query is in flight (ryw.c) */
+	uint64_t pos_lsn;            /* its answer */
+	struct tenant *pos_tenant;   /* the tenant whose position it raises */
 	bool exit_pending;           /* a COMMIT/ROLLBACK the client sent is in flight */
 	bool listener;               /* the pool's LISTEN connection (listen.c) */
 	bool checker;                /* a host's check connection (route.c) */

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
+#include "ryw.h"
 #include "server.h"
 #include "sqlclass.h"
 #include "sset.h"
@@ -80,6 +81,8 @@ struct route_target {
 	uint64_t prev_lsn, prev_seq; /* the previous sample */
 	usec_t last_check;
 	uint64_t transactions;
+	uint64_t ryw_reads;     /* reads with a read_your_writes floor sent here */
+	usec_t last_probe;      /* a waiting read asked its position (ryw.c) */
 	uint64_t check_failures;
 	char reason[256];       /* why it is down or not checked; "" when fine */
 	/* the check in progress */
@@ -272,19 +275,6 @@ void route_db_free(struct database *db)
 
 /* ---- health ---- */
 
-static uint64_t parse_lsn(const char *s, size_t len)
-{
-	char buf[40];
-	unsigned long hi = 0, lo = 0;
-	if (!s || len >= sizeof(buf))
-		return 0;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (sscanf(buf, "%lX/%lX", &hi, &lo) != 2)
-		return 0;
-	return ((uint64_t)hi << 32) | lo;
-}
-
 static void compute_state(struct route_target *t)
 {
 	if (t->forced_down || !t->up) {
@@ -415,6 +405,7 @@ static void check_succeeded(struct route_target *t, bool in_recovery, uint64_t l
 	if (before != t->state)
 		log_info("%s %s:%d of database \"%s\" is %s (lag %lld bytes)", in_recovery ? "replica" : "host",
 			 t->host, t->port, rd->db->name, tstate_names[t->state], t->lag);
+	ryw_positions_changed(rd->db);
 }
 
 /*
@@ -511,7 +502,7 @@ static void read_result(struct route_target *t)
 	while ((r = PQgetResult(t->conn))) {
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 			rec = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-			lsn = PQgetisnull(r, 0, 1) ? 0 : parse_lsn(PQgetvalue(r, 0, 1), strlen(PQgetvalue(r, 0, 1)));
+			lsn = PQgetisnull(r, 0, 1) ? 0 : ryw_parse_lsn(PQgetvalue(r, 0, 1), strlen(PQgetvalue(r, 0, 1)));
 			ok = true;
 		} else {
 			snprintf(err, sizeof(err), "%s", PQresultErrorMessage(r));
@@ -688,7 +679,7 @@ bool route_health_row(struct route_target *t, const struct pmsg *m)
 		return false;
 	t->row_seen = true;
 	t->row_recovery = rlen == 1 && rec[0] == 't';
-	t->row_lsn = lsn ? parse_lsn(lsn, llen) : 0;
+	t->row_lsn = lsn ? ryw_parse_lsn(lsn, llen) : 0;
 	return true;
 }
 
@@ -756,6 +747,20 @@ static void check_start(struct route_target *t)
 		checker_launch(t);
 }
 
+static bool readable(const struct route_target *t);
+
+/* The position every readable replica has replayed; 0 when none is. */
+static uint64_t min_replay(const struct route_db *rd)
+{
+	uint64_t m = 0;
+	for (int i = 0; i < rd->n; i++) {
+		const struct route_target *t = rd->t[i];
+		if (readable(t) && (!m || t->lsn < m))
+			m = t->lsn;
+	}
+	return m;
+}
+
 static void check_all(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -766,6 +771,7 @@ static void check_all(evutil_socket_t fd, short what, void *arg)
 		struct route_db *rd = container_of(ln, struct route_db, node);
 		for (int i = 0; i < rd->n; i++)
 			check_start(rd->t[i]);
+		ryw_gc(rd->db, min_replay(rd));
 	}
 	route_start(); /* re-arm: the period may have changed on reload */
 }
@@ -783,6 +789,36 @@ void route_start(void)
 		return;
 	}
 	evtimer_add(&check_ev, &tv);
+}
+
+void route_probe(struct database *db)
+{
+	/* a read waits for a replica to replay a commit: ask the readable
+	 * ones where they are now, at most once per period below */
+	struct route_db *rd = db->route;
+	if (!rd)
+		return;
+	usec_t now = now_usec();
+	for (int i = 0; i < rd->n; i++) {
+		struct route_target *t = rd->t[i];
+		if (!readable(t) || t->phase != PH_IDLE || now - t->last_probe < RYW_PROBE_USEC)
+			continue;
+		t->last_probe = now;
+		if (t->checker)
+			send_health(t);
+		else if (t->conn && PQstatus(t->conn) == CONNECTION_OK)
+			send_query(t);
+	}
+}
+
+uint64_t route_highest_lsn(const struct database *db)
+{
+	uint64_t m = 0;
+	const struct route_db *rd = db->route;
+	for (int i = 0; rd && i < rd->n; i++)
+		if (rd->t[i]->lsn > m)
+			m = rd->t[i]->lsn;
+	return m;
 }
 
 void route_kick(struct database *db)
@@ -911,11 +947,12 @@ static bool readable(const struct route_target *t)
 	return !is_primary(t) && t->role != TR_PRIMARY && t->state == TS_HEALTHY && !t->forced_down;
 }
 
-static struct route_target *pick_healthy(struct route_db *rd)
+/* The next readable replica, round-robin, that has replayed floor. */
+static struct route_target *pick_healthy(struct route_db *rd, uint64_t floor)
 {
 	for (int k = 0; k < rd->n; k++) {
 		struct route_target *t = rd->t[(rd->rr + (unsigned)k) % (unsigned)rd->n];
-		if (readable(t)) {
+		if (readable(t) && t->lsn >= floor) {
 			rd->rr = (rd->rr + (unsigned)k + 1) % (unsigned)rd->n;
 			return t;
 		}
@@ -923,16 +960,63 @@ static struct route_target *pick_healthy(struct route_db *rd)
 	return NULL;
 }
 
+bool route_caught_up(const struct database *db, uint64_t floor)
+{
+	const struct route_db *rd = db->route;
+	for (int i = 0; rd && i < rd->n; i++)
+		if (readable(rd->t[i]) && rd->t[i]->lsn >= floor)
+			return true;
+	return false;
+}
+
+/* A transaction that may write goes to the primary: with read_your_writes,
+ * its commit position is asked for when it ends. */
+static struct pool *to_primary(struct client *c)
+{
+	ryw_note_write(c);
+	return c->pool;
+}
+
+/* A read: the next healthy replica, one that has replayed what the
+ * client's scope committed (read_your_writes), or a wait for one. */
+static struct route_target *pick_read(struct client *c, struct route_db *rd, bool *hold)
+{
+	bool pending;
+	if (ryw_mode(c) == RYW_OFF) {
+		ryw_forget(c);
+		return pick_healthy(rd, 0);
+	}
+	uint64_t floor = ryw_floor(c, &pending);
+	struct route_target *t = pending ? NULL : pick_healthy(rd, floor);
+	if (t) {
+		t->ryw_reads++;
+		ryw_routed(c, RYW_REPLICA);
+		return t;
+	}
+	if (!pick_healthy(rd, 0)) {
+		ryw_forget(c); /* no replica at all: the usual fallback */
+		return NULL;
+	}
+	if (!ryw_wait_expired(c)) {
+		*hold = true;
+		return NULL;
+	}
+	ryw_routed(c, RYW_PRIMARY);
+	return NULL;
+}
+
 struct pool *route_pick(struct client *c, const struct pmsg *m, const char *text, size_t tlen,
-			bool *replica, const char **err)
+			bool *replica, bool *hold, const char **err)
 {
 	struct pool *home = c->pool;
 	struct route_db *rd = c->db->route;
 	*replica = false;
+	*hold = false;
 	*err = NULL;
+	c->ryw_write = false;
 	if (c->route_primary) {
 		c->route_primary = false;
-		return home;
+		return to_primary(c);
 	}
 	if (!rd || rd->n < 2)
 		return home;
@@ -943,7 +1027,7 @@ struct pool *route_pick(struct client *c, const struct pmsg *m, const char *text
 	if (text) {
 		enum begin_mode bm = sql_begin_mode(text, tlen);
 		if (bm == BM_READ_WRITE)
-			return home;
+			return to_primary(c);
 		if (bm == BM_READ_ONLY)
 			ro = true;
 		else if (bm == BM_BEGIN)
@@ -955,8 +1039,12 @@ struct pool *route_pick(struct client *c, const struct pmsg *m, const char *text
 		ro = session_read_only(c) || (mode == RR_AUTO && m->type == FE_BIND && group_is_read(c));
 	}
 	if (!ro)
-		return home;
-	struct route_target *t = pick_healthy(rd);
+		return to_primary(c);
+	struct route_target *t = pick_read(c, rd, hold);
+	if (*hold)
+		return NULL;
+	if (!t && ryw_mode(c) != RYW_OFF && pick_healthy(rd, 0))
+		return home; /* replicas are healthy, but none caught up in time */
 	if (!t) {
 		if (S()->replica_fallback == RF_ERROR) {
 			*err = "no healthy replica (replica_fallback = error)";
@@ -989,6 +1077,7 @@ static void fill_info(const struct route_db *rd, const struct route_target *t, s
 	out->state = tstate_names[t->forced_down ? TS_DOWN : t->state];
 	out->lag_bytes = t->lag;
 	out->transactions = t->transactions;
+	out->ryw_reads = t->ryw_reads;
 	out->last_check = t->last_check;
 	out->check_failures = t->check_failures;
 	out->reason = t->reason[0] ? t->reason : (rd->split && !t->in_recovery && t->up)

@@ -50,10 +50,20 @@ int route_target_port(const struct route_target *t);
  * replica's pool. *replica tells which; *retain, that the request group
  * starting here should be kept for a replay on the primary (read_routing =
  * auto, or any replica: see route_replay). NULL with *err when no replica
- * is healthy and replica_fallback = error.
+ * is healthy and replica_fallback = error; NULL with *hold when the read
+ * waits for a replica to replay its scope's commits (read_your_writes:
+ * ryw_hold, and route_pick again when resumed).
  */
 struct pool *route_pick(struct client *c, const struct pmsg *m, const char *text, size_t tlen,
-			bool *replica, const char **err);
+			bool *replica, bool *hold, const char **err);
+
+/* read_your_writes (ryw.c): ask db's readable replicas their position now
+ * (at most every RYW_PROBE_USEC each); has one of them replayed floor; the
+ * highest position any host of db reported. */
+#define RYW_PROBE_USEC 250
+void route_probe(struct database *db);
+bool route_caught_up(const struct database *db, uint64_t floor);
+uint64_t route_highest_lsn(const struct database *db);
 
 /* A server of a replica pool could not connect or log in, or died: take
  * the replica out of the rotation until its next good check, and send the
@@ -74,6 +84,7 @@ struct route_host_info {
 	const char *state;      /* healthy, lagging, down, not_in_recovery, unknown */
 	long long lag_bytes;    /* -1: unknown */
 	uint64_t transactions;
+	uint64_t ryw_reads;     /* reads with a read_your_writes floor */
 	usec_t last_check;      /* monotonic, 0: never */
 	uint64_t check_failures;
 	const char *reason;     /* why down or not checked; "" */

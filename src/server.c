@@ -33,6 +33,7 @@
 #include "pool.h"
 #include "prepare.h"
 #include "route.h"
+#include "ryw.h"
 #include "session.h"
 #include "tenant.h"
 #include "tls.h"
@@ -353,6 +354,7 @@ void server_close(struct server *s, const char *fmt, ...)
 	s->capturing = false;
 	cancels_forget(s);
 	session_capture_drop(s);
+	ryw_commit_done(s, false);
 	dns_cancel(s);
 	bool was_counted = true;
 	server_set_state(s, SV_JUSTFREE);
@@ -620,6 +622,10 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 		} else if (e->flags & RQ_SIDE) {
 			server_log(s, LV_WARNING, "LISTEN or UNLISTEN failed: %s", parsed ? err.message : "?");
 			listen_conn_error(s, parsed ? err.message : "?");
+		} else if ((e->flags & RQ_CAPTURE) && e->aux == CAP_POSITION) {
+			server_log(s, LV_WARNING, "could not ask for a commit's position (read_your_writes): %s",
+				   parsed ? err.message : "?");
+			ryw_commit_done(s, false);
 		} else if (e->flags & RQ_CAPTURE) {
 			server_log(s, LV_WARNING, "could not read the session's settings: %s", parsed ? err.message : "?");
 			session_capture_drop(s);
@@ -679,12 +685,28 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 	return s->client ? SB_FORWARD : SB_DROP;
 }
 
+/* read_your_writes: the transaction that just ended on this primary server
+ * may have written; ask where its commit is before the server goes. */
+static bool ask_position(struct server *s, struct client *c)
+{
+	if (!ryw_commit_due(c))
+		return false;
+	c->ryw_write = false;
+	if (s->pool->target || !queue_query(s, ryw_position_sql, RQ_CAPTURE))
+		return false;
+	rq_at(s, (int)rq_count(s) - 1)->aux = CAP_POSITION;
+	ryw_commit_sent(s, c);
+	s->capturing = true;
+	return true;
+}
+
 static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct rq_entry *e)
 {
 	char st;
 	if (!proto_parse_rfq(m, &st))
 		return protocol_error(s, m, "(bad ReadyForQuery)");
 	uint16_t flags = e->flags;
+	uint32_t aux = e->aux;
 	s->status = st;
 	s->in_copy = false;
 	if (!(flags & RQ_CONSUME))
@@ -724,10 +746,16 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
 		if (flags & RQ_CAPTURE) {
-			s->capturing = false;
-			session_capture_done(s);
+			if (aux == CAP_POSITION)
+				ryw_commit_done(s, true);
+			else
+				session_capture_done(s);
 			struct client *cc = s->client;
-			if (cc && s->rq_len == 0) {
+			if (s->rq_len == 0)
+				s->capturing = false; /* both questions answered */
+			if (cc && s->rq_len == 0 && session_holds_server(cc)) {
+				sbuf_continue(&cc->sb);
+			} else if (cc && s->rq_len == 0) {
 				/* the client had its ReadyForQuery: the server may go */
 				if (sbuf_has_output(&cc->sb))
 					s->release_pending = true;
@@ -782,21 +810,31 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		} else if (session_holds_server(c)) {
 			if (mode == POOL_SESSION)
 				s->dirty = true;
+			else if (st == 'I') {
+				/* its transactions pick no route: each may have written */
+				ryw_note_write(c);
+				if (ask_position(s, c))
+					sbuf_flush(&s->sb);
+			}
 		} else if (st == 'I') {
+			bool asking = false;
 			if (session_capture_due(s)) {
 				/* ask what the transaction left before the server goes */
 				const char *sql = session_capture_sql(s);
 				if (!sql || !queue_query(s, sql, RQ_CAPTURE)) {
 					session_capture_drop(s);
 					s->reset = SR_DISCARD;
-					s->release_pending = true;
 				} else {
 					s->capturing = true;
-					sbuf_flush(&s->sb);
+					asking = true;
 				}
-			} else {
-				s->release_pending = true;
 			}
+			if (ask_position(s, c))
+				asking = true;
+			if (asking)
+				sbuf_flush(&s->sb);
+			else
+				s->release_pending = true;
 		} else if (mode == POOL_STATEMENT) {
 			client_close(c, "08P01", "transaction blocks not allowed in statement pool mode");
 			server_close(s, "client used a transaction in statement pool mode");
@@ -853,6 +891,13 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 			note_command(s, m);
 			return fwd;
 		case BE_DATA_ROW:
+			if ((e->flags & RQ_CAPTURE) && e->aux == CAP_POSITION) {
+				if (!ryw_position_row(s, m)) {
+					server_close(s, "malformed reply to pgtide's commit position query");
+					return SB_CLOSED;
+				}
+				return fwd;
+			}
 			if ((e->flags & RQ_CAPTURE) && !session_capture_row(s, m)) {
 				server_close(s, "malformed reply to pgtide's settings query");
 				return SB_CLOSED;

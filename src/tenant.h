@@ -43,6 +43,11 @@ struct tenant {
 	uint64_t refused_connections; /* max_tenant_connections */
 	uint64_t held_by_servers;     /* times max_tenant_servers held its waiters */
 	uint64_t held_by_rate;        /* times tenant_xact_rate held its waiters */
+	/* read_your_writes (ryw.c) */
+	uint64_t ryw_replica;    /* reads sent to a replica that had caught up */
+	uint64_t ryw_waited;     /* ... after waiting for one */
+	uint64_t ryw_primary;    /* reads sent to the primary: none caught up in time */
+	uint64_t ryw_wait_time;  /* usec, total */
 	double tokens;           /* tenant_xact_rate bucket */
 	usec_t tokens_at;        /* 0: full */
 	uint32_t len;

@@ -8,7 +8,7 @@ PKGS=(
 	libevent-dev libssl-dev libpq-dev libinih-dev libidn-dev check
 	postgresql postgresql-client postgresql-contrib
 	python3 python3-psycopg python3-psycopg2 python3-asyncpg
-	pgbouncer prometheus-pgbouncer-exporter
+	pgbouncer prometheus-pgbouncer-exporter haproxy
 	openssl bc procps util-linux iproute2 curl
 	clang libclang-rt-14-dev valgrind
 	libpostgresql-jdbc-java
@@ -31,7 +31,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start services we do not want: the tests run their own.
-for svc in pgbouncer prometheus-pgbouncer-exporter; do
+for svc in pgbouncer prometheus-pgbouncer-exporter haproxy; do
 	$SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
 exit 0

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "ryw.h"
 #include "sqlclass.h"
 #include "sset.h"
 
@@ -97,9 +98,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 'C':
 				(void)proto_parse_command_complete(&m, &a);
 				break;
-			case 'D':
+			case 'D': {
+				static struct server sv; /* only its pos_lsn is written */
 				(void)sset_parse_row(m.body, m.body_len, &a, &nl, &b, &vl);
+				(void)ryw_position_row(&sv, &m);
+				(void)ryw_parse_lsn((const char *)m.body, m.body_len);
 				break;
+			}
 			default:
 				(void)proto_backend_type_valid(m.type);
 			}

@@ -188,6 +188,21 @@ replica() {
 	eval "DIR_$name=$dir"
 }
 
+# ryw_cluster: cluster "main" with table ryw (read-your-writes tests and
+# benchmark) and synchronous_commit = on, as in production (the test
+# clusters default to off: a replica would then see a commit only at the
+# WAL writer's next round, 200 ms later), and its streaming replicas r1, r2.
+ryw_cluster() {
+	pg_start main
+	pgsql main >/dev/null <<'SQL' || fail "schema"
+CREATE TABLE ryw (k bigint PRIMARY KEY, tenant text);
+ALTER SYSTEM SET synchronous_commit = on;
+SELECT pg_reload_conf();
+SQL
+	replica r1
+	replica r2
+}
+
 pg_stop() {
 	local dir
 	eval "dir=\$DIR_$1"

@@ -33,12 +33,13 @@ for line in open(ref):
 cur.execute("SHOW TENANTS")
 assert [d.name for d in cur.description] == ["tenant", "clients", "transactions", "queries", "avg_transaction_time",
                                              "waiting", "servers", "wait_time", "max_wait", "weight",
-                                             "refused_connections", "held_by_servers", "held_by_rate"]
+                                             "refused_connections", "held_by_servers", "held_by_rate",
+                                             "ryw_replica_reads", "ryw_waited_reads", "ryw_wait_time", "ryw_primary_reads"]
 cur.execute("SHOW REPLICAS")
-assert [d.name for d in cur.description] == ["database", "host", "port", "state", "lag_bytes", "transactions", "last_check", "reason"]
+assert [d.name for d in cur.description] == ["database", "host", "port", "state", "lag_bytes", "transactions", "last_check", "reason", "ryw_reads"]
 cur.execute("SHOW HOSTS")
 assert [d.name for d in cur.description] == ["database", "host", "port", "role", "state", "lag_bytes", "transactions",
-                                             "last_check", "failures", "reason"]
+                                             "last_check", "failures", "reason", "ryw_reads"]
 cur.execute("SHOW STATE")
 assert dict(cur.fetchall())["active"] == "yes"
 cur.execute("show help")

@@ -144,7 +144,7 @@ wait_row "show hosts" ha "$R2" role replica
 wait_row "show hosts" ha "$R1" state healthy
 wait_row "show hosts" ha "$R2" state healthy
 cols=$(psql -X -q -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "show hosts" | head -1 | tr -d ' ')
-assert_eq "SHOW HOSTS columns" "database|host|port|role|state|lag_bytes|transactions|last_check|failures|reason" "$cols"
+assert_eq "SHOW HOSTS columns" "database|host|port|role|state|lag_bytes|transactions|last_check|failures|reason|ryw_reads" "$cols"
 assert_eq "ha: writes go to the host that is not in recovery" "$P" \
 	"$(psql -X -q -At "$(conn scram_u ha)" -c 'insert into ha_log (port) values (inet_server_port()) returning port')"
 got=$(ports scram_u ha 4)

@@ -142,6 +142,19 @@ fi
 sed -e "s|/etc/pgtide/userlist.txt|$srcdir/docker/userlist.txt|" "$srcdir/docker/pgtide.ini" >"$T/docker.ini"
 out=$("$PGTIDE" --check "$T/docker.ini" 2>&1)
 assert_contains "docker/pgtide.ini passes --check" "configuration OK" "$out"
+# the two instances behind HAProxy: each includes it and the peer list
+cp "$srcdir/docker/peers.ini" "$srcdir/docker/pgtide1.ini" "$srcdir/docker/pgtide2.ini" "$T/"
+cp "$T/docker.ini" "$T/pgtide.ini"
+for i in 1 2; do
+	out=$("$PGTIDE" --check "$T/pgtide$i.ini" 2>&1)
+	assert_contains "docker/pgtide$i.ini passes --check" "configuration OK" "$out"
+done
+if command -v haproxy >/dev/null; then
+	out=$(haproxy -c -f "$srcdir/docker/haproxy.cfg" 2>&1)
+	assert_contains "docker/haproxy.cfg is valid" "Configuration file is valid" "$out"
+else
+	echo "# SKIP docker/haproxy.cfg check: haproxy not installed"
+fi
 "$PYTHON" - "$srcdir/docker/compose.yml" <<'PY' || fail "compose.yml"
 import sys
 text = open(sys.argv[1]).read()

@@ -59,7 +59,7 @@ wait_state "$R2" healthy
 ok "both replicas healthy after their first checks"
 
 cols=$(psql -X -q -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "show replicas" | head -1 | tr -d ' ')
-assert_eq "SHOW REPLICAS columns" "database|host|port|state|lag_bytes|transactions|last_check|reason" "$cols"
+assert_eq "SHOW REPLICAS columns" "database|host|port|state|lag_bytes|transactions|last_check|reason|ryw_reads" "$cols"
 
 # where DB SQL...: the port of the server that ran the last statement
 where() {

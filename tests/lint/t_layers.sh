@@ -5,9 +5,10 @@
 #   0 base        util/*, log, proto, pktbuf, bufpool, scram, sqlclass, admincmd
 #   1 data        config, authfile, hba, params, sset, sbuf, tls, dns, stats,
 #                 pgtide.h (the shared types), globals
-#   2 policy      tenant, session, prepare, route, schedule: decide, never act
+#   2 policy      tenant, session, prepare, route, schedule, ryw: decide,
+#                 never act
 #   3 connections client, server, pool, auth, authq, listen, listener,
-#                 admin, janitor, metrics: the only code that sends, closes
+#                 admin, janitor, metrics, peer: the only code that sends, closes
 #                 or queues
 #   4 main
 #
@@ -22,8 +23,8 @@ layer() {
 	util/*) echo 0 ;;
 	log | proto | pktbuf | bufpool | scram | sqlclass | admincmd) echo 0 ;;
 	config | authfile | hba | params | sset | sbuf | tls | dns | stats | pgtide | globals) echo 1 ;;
-	tenant | session | prepare | route | schedule) echo 2 ;;
-	client | server | pool | auth | authq | listen | listener | admin | janitor | metrics) echo 3 ;;
+	tenant | session | prepare | route | schedule | ryw) echo 2 ;;
+	client | server | pool | auth | authq | listen | listener | admin | janitor | metrics | peer) echo 3 ;;
 	main) echo 4 ;;
 	*) echo "?" ;;
 	esac

@@ -253,6 +253,69 @@ START_TEST(errors_name_file_and_line)
 }
 END_TEST
 
+START_TEST(peers_and_read_your_writes)
+{
+	struct cfg_diag d;
+	struct config *c = load("[databases]\n"
+				"a = host=x replicas=y read_your_writes=tenant\n"
+				"b = host=x\n"
+				"[pgtide]\nauth_type = trust\npeer_id = 2\nread_your_writes = client\nread_your_writes_timeout = 20ms\n"
+				"[peers]\n"
+				"3 = host=/run/pgtide/3 port=6433\n"
+				"1 = host=10.0.0.1\n"
+				"2 = host='/run/pgtide/2'\n"
+				"1 = host=10.0.0.9 port=7000\n", /* a later line wins */
+				&d, true);
+	ck_assert_msg(c != NULL, "%s", d.text.data ? d.text.data : "");
+	ck_assert_int_eq(c->s.peer_id, 2);
+	ck_assert_int_eq(c->n_peers, 3);
+	const struct peer_config *p = config_find_peer(c, 1);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->host, "10.0.0.9");
+	ck_assert_int_eq(p->port, 7000);
+	ck_assert_int_eq(config_find_peer(c, 3)->port, 6433);
+	ck_assert_int_eq(config_find_peer(c, 2)->port, 6432); /* the default */
+	ck_assert_ptr_null(config_find_peer(c, 4));
+	ck_assert_int_eq(db_read_your_writes(c, config_find_db(c, "a")), RYW_TENANT);
+	ck_assert_int_eq(db_read_your_writes(c, config_find_db(c, "b")), RYW_CLIENT);
+	ck_assert_int_eq(c->s.read_your_writes_timeout, 20000);
+	struct config *dup = config_dup(c);
+	ck_assert_str_eq(config_find_peer(dup, 3)->host, "/run/pgtide/3");
+	config_free(dup);
+	config_free(c);
+	cfg_diag_free(&d);
+
+	const char *bad =
+		"[peers]\n"                     /* 1 */
+		"0 = host=a\n"                  /* 2: ids start at 1 */
+		"2048 = host=a\n"               /* 3: past PEER_ID_MAX */
+		"x = host=a\n"                  /* 4 */
+		"5 = port=6432\n"               /* 5: no host */
+		"6 = host=a colour=blue\n"      /* 6 */
+		"7 = host=a port=70000\n"       /* 7 */
+		"[pgtide]\n"                    /* 8 */
+		"peer_id = 5000\n"              /* 9 */
+		"read_your_writes = always\n"   /* 10 */
+		"read_your_writes_timeout = x\n"/* 11 */
+		"[databases]\n"                 /* 12 */
+		"d = host=x read_your_writes=1\n"; /* 13 */
+	c = load(bad, &d, true);
+	ck_assert_ptr_null(c);
+	char exp[64];
+	for (int line = 2; line <= 13; line++) {
+		if (line == 8 || line == 12)
+			continue;
+		snprintf(exp, sizeof(exp), "/pgtide.ini:%d: ", line);
+		ck_assert_msg(has_msg(&d, exp), "no error at line %d in:\n%s", line, d.text.data);
+	}
+	ck_assert(has_msg(&d, "invalid peer id \"0\": expected 1..2047"));
+	ck_assert(has_msg(&d, "host= is required"));
+	ck_assert(has_msg(&d, "unknown peer setting \"colour\""));
+	ck_assert(has_msg(&d, "expected off, client or tenant"));
+	cfg_diag_free(&d);
+}
+END_TEST
+
 START_TEST(unknown_setting_is_warning_at_run_time)
 {
 	struct cfg_diag d;
@@ -535,6 +598,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pgtide_settings);
 	tcase_add_test(tc, host_lists);
 	tcase_add_test(tc, errors_name_file_and_line);
+	tcase_add_test(tc, peers_and_read_your_writes);
 	tcase_add_test(tc, unknown_setting_is_warning_at_run_time);
 	tcase_add_test(tc, validation_rules);
 	tcase_add_test(tc, include_files);

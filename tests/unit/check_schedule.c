@@ -18,6 +18,7 @@
 #include "schedule.h"
 #include "tenant.h"
 
+#include "check_load.h"
 #include "check_main.h"
 
 static struct pool pool;
@@ -25,18 +26,9 @@ static struct database db;
 
 static void setup_with(const char *extra)
 {
-	char path[] = "/tmp/check_schedule.XXXXXX";
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	FILE *f = fdopen(fd, "w");
-	fprintf(f, "[databases]\napp = host=x\n[pgtide]\nauth_type = trust\n%s", extra);
-	fclose(f);
-	struct cfg_diag d;
-	cfg_diag_init(&d, true);
-	g.cfg = config_load(path, &d);
-	ck_assert_msg(g.cfg != NULL, "%s", d.text.data ? d.text.data : "");
-	cfg_diag_free(&d);
-	unlink(path);
+	char ini[1024];
+	snprintf(ini, sizeof(ini), "[databases]\napp = host=x\n[pgtide]\nauth_type = trust\n%s", extra);
+	check_load_config(ini);
 	if (!g.base)
 		g.base = event_base_new();
 	tenant_module_init();

@@ -16,25 +16,15 @@
 #include "pgtide.h"
 #include "tenant.h"
 
+#include "check_load.h"
 #include "check_main.h"
-
-static char path[] = "/tmp/check_tenant.XXXXXX";
 
 /* a running configuration with this tenant_pattern ("" = none) */
 static void configure(const char *pattern)
 {
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	FILE *f = fdopen(fd, "w");
-	fprintf(f, "[pgtide]\nauth_type = trust\ntenant_pattern = %s\n", pattern);
-	fclose(f);
-	struct cfg_diag d;
-	cfg_diag_init(&d, true);
-	g.cfg = config_load(path, &d);
-	ck_assert_msg(g.cfg != NULL, "%s", d.text.data ? d.text.data : "");
-	cfg_diag_free(&d);
-	unlink(path);
-	strcpy(path, "/tmp/check_tenant.XXXXXX");
+	char ini[512];
+	snprintf(ini, sizeof(ini), "[pgtide]\nauth_type = trust\ntenant_pattern = %s\n", pattern);
+	check_load_config(ini);
 	g.tenant_setting = "app.current_tenant_id";
 	tenant_module_init();
 	char err[256];
