@@ -1674,8 +1674,8 @@ static struct step ready_server(struct client *c, struct request *rq)
 		prep_new_group(s);
 	/* Each request group starts with the client's tenant in effect. */
 	/* (an aborted transaction runs nothing but its end: no SET needed) */
-	if (tenant_enabled() && group_start && !s->skipping && s->status != 'E' && !tenant_in_effect(s, c)) {
-		if (!tenant_queue_set(s, c, WAIT())) {
+	if (tenant_enabled() && group_start && !s->skipping && s->status != 'E' && !(rq_empty(s) && tenant_in_effect(s, c))) {
+		if (!server_queue_tenant_set(s, c, WAIT())) {
 			client_close(c, "53200", "out of memory");
 			return stop(SB_CLOSED);
 		}

@@ -620,7 +620,7 @@ enum prep_retry prep_try_retry(struct server *s, const char *sqlstate, const cha
 	}
 	if (ok && tenant_enabled()) {
 		tenant_server_forget(s);
-		ok = tenant_queue_set(s, c, false);
+		ok = server_queue_tenant_set(s, c, false);
 	}
 	ok = ok && server_prepare(s, ps, NULL, RQ_CONSUME_OK);
 	pstmt_unref(ps);

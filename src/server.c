@@ -402,6 +402,19 @@ static bool queue_query(struct server *s, const char *sql, uint16_t flags)
 	return true;
 }
 
+bool server_queue_tenant_set(struct server *s, struct client *c, bool wait)
+{
+	struct pktbuf pb;
+	struct tenant_set ts;
+	if (!sbuf_gen_begin(&s->sb, &pb) || !tenant_build_set(s, c, wait, &pb, &ts))
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	for (int i = 0; i < ts.n; i++)
+		rq_push(s, ts.owed[i].type, ts.owed[i].flags);
+	tenant_set_sent(s, c, &ts);
+	return true;
+}
+
 bool server_own_query(struct server *s, const char *sql, uint16_t flags)
 {
 	if (!queue_query(s, sql, flags))

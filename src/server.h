@@ -30,6 +30,9 @@ struct server *server_launch_listener(struct pool *p);
  * limit counts it. server_check_detach: t no longer wants it. */
 struct server *server_launch_checker(struct pool *p, struct route_target *t);
 void server_check_detach(struct server *s);
+/* Queue the SET of c's tenant ahead of c's next message (tenant.c builds
+ * it). wait: as a query of its own, whose ReadyForQuery c waits for. */
+bool server_queue_tenant_set(struct server *s, struct client *c, bool wait);
 /* Queue and send one of pgtide's own queries (replies consumed; flags
  * say what they are for). */
 bool server_own_query(struct server *s, const char *sql, uint16_t flags);

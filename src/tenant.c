@@ -6,6 +6,9 @@
  * lives while a client or server holds it, then waits on an LRU list so
  * SHOW TENANTS keeps recent counters; the list is capped, so a million
  * distinct tenants cost a bounded amount of memory.
+ *
+ * Must not write to a connection: the SET is built here and queued by
+ * server.c (server_queue_tenant_set).
  */
 #include "autoconf.h"
 
@@ -19,7 +22,7 @@
 
 #include "log.h"
 #include "pktbuf.h"
-#include "server.h"
+#include "proto.h"
 #include "util/strbuf.h"
 
 #define TENANT_ID_MAX 1024       /* hard cap, whatever tenant_pattern says */
@@ -207,10 +210,10 @@ void tenant_attach(struct client *c, struct tenant *t)
 
 bool tenant_in_effect(const struct server *s, const struct client *c)
 {
-	/* Only what this very client set, with nothing in flight that could
-	 * still undo it: another client's own SETs never count. */
-	return s->tenant_known && rq_empty(s) && !s->unsynced && s->tenant_client == c->id &&
-	       s->tenant_val == c->tenant;
+	/* Only what this very client set (another client's own SETs never
+	 * count), with no group open that could still undo it; the caller
+	 * also knows nothing is owed (rq_empty). */
+	return s->tenant_known && !s->unsynced && s->tenant_client == c->id && s->tenant_val == c->tenant;
 }
 
 static void set_val(struct tenant **slot, struct tenant *t)
@@ -250,54 +253,61 @@ static void set_sql(struct tenant *t, char *buf, size_t len)
 	snprintf(buf, len, "%s%s'", set_prefix, t ? t->id : "");
 }
 
-bool tenant_queue_set(struct server *s, struct client *c, bool wait)
+static void owe(struct tenant_set *ts, uint8_t type, uint16_t flags)
+{
+	ts->owed[ts->n].type = type;
+	ts->owed[ts->n].flags = flags;
+	ts->n++;
+}
+
+bool tenant_build_set(const struct server *s, const struct client *c, bool wait, struct pktbuf *pb,
+		      struct tenant_set *ts)
 {
 	struct tenant *t = c->tenant;
 	char sql[TENANT_ID_MAX + sizeof(set_prefix) + 4];
-	struct pktbuf pb;
 	set_sql(t, sql, sizeof(sql));
-	if (!sbuf_gen_begin(&s->sb, &pb))
-		return false;
+	memset(ts, 0, sizeof(*ts));
+	ts->wait = wait;
 	if (wait) {
-		pkt_query(&pb, sql);
-		if (pb.failed)
-			return false;
-		sbuf_gen_commit(&s->sb, &pb);
-		rq_push(s, FE_QUERY, RQ_CONSUME | RQ_TENANT | RQ_WAIT);
-	} else {
-		bool parse = !s->tenant_stmt_ok || s->tenant_stmt != t;
-		if (parse) {
-			pkt_close(&pb, 'S', TENANT_STMT);
-			pkt_parse(&pb, TENANT_STMT, sql);
-		}
-		/* The unnamed portal replaces any other unnamed portal, which is
-		 * harmless unless the client left one suspended to fetch more
-		 * rows later: then a named portal, closed again. */
-		bool named = s->portal_suspendable;
-		if (named)
-			pkt_put_bytes(&pb, run_named, run_named_len);
-		else
-			pkt_put_bytes(&pb, run_unnamed, run_unnamed_len);
-		if (pb.failed)
-			return false;
-		sbuf_gen_commit(&s->sb, &pb);
-		if (parse) {
-			rq_push(s, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
-			rq_push(s, FE_PARSE, RQ_CONSUME | RQ_TENANT);
-			set_val(&s->tenant_stmt, t);
-			s->tenant_stmt_ok = true;
-		}
-		rq_push(s, FE_BIND, RQ_CONSUME | RQ_TENANT);
-		rq_push(s, FE_EXECUTE, RQ_CONSUME | RQ_TENANT);
-		if (named)
-			rq_push(s, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
-		s->unsynced = true;
+		pkt_query(pb, sql);
+		owe(ts, FE_QUERY, RQ_CONSUME | RQ_TENANT | RQ_WAIT);
+		return !pb->failed;
 	}
+	ts->parsed = !s->tenant_stmt_ok || s->tenant_stmt != t;
+	if (ts->parsed) {
+		pkt_close(pb, 'S', TENANT_STMT);
+		pkt_parse(pb, TENANT_STMT, sql);
+		owe(ts, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
+		owe(ts, FE_PARSE, RQ_CONSUME | RQ_TENANT);
+	}
+	/* The unnamed portal replaces any other unnamed portal, which is
+	 * harmless unless the client left one suspended to fetch more rows
+	 * later: then a named portal, closed again. */
+	bool named = s->portal_suspendable;
+	if (named)
+		pkt_put_bytes(pb, run_named, run_named_len);
+	else
+		pkt_put_bytes(pb, run_unnamed, run_unnamed_len);
+	owe(ts, FE_BIND, RQ_CONSUME | RQ_TENANT);
+	owe(ts, FE_EXECUTE, RQ_CONSUME | RQ_TENANT);
+	if (named)
+		owe(ts, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
+	return !pb->failed;
+}
+
+void tenant_set_sent(struct server *s, const struct client *c, const struct tenant_set *ts)
+{
+	struct tenant *t = c->tenant;
+	if (ts->parsed) {
+		set_val(&s->tenant_stmt, t);
+		s->tenant_stmt_ok = true;
+	}
+	if (!ts->wait)
+		s->unsynced = true;
 	set_val(&s->tenant_val, t);
 	s->tenant_known = true;
 	s->tenant_pending = true;
 	s->tenant_client = c->id;
-	return true;
 }
 
 struct tenant *tenant_next(struct tenant *t, size_t *it)

@@ -74,11 +74,29 @@ void tenant_unref(struct tenant *t);
 /* A client starts or stops being of tenant t (SHOW TENANTS "clients"). */
 void tenant_attach(struct client *c, struct tenant *t);
 
-/* Before a request group on s: does s already have c's tenant in effect? */
+/* Before a request group on s, with nothing owed (rq_empty): does s
+ * already have c's tenant in effect? */
 bool tenant_in_effect(const struct server *s, const struct client *c);
-/* Queue the SET for c's tenant on s (ahead of the client's message).
- * wait: as a query of its own, whose ReadyForQuery the client waits for. */
-bool tenant_queue_set(struct server *s, struct client *c, bool wait);
+/*
+ * The SET of c's tenant for s, ahead of the client's message: its bytes go
+ * into pb, and ts says which replies they owe (for the server's reply
+ * queue). wait: as a query of its own, whose ReadyForQuery the client waits
+ * for. server.c writes and queues them (server_queue_tenant_set), then
+ * tenant_set_sent records what s now has. false: out of memory.
+ */
+struct tenant_set {
+	bool wait;
+	bool parsed;             /* the statement was (re)prepared */
+	int n;
+	struct {
+		uint8_t type;
+		uint16_t flags;
+	} owed[5];
+};
+struct pktbuf;
+bool tenant_build_set(const struct server *s, const struct client *c, bool wait, struct pktbuf *pb,
+		      struct tenant_set *ts);
+void tenant_set_sent(struct server *s, const struct client *c, const struct tenant_set *ts);
 /* Server bookkeeping hooks. */
 void tenant_server_forget(struct server *s);       /* unknown state (DISCARD, reset, failures) */
 void tenant_server_txn_end(struct server *s);      /* ReadyForQuery 'I' from a client group */

@@ -31,7 +31,6 @@ layer() {
 }
 
 DEBT="
-tenant.c server.h
 session.c client.h
 session.c pool.h
 session.c server.h
