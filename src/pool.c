@@ -20,6 +20,7 @@
 #include "listen.h"
 #include "log.h"
 #include "route.h"
+#include "ryw.h"
 #include "server.h"
 #include "schedule.h"
 #include "session.h"
@@ -906,6 +907,7 @@ void objects_free(void)
 		struct database *db = container_of(n, struct database, hn);
 		htab_remove(&g.databases, n);
 		route_db_free(db);
+		ryw_db_free(db);
 		db_config_free(db->cfg);
 		free(db->name);
 		free(db);
