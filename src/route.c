@@ -973,6 +973,7 @@ bool route_caught_up(const struct database *db, uint64_t floor)
  * its commit position is asked for when it ends. */
 static struct pool *to_primary(struct client *c)
 {
+	ryw_forget(c); /* a read held before a reload changed the rules */
 	ryw_note_write(c);
 	return c->pool;
 }
@@ -1021,8 +1022,10 @@ struct pool *route_pick(struct client *c, const struct pmsg *m, const char *text
 	if (!rd || rd->n < 2)
 		return home;
 	int mode = db_read_routing(g.cfg, c->db->cfg);
-	if (mode == RR_OFF || pool_mode_of(home, c->user) == POOL_SESSION)
+	if (mode == RR_OFF || pool_mode_of(home, c->user) == POOL_SESSION) {
+		ryw_forget(c);
 		return home;
+	}
 	bool ro;
 	if (text) {
 		enum begin_mode bm = sql_begin_mode(text, tlen);
