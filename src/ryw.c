@@ -169,7 +169,6 @@ bool ryw_commit_due(const struct client *c)
 
 void ryw_commit_sent(struct server *s, struct client *c)
 {
-	c->ryw_write = false;
 	c->ryw_pending++;
 	s->pos_pending = true;
 	s->pos_lsn = 0;
@@ -321,11 +320,15 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	tick_armed = false;
 	resume_some(NULL);
-	/* ask the replicas of the databases still waited on where they are */
+	/* ask the replicas of the databases still waited on where they are
+	 * (once per run of waiters of one database, not once per waiter) */
 	struct list *ln;
+	struct database *last = NULL;
 	list_for_each(ln, &waiting) {
 		struct client *c = container_of(ln, struct client, ryw_node);
-		route_probe(c->db);
+		if (c->db != last)
+			route_probe(c->db);
+		last = c->db;
 	}
 	arm();
 }

@@ -89,12 +89,13 @@ w=$(show_col "show tenants" ryw_waited_reads tenant=acme)
 # a client bound to its server (a temp table) picks no route for its
 # transactions: its writes still count for its tenant
 "$PYTHON" - "$PGTIDE_PORT" "$P" <<'PY' || fail "bound writer"
-import sys, psycopg
+import sys, time, psycopg
 port, primary = int(sys.argv[1]), int(sys.argv[2])
 ci = f"host=127.0.0.1 port={port} user=postgres dbname=ten options='-c app.current_tenant_id=acme'"
 a = psycopg.connect(ci, autocommit=True, prepare_threshold=None)
 b = psycopg.connect(ci, autocommit=True, prepare_threshold=None)
 a.execute("CREATE TEMP TABLE keep_me (x int)")
+time.sleep(1.0)  # both replicas pass the CREATE: only the INSERTs' positions can hold reads back
 misses = on_replica = 0
 for i in range(40):
     k = 900_000_000 + i

@@ -107,6 +107,7 @@ static void commit_begin(struct server *s, struct client *c)
 	s->client = c;
 	ryw_note_write(c);
 	ck_assert(ryw_commit_due(c));
+	c->ryw_write = false; /* as server.c's ask_position */
 	ryw_commit_sent(s, c);
 	ck_assert(!ryw_commit_due(c));
 }
