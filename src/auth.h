@@ -15,33 +15,11 @@
 #include "authfile.h"
 #include "pgtide.h"
 
-/* Everything a client needs while logging in; freed once it is in. */
-struct login_state {
-	char *user_name;
-	char *db_name;
-	char *values[NPARAMS];      /* tracked parameters from the startup packet */
-	char *tenant;               /* tenant from the startup packet, if any */
-	int n_sets;                 /* other settings from the startup packet */
-	char **set_names;           /* ... (session.c carries them) */
-	char **set_values;
-	bool wait_welcome;          /* authenticated; the pool has no parameters yet */
-	bool peer_admin;            /* console user of pgtide's own OS uid (unix socket) */
-	/* authentication exchange */
-	int method;
-	int step;
-	uint8_t md5_salt[4];
-	struct scram_server *scram;
-	uint8_t cbind[64];          /* tls-server-end-point hash of our certificate */
-	bool unknown_user;          /* go through the motions, then refuse */
-	bool scram_from_plain;      /* SCRAM secret made up from a plain password */
-	bool authq_waiting;         /* auth_query lookup in flight */
-	bool authq_done;            /* looked up (found or not) */
-};
+/* struct login_state (a client's login in progress) is in pgtide.h. */
 
 
 /* Client authentication. auth_begin sends the first request (or finishes
  * at once for trust). auth_on_message handles the client's 'p' message. */
-struct login_state;
 bool auth_begin(struct client *c);
 enum sb_verdict auth_on_message(struct client *c, const struct pmsg *m);
 void auth_free_state(struct login_state *l);

@@ -30,6 +30,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "bufpool.h"
+#include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
@@ -37,6 +38,7 @@
 #include "peer.h"
 #include "route.h"
 #include "ryw.h"
+#include "sendplan.h"
 #include "server.h"
 #include "session.h"
 #include "sqlclass.h"
@@ -59,7 +61,7 @@ static void ryw_resume(struct client *c)
 
 void client_module_init(void)
 {
-	ryw_init(ryw_resume);
+	ryw_init(ryw_resume, health_probe);
 	list_init(&g.login_clients);
 	list_init(&g.admin_clients);
 	list_init(&g.cancel_clients);
@@ -71,26 +73,6 @@ struct client *client_by_id(uint32_t id)
 {
 	struct hnode *n = htab_find(&g.clients_by_id, hash_u64(id), id_eq, &id);
 	return n ? container_of(n, struct client, id_hn) : NULL;
-}
-
-void client_addr_string(const struct client *c, char *buf, size_t len)
-{
-	if (c->family == AF_INET)
-		inet_ntop(AF_INET, c->addr, buf, (socklen_t)len);
-	else if (c->family == AF_INET6)
-		inet_ntop(AF_INET6, c->addr, buf, (socklen_t)len);
-	else
-		snprintf(buf, len, "unix");
-}
-
-const char *client_prefix(const struct client *c, char *buf, size_t len)
-{
-	char addr[64];
-	client_addr_string(c, addr, sizeof(addr));
-	const char *db = c->db ? c->db->name : (c->login && c->login->db_name ? c->login->db_name : "(login)");
-	const char *user = c->user ? c->user->name : (c->login && c->login->user_name ? c->login->user_name : "");
-	snprintf(buf, len, "C-%u %s/%s@%s:%u", c->id, db, user, addr, c->port);
-	return buf;
 }
 
 const char *client_state_name(const struct client *c)
@@ -364,9 +346,9 @@ static void server_lost(struct client *c, const char *sqlstate, const char *msg)
 		return;
 	}
 	char was = s->status;
-	int syncs = server_pending_syncs(s);
+	int syncs = rq_pending_syncs(s);
 	bool open_group = s->unsynced;
-	bool told = server_first_sync_failed(s); /* its error already went out */
+	bool told = rq_first_sync_failed(s); /* its error already went out */
 	pool_unlink(c);
 	client_log(c, LV_LOG, "%s", msg);
 
@@ -1541,6 +1523,41 @@ static struct step answer_pending_error(struct client *c, struct request *rq)
 	return stop(SB_DROP);
 }
 
+/* prepare.c's decisions come as a send plan; one is reused for every
+ * message, so planning allocates nothing once warm. */
+static struct sendplan plan;
+
+/* Act on prepare.c's verdict: V_ANSWERED means the plan says it all (the
+ * server's part, then the client's answer if it has one). */
+static enum sb_verdict act_planned(struct client *c, const struct pmsg *m, enum verdict v, const struct refusal *r)
+{
+	struct server *s = c->server;
+	if (v == V_CLOSE && s && strcmp(r->sqlstate, "53200") == 0) {
+		/* out of memory half way through a plan: prepare.c's record of
+		 * what s has prepared no longer matches what s was sent */
+		s->close_needed = true;
+		s->close_why = "out of memory while rewriting a prepared statement";
+	}
+	if (v != V_ANSWERED)
+		return client_act(c, m, v, r);
+	if (s && !server_play(s, c, &plan)) {
+		s->close_needed = true;
+		s->close_why = "out of memory while rewriting a prepared statement";
+		client_close(c, "53200", "out of memory");
+		return SB_CLOSED;
+	}
+	if (plan.reply) {
+		struct pktbuf pb;
+		if (sbuf_gen_begin(&c->sb, &pb)) {
+			pkt_empty(&pb, plan.reply);
+			sbuf_gen_commit(&c->sb, &pb);
+		}
+	}
+	if (plan.reply_tag)
+		client_reply_command(c, plan.reply_tag);
+	return SB_DROP;
+}
+
 /* 7. Prepared-statement requests that need no server: closing or
  * deallocating a name, a Parse pgtide already has. */
 static struct step prepared_without_server(struct client *c, struct request *rq)
@@ -1550,14 +1567,15 @@ static struct step prepared_without_server(struct client *c, struct request *rq)
 		return NEXT;
 	enum verdict pv;
 	struct refusal r;
+	server_plan_begin(NULL, &plan);
 	if (m->type == FE_CLOSE && m->body_len >= 1 && m->body[0] == 'S')
-		return stop(client_act(c, m, prep_close(c, m, &r), &r));
+		return stop(act_planned(c, m, prep_close(c, m, &plan, &r), &r));
 	if (m->type == FE_QUERY && (rq->se.scan & QS_SESSION) && prep_query_local(rq->text, rq->tlen) &&
-	    prep_query(c, rq->text, rq->tlen, &pv, &r))
-		return stop(client_act(c, m, pv, &r));
+	    prep_query(c, rq->text, rq->tlen, &plan, &pv, &r))
+		return stop(act_planned(c, m, pv, &r));
 	if (m->type == FE_PARSE && rq->mp.name[0] && !c->skip_to_sync && !c->failed_block &&
-	    prep_parse_local(c, &rq->mp, &pv, &r))
-		return stop(client_act(c, m, pv, &r));
+	    prep_parse_local(c, &rq->mp, &plan, &pv, &r))
+		return stop(act_planned(c, m, pv, &r));
 	return NEXT;
 }
 
@@ -1582,14 +1600,16 @@ static struct step get_server(struct client *c, struct request *rq)
 		return stop(SB_CLOSED);
 	}
 	c->served = true;
-	bool replica, hold;
+	struct route_target *target;
 	const char *rerr;
-	struct pool *tp = route_pick(c, m, rq->text, rq->tlen, &replica, &hold, &rerr);
-	if (hold) {
+	enum route_where where = route_pick(c, m, rq->text, rq->tlen, &target, &rerr);
+	if (where == ROUTE_HOLD) {
 		ryw_hold(c); /* a replica catches up, or its time is up: resumed */
 		return stop(SB_STOP);
 	}
-	if (!tp) {
+	bool replica = where == ROUTE_REPLICA;
+	struct pool *tp = replica ? pool_get_target(c->db, c->pool->user, target) : c->pool;
+	if (where == ROUTE_NONE) {
 		char msg[256];
 		if (c->replay_consume_begin) {
 			/* the client has its BEGIN's answer: the transaction is lost */
@@ -1632,12 +1652,11 @@ static struct step server_room(struct client *c, struct request *rq)
 		 * until its output buffer fills or it sees Sync or Flush, so ask
 		 * it to send what it has, or a long pipeline would wait forever. */
 		struct pktbuf pb;
-		if (!s->rq_blocked && sbuf_gen_begin(&s->sb, &pb)) {
+		if (rq_block(s) && sbuf_gen_begin(&s->sb, &pb)) {
 			pkt_empty(&pb, FE_FLUSH);
 			sbuf_gen_commit(&s->sb, &pb);
 			sbuf_flush(&s->sb);
 		}
-		s->rq_blocked = true;
 		return stop(SB_STOP);
 	}
 	s->release_pending = false;
@@ -1698,25 +1717,31 @@ static struct step map_prepared(struct client *c, struct request *rq)
 	const struct pmsg *m = rq->m;
 	if (!prep_enabled(c))
 		return NEXT;
+	if (m->type != FE_PARSE && m->type != FE_BIND && m->type != FE_DESCRIBE && m->type != FE_CLOSE &&
+	    m->type != FE_QUERY) {
+		prep_retain(c, m);
+		return NEXT;
+	}
 	enum verdict pv = V_FORWARD;
 	struct refusal r;
+	server_plan_begin(c->server, &plan);
 	switch (m->type) {
 	case FE_PARSE:
 		if (rq->mp.name && rq->mp.name[0])
-			pv = prep_parse(c, &rq->mp, &r);
+			pv = prep_parse(c, &rq->mp, &plan, &r);
 		break;
 	case FE_BIND:
-		pv = prep_bind(c, m, &r);
+		pv = prep_bind(c, m, &plan, &r);
 		break;
 	case FE_DESCRIBE:
-		pv = prep_describe(c, m, &r);
+		pv = prep_describe(c, m, &plan, &r);
 		break;
 	case FE_CLOSE:
-		pv = prep_close(c, m, &r);
+		pv = prep_close(c, m, &plan, &r);
 		break;
 	case FE_QUERY:
 		/* PREPARE / EXECUTE / DEALLOCATE start with a word the scan looks for */
-		if (!(rq->se.scan & QS_SESSION) || !prep_query(c, rq->text, rq->tlen, &pv, &r))
+		if (!(rq->se.scan & QS_SESSION) || !prep_query(c, rq->text, rq->tlen, &plan, &pv, &r))
 			pv = V_FORWARD;
 		break;
 	default:
@@ -1725,7 +1750,7 @@ static struct step map_prepared(struct client *c, struct request *rq)
 	if (pv != V_FORWARD) {
 		if (m->type == FE_QUERY && c->tenant)
 			c->tenant->queries++;
-		return stop(client_act(c, m, pv, &r));
+		return stop(act_planned(c, m, pv, &r));
 	}
 	prep_retain(c, m);
 	return NEXT;

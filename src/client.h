@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "clientname.h"
 #include "pgtide.h"
 
 void client_module_init(void);
@@ -69,16 +70,6 @@ void client_notify(struct client *c, const uint8_t *msg, size_t len);
 
 void client_free_pending(void);
 struct client *client_by_id(uint32_t id);
-const char *client_prefix(const struct client *c, char *buf, size_t len);
 const char *client_state_name(const struct client *c);
-void client_addr_string(const struct client *c, char *buf, size_t len);
-
-#define client_log(c, lv, ...)                                                           \
-	do {                                                                                \
-		if (log_enabled(lv)) {                                                      \
-			char _pfx[192];                                                     \
-			log_msg((lv), client_prefix((c), _pfx, sizeof(_pfx)), __VA_ARGS__); \
-		}                                                                           \
-	} while (0)
 
 #endif

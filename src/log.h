@@ -39,6 +39,15 @@ static inline bool log_enabled(enum log_level lv)
 }
 
 #define log_at(lv, ...) do { if (log_enabled(lv)) log_msg((lv), NULL, __VA_ARGS__); } while (0)
+/* A line about a connection: prefix(obj, buf, len) names it
+ * ("C-17 app/alice@127.0.0.1:5123"); nothing is built below the level. */
+#define log_conn(lv, prefix, obj, ...)                                                 \
+	do {                                                                            \
+		if (log_enabled(lv)) {                                                  \
+			char _pfx[192];                                                 \
+			log_msg((lv), prefix((obj), _pfx, sizeof(_pfx)), __VA_ARGS__); \
+		}                                                                       \
+	} while (0)
 #define log_error(...)  log_at(LV_ERROR, __VA_ARGS__)
 #define log_warn(...)   log_at(LV_WARNING, __VA_ARGS__)
 #define log_info(...)   log_at(LV_LOG, __VA_ARGS__)

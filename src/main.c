@@ -37,6 +37,7 @@
 #include "pool.h"
 #include "prepare.h"
 #include "peer.h"
+#include "health.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
@@ -709,7 +710,7 @@ int main(int argc, char **argv)
 		report_ready(ready_fd, false);
 		return 1;
 	}
-	route_start();
+	health_start();
 	if (!metrics_start()) {
 		report_ready(ready_fd, false);
 		return 1;
@@ -726,7 +727,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(g.base);
 
 	janitor_stop();
-	route_stop();
+	health_stop();
 	peer_shutdown();
 	metrics_stop();
 	listeners_close();

@@ -154,6 +154,17 @@ struct pset *pset_with(struct pset *p, int idx, const char *value)
 	return pset_intern(v);
 }
 
+void pset_forget_unreported(struct pset **p)
+{
+	for (int i = 0; i < NPARAMS; i++) {
+		if (!param_reported(i) && (*p)->v[i]) {
+			struct pset *n = pset_with(*p, i, NULL);
+			pset_unref(*p);
+			*p = n;
+		}
+	}
+}
+
 bool sql_quote_literal(const char *s, char *buf, size_t len)
 {
 	/* E'' with doubled backslashes reads the same whatever

@@ -61,6 +61,9 @@ struct pset *pset_ref(struct pset *p);
 void pset_unref(struct pset *p);
 /* A set equal to p with one value replaced (value NULL clears it). +1 ref. */
 struct pset *pset_with(struct pset *p, int idx, const char *value);
+/* Drop the parameters Postgres does not report (a RESET ALL or DISCARD ALL
+ * cannot be followed for them): *p is replaced, the old set unreferenced. */
+void pset_forget_unreported(struct pset **p);
 /* Values of `want` that differ from `have`: builds "SET a = 'x'; SET b = ..."
  * into sb-like buffer; returns number of SETs. */
 int pset_diff_sql(const struct pset *have, const struct pset *want, char *buf, size_t len);

@@ -141,8 +141,6 @@ enum client_state {
 	CL_JUSTFREE,    /* justfree list: closed, freed at end of loop */
 };
 
-struct login_state;
-
 enum { EMU_NONE, EMU_EXIT_PARSED };
 
 /* Bytes of a request, to send again elsewhere. */
@@ -156,6 +154,29 @@ struct replay {
 struct pending_error {
 	char sqlstate[6];
 	char message[];
+};
+
+/* Everything a client needs while logging in; freed once it is in. */
+struct login_state {
+	char *user_name;
+	char *db_name;
+	char *values[NPARAMS];      /* tracked parameters from the startup packet */
+	char *tenant;               /* tenant from the startup packet, if any */
+	int n_sets;                 /* other settings from the startup packet */
+	char **set_names;           /* ... (session.c carries them) */
+	char **set_values;
+	bool wait_welcome;          /* authenticated; the pool has no parameters yet */
+	bool peer_admin;            /* console user of pgtide's own OS uid (unix socket) */
+	/* authentication exchange */
+	int method;
+	int step;
+	uint8_t md5_salt[4];
+	struct scram_server *scram;
+	uint8_t cbind[64];          /* tls-server-end-point hash of our certificate */
+	bool unknown_user;          /* go through the motions, then refuse */
+	bool scram_from_plain;      /* SCRAM secret made up from a plain password */
+	bool authq_waiting;         /* auth_query lookup in flight */
+	bool authq_done;            /* looked up (found or not) */
 };
 
 struct client {
@@ -416,6 +437,23 @@ usec_t wall_usec(void);
 static inline const struct settings *S(void)
 {
 	return &g.cfg->s;
+}
+
+/* A pool's size and mode as configured now (the database's line, the
+ * user's, the defaults): plain reads of the configuration, for every layer. */
+static inline int pool_size_of(const struct pool *p)
+{
+	return db_pool_size(g.cfg, p->db->cfg);
+}
+
+/* The pool mode for a client logged in as client_user (NULL: the pool's). */
+static inline int pool_mode_of(const struct pool *p, const struct user *client_user)
+{
+	if (client_user && client_user->pool_mode >= 0)
+		return client_user->pool_mode;
+	if (p->user->pool_mode >= 0)
+		return p->user->pool_mode;
+	return db_pool_mode(g.cfg, p->db->cfg, NULL);
 }
 
 #endif

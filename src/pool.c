@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "client.h"
+#include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "route.h"
@@ -132,6 +133,27 @@ static struct db_config *autodb_config(const char *name)
 	return c;
 }
 
+/* A host left a database's configuration (or the database goes): its
+ * check stops, and the pools that use it reconnect. */
+static void host_gone(struct database *db, struct route_target *t)
+{
+	health_check_stop(t);
+	struct list *pn;
+	list_for_each(pn, &db->pools) {
+		struct pool *p = container_of(pn, struct pool, db_node);
+		if (p->target == t)
+			pool_reconnect_pool(p, "host removed from the configuration");
+	}
+}
+
+/* Apply a database's hosts from its configuration, and act on route.c's
+ * verdict. */
+static void apply_hosts(struct database *db)
+{
+	if (route_db_update(db, host_gone))
+		pool_primary_moved(db, "the database's primary host changed in the configuration");
+}
+
 void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 {
 	/* users: auth_file entries, then [users] settings */
@@ -187,7 +209,7 @@ void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 		if (!copy->dbname)
 			copy->dbname = xstrdup(dc->name);
 		if (!db) {
-			route_db_update(database_new(dc->name, copy, false));
+			apply_hosts(database_new(dc->name, copy, false));
 			continue;
 		}
 		if (db_conn_changed(db->cfg, copy))
@@ -196,7 +218,7 @@ void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 		db->cfg = copy;
 		db->removed = false;
 		db->autodb = false;
-		route_db_update(db);
+		apply_hosts(db);
 	}
 	for (n = htab_next(&g.databases, NULL, &it); n; n = next) {
 		next = htab_next(&g.databases, n, &it);
@@ -213,7 +235,7 @@ void objects_apply_config(struct config *cfg, struct auth_entry *auth)
 		db_config_free(db->cfg);
 		db->cfg = copy;
 		db->removed = false;
-		route_db_update(db);
+		apply_hosts(db);
 	}
 }
 
@@ -229,10 +251,10 @@ struct database *database_lookup_or_auto(const char *name)
 		db->cfg = autodb_config(name);
 		db->removed = false;
 		db->autodb = true;
-		route_db_update(db);
+		apply_hosts(db);
 	} else {
 		db = database_new(name, autodb_config(name), true);
-		route_db_update(db);
+		apply_hosts(db);
 	}
 	log_info("registered new auto-database: %s (from the \"*\" line)", name);
 	return db;
@@ -264,7 +286,7 @@ struct pool *pool_get_target(struct database *db, struct user *u, struct route_t
 	list_add_tail(&db->pools, &p->db_node);
 	list_add_tail(&g.pools, &p->all_node);
 	if (!t && db->route)
-		route_kick(db); /* its hosts may have waited for a login to check with */
+		health_kick(db); /* its hosts may have waited for a login to check with */
 	return p;
 }
 
@@ -274,11 +296,6 @@ struct pool *pool_get(struct database *db, struct user *u)
 }
 
 /* ---- effective limits ---- */
-
-int pool_size_of(const struct pool *p)
-{
-	return db_pool_size(g.cfg, p->db->cfg);
-}
 
 static int pool_min_size(const struct pool *p)
 {
@@ -298,15 +315,6 @@ static int db_max_connections(const struct database *db)
 static int user_max_connections(const struct user *u)
 {
 	return u->max_user_connections >= 0 ? u->max_user_connections : S()->max_user_connections;
-}
-
-int pool_mode_of(const struct pool *p, const struct user *client_user)
-{
-	if (client_user && client_user->pool_mode >= 0)
-		return client_user->pool_mode;
-	if (p->user->pool_mode >= 0)
-		return p->user->pool_mode;
-	return db_pool_mode(g.cfg, p->db->cfg, NULL);
 }
 
 bool pool_can_serve(const struct pool *p)
@@ -481,7 +489,7 @@ void pool_server_ready(struct server *s)
 			return;
 		}
 		server_set_state(s, SV_CHECK);
-		route_checker_ready(s, s->check_target);
+		health_checker_ready(s, s->check_target);
 		return;
 	}
 	if (s->close_needed || (g.shutting_down && !p->n_waiting)) {
@@ -606,7 +614,7 @@ void pool_server_gone(struct server *s, const char *why)
 		struct route_target *t = s->check_target;
 		s->check_target = NULL;
 		if (t)
-			route_checker_gone(t, why);
+			health_checker_gone(t, why);
 		return;
 	}
 	defer_call(check_admin_waits, NULL);
@@ -748,7 +756,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 {
 	if (p->target) {
 		/* a replica: its waiting clients go elsewhere, no one fails */
-		route_target_down(p->target, msg);
+		health_target_down(p->target, msg);
 		usec_t max = S()->server_login_retry;
 		p->retry_delay = p->retry_delay ? p->retry_delay * 2 : (max < USEC ? max : USEC / 4);
 		if (p->retry_delay > max)
@@ -906,7 +914,7 @@ void objects_free(void)
 		next = htab_next(&g.databases, n, &it);
 		struct database *db = container_of(n, struct database, hn);
 		htab_remove(&g.databases, n);
-		route_db_free(db);
+		route_db_free(db, host_gone);
 		ryw_db_free(db);
 		db_config_free(db->cfg);
 		free(db->name);

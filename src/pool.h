@@ -35,8 +35,7 @@ struct pool *pool_get(struct database *db, struct user *u);
 /* The pool of a replica target (NULL target: the primary's). */
 struct pool *pool_get_target(struct database *db, struct user *u, struct route_target *t);
 
-int pool_size_of(const struct pool *p);
-int pool_mode_of(const struct pool *p, const struct user *client_user);
+/* pool_size_of() and pool_mode_of() are in pgtide.h: reads of the configuration. */
 
 /* Give c a server of pool p now if one is free (true), or queue it there. */
 bool pool_acquire(struct client *c, struct pool *p);

@@ -23,11 +23,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client.h"
 #include "log.h"
 #include "pktbuf.h"
-#include "pool.h"
-#include "server.h"
+#include "sendplan.h"
 #include "sqlclass.h"
 #include "tenant.h"
 #include "util/strbuf.h"
@@ -408,7 +406,7 @@ void prep_mapped_done(struct server *s, bool ok)
 }
 
 /* Close the least recently used statements not needed by this group. */
-static bool make_room(struct server *s, struct pktbuf *pb)
+static bool make_room(struct server *s, struct sendplan *p)
 {
 	struct server_stmts *st = sstmts(s);
 	int max = S()->max_prepared_statements;
@@ -428,10 +426,10 @@ static bool make_room(struct server *s, struct pktbuf *pb)
 		server_name(victim->ps, name, sizeof(name));
 		/* Close works for SQL PREPAREd statements too, in any transaction
 		 * state, and does not fail when the name is already gone */
-		pkt_close(pb, 'S', name);
-		if (pb->failed)
+		pkt_close(&p->bytes, 'S', name);
+		if (p->bytes.failed)
 			return false;
-		rq_push(s, FE_CLOSE, RQ_CONSUME);
+		plan_owe(p, FE_CLOSE, RQ_CONSUME, 0);
 		server_drop(s, victim);
 	}
 	return true;
@@ -439,43 +437,41 @@ static bool make_room(struct server *s, struct pktbuf *pb)
 
 /* Queue a Parse (or SQL PREPARE) of ps for s. own_name: the client's Parse
  * that asked (its name is undone if this fails). */
-static bool server_prepare(struct server *s, struct pstmt *ps, const char *own_name, uint16_t flags)
+static bool server_prepare(struct server *s, struct pstmt *ps, const char *own_name, uint16_t flags,
+			   struct sendplan *p)
 {
-	struct pktbuf pb;
-	if (!sbuf_gen_begin(&s->sb, &pb))
-		return false;
-	if (!make_room(s, &pb))
+	struct pktbuf *pb = &p->bytes;
+	if (!make_room(s, p))
 		return false;
 	char name[32];
 	server_name(ps, name, sizeof(name));
 	/* What pgtide believes a server has can be wrong where it had to guess
 	 * (a DISCARD ALL that failed, dynamic SQL): a Close first makes the
 	 * Parse succeed either way. */
-	pkt_close(&pb, 'S', name);
-	if (pb.failed)
+	pkt_close(pb, 'S', name);
+	if (pb->failed)
 		return false;
-	rq_push(s, FE_CLOSE, RQ_CONSUME);
+	plan_owe(p, FE_CLOSE, RQ_CONSUME, 0);
 	if (ps->sql) {
 		struct strbuf sql;
 		strbuf_init(&sql);
 		strbuf_printf(&sql, "PREPARE %s ", name);
 		strbuf_append(&sql, ps->query, ps->qlen);
-		pkt_query(&pb, sql.data);
+		pkt_query(pb, sql.data);
 		strbuf_free(&sql);
 	} else {
-		pkt_begin(&pb, 'P');
-		pkt_put_cstr(&pb, name);
-		pkt_put_bytes(&pb, ps->query, ps->qlen);
-		pkt_put_byte(&pb, 0);
-		pkt_put_int16(&pb, ps->nparams);
+		pkt_begin(pb, 'P');
+		pkt_put_cstr(pb, name);
+		pkt_put_bytes(pb, ps->query, ps->qlen);
+		pkt_put_byte(pb, 0);
+		pkt_put_int16(pb, ps->nparams);
 		if (ps->nparams)
-			pkt_put_bytes(&pb, ps->types, (size_t)ps->nparams * 4);
-		pkt_end(&pb);
+			pkt_put_bytes(pb, ps->types, (size_t)ps->nparams * 4);
+		pkt_end(pb);
 	}
-	if (pb.failed)
+	if (pb->failed || p->failed)
 		return false;
-	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, ps->sql ? 'Q' : 'P', (uint16_t)(flags | RQ_MAPPED));
+	plan_owe(p, ps->sql ? FE_QUERY : FE_PARSE, (uint16_t)(flags | RQ_MAPPED), 0);
 	fifo_push(s, ps, own_name);
 	struct server_stmts *st = sstmts(s);
 	struct sstmt *ss = xcalloc(1, sizeof(*ss));
@@ -488,12 +484,12 @@ static bool server_prepare(struct server *s, struct pstmt *ps, const char *own_n
 	st->count++;
 	s->pool->server_parse_count++;
 	if (!ps->sql)
-		s->unsynced = true;
+		p->unsynced = true;
 	return true;
 }
 
 /* Make sure s has ps (or will, before the next message). */
-static bool ensure_prepared(struct server *s, struct pstmt *ps)
+static bool ensure_prepared(struct server *s, struct pstmt *ps, struct sendplan *p)
 {
 	struct sstmt *ss = server_find(s, ps);
 	if (ss) {
@@ -502,27 +498,26 @@ static bool ensure_prepared(struct server *s, struct pstmt *ps)
 	}
 	/* our own Parse: an error still reaches the client, as the error of
 	 * the message that needed it */
-	return server_prepare(s, ps, NULL, ps->sql ? RQ_CONSUME : RQ_CONSUME_OK);
+	return server_prepare(s, ps, NULL, ps->sql ? RQ_CONSUME : RQ_CONSUME_OK, p);
 }
 
-static struct rq_entry *push_synth(struct server *s, uint8_t for_type, char reply)
+/* pgtide answers this request itself, in its turn among the server's
+ * replies (flags: more RQ_* for the entry). */
+static void push_synth(struct sendplan *p, uint8_t for_type, char reply, uint16_t flags)
 {
-	if (for_type == FE_QUERY && s->unsynced) {
+	if (for_type == FE_QUERY && p->unsynced) {
 		/* The client's Query would have ended the implicit transaction
 		 * our own messages (a tenant SET) opened, and made Postgres send
 		 * their replies; it will not reach the server, so a Sync does. */
-		struct pktbuf pb;
-		if (sbuf_gen_begin(&s->sb, &pb)) {
-			pkt_sync(&pb);
-			sbuf_gen_commit(&s->sb, &pb);
-			rq_push(s, FE_SYNC, RQ_CONSUME);
-			s->unsynced = false;
-		}
+		pkt_sync(&p->bytes);
+		plan_owe(p, FE_SYNC, RQ_CONSUME, 0);
+		p->unsynced = false;
 	}
-	struct rq_entry *e = rq_push(s, for_type, RQ_SYNTH);
-	e->aux = (uint32_t)(unsigned char)reply;
-	return e;
+	plan_owe(p, for_type, (uint16_t)(RQ_SYNTH | flags), (uint32_t)(unsigned char)reply);
+	p->emit_due = true;
 }
+
+#define PLAN_FAILED(p) ((p)->failed || (p)->bytes.failed)
 
 /* A refusal for client.c to act on (V_DENY: an ERROR for this request;
  * V_CLOSE: the connection goes). */
@@ -580,68 +575,58 @@ void prep_retain(struct client *c, const struct pmsg *m)
 
 void prep_group_end(struct server *s)
 {
-	if (retain_active(s->stmts) && rq_empty(s))
+	if (retain_active(s->stmts))
 		retain_free(s->stmts);
 }
 
-enum prep_retry prep_try_retry(struct server *s, const char *sqlstate, const char *message)
+bool prep_retry_wanted(const struct server *s, const char *sqlstate, const char *message)
 {
+	const struct server_stmts *st = s->stmts;
+	const struct retained *r = retain_active(st) ? st->retain : NULL;
+	return r && r->complete && s->client && strcmp(sqlstate, "0A000") == 0 &&
+	       strstr(message, "cached plan must not change result type");
+}
+
+bool prep_retry_plan(struct server *s, struct sendplan *p, char *name, size_t nlen)
+{
+	/* The group is replayed with the statement prepared afresh. The
+	 * failed Bind aborted the implicit transaction, tenant SET included:
+	 * the tenant is set again before the replay. The retained bytes are
+	 * copied when the plan is played, before retain_free below can reuse
+	 * them: server.c plays the plan first and then calls prep_retry_done. */
 	struct server_stmts *st = s->stmts;
-	struct retained *r = retain_active(st) ? st->retain : NULL;
-	if (!r || !r->complete || !s->client || strcmp(sqlstate, "0A000") != 0 ||
-	    !strstr(message, "cached plan must not change result type"))
-		return RETRY_NO;
-	/* The server now skips to the group's Sync; consume that Sync's
-	 * ReadyForQuery, then replay the group with the statement prepared
-	 * afresh. The failed Bind aborted the implicit transaction, tenant SET
-	 * included: set the tenant again before the replay. */
-	struct rq_entry *sync = rq_drop_to_sync(s);
-	if (!sync)
-		return RETRY_NO;
-	sync->flags |= RQ_CONSUME;
-	struct client *c = s->client;
+	struct retained *r = st->retain;
 	struct pstmt *ps = r->ps;
 	r->ps = NULL;
 	struct sstmt *ss = server_find(s, ps);
 	if (ss)
 		server_drop(s, ss);
-	struct pktbuf pb;
-	char name[32];
-	server_name(ps, name, sizeof(name));
-	server_log(s, LV_LOG, "statement %s changed result type after a schema change: prepared again and the Bind retried", name);
-	bool ok = sbuf_gen_begin(&s->sb, &pb);
-	if (ok) {
-		pkt_close(&pb, 'S', name);
-		ok = !pb.failed;
-		if (ok) {
-			sbuf_gen_commit(&s->sb, &pb);
-			rq_push(s, FE_CLOSE, RQ_CONSUME);
-		}
-	}
-	if (ok && tenant_enabled()) {
-		tenant_server_forget(s);
-		ok = server_queue_tenant_set(s, c, false);
-	}
-	ok = ok && server_prepare(s, ps, NULL, RQ_CONSUME_OK);
+	server_name(ps, name, nlen);
+	pkt_close(&p->bytes, 'S', name);
+	plan_owe(p, FE_CLOSE, RQ_CONSUME, 0);
+	if (tenant_enabled())
+		plan_tenant_set(p);
+	bool ok = server_prepare(s, ps, NULL, RQ_CONSUME_OK, p);
 	pstmt_unref(ps);
-	if (ok && (ok = sbuf_gen_begin(&s->sb, &pb))) {
-		pkt_put_bytes(&pb, r->bytes.buf, r->bytes.len);
-		ok = !pb.failed;
-		if (ok)
-			sbuf_gen_commit(&s->sb, &pb);
-	}
-	if (ok) {
-		for (int i = 0; i < r->n; i++)
-			rq_push(s, r->types[i], r->flags[i]);
-		s->unsynced = false;
-	}
-	retain_free(st);
-	return ok ? RETRY_SENT : RETRY_FAILED;
+	if (!ok || PLAN_FAILED(p))
+		return false;
+	plan_copy(p, r->bytes.buf, r->bytes.len);
+	for (int i = 0; i < r->n; i++)
+		plan_owe(p, r->types[i], r->flags[i], 0);
+	p->unsynced = false;
+	return !PLAN_FAILED(p);
+}
+
+void prep_retry_done(struct server *s)
+{
+	if (s->stmts)
+		retain_free(s->stmts);
 }
 
 /* ---- client messages ---- */
 
-bool prep_parse_local(struct client *c, const struct msg_parse *mp, enum verdict *v, struct refusal *r)
+bool prep_parse_local(struct client *c, const struct msg_parse *mp, struct sendplan *p, enum verdict *v,
+		      struct refusal *r)
 {
 	/* A statement some server already parsed needs no server to be
 	 * named: answer ParseComplete now. Drivers that prepare
@@ -662,16 +647,12 @@ bool prep_parse_local(struct client *c, const struct msg_parse *mp, enum verdict
 	}
 	client_add(c, mp->name, ps);
 	c->pool->client_parse_count++;
-	struct pktbuf pb;
-	if (sbuf_gen_begin(&c->sb, &pb)) {
-		pkt_empty(&pb, BE_PARSE_COMPLETE);
-		sbuf_gen_commit(&c->sb, &pb);
-	}
+	p->reply = BE_PARSE_COMPLETE;
 	*v = V_ANSWERED;
 	return true;
 }
 
-enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct refusal *r)
+enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct sendplan *p, struct refusal *r)
 {
 	struct server *s = c->server;
 	if (s->skipping)
@@ -689,19 +670,18 @@ enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct ref
 	struct sstmt *ss = server_find(s, ps);
 	if (ss) {
 		touch(s, ss);
-		push_synth(s, FE_PARSE, BE_PARSE_COMPLETE)->flags |= RQ_MAPPED;
+		push_synth(p, FE_PARSE, BE_PARSE_COMPLETE, RQ_MAPPED);
 		fifo_push(s, ps, mp->name);
-		s->unsynced = true;
+		p->unsynced = true;
 		pstmt_unref(ps);
-		rq_emit_due(s);
-		return V_ANSWERED;
+		return PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
 	}
-	bool ok = server_prepare(s, ps, mp->name, 0);
+	bool ok = server_prepare(s, ps, mp->name, 0, p);
 	pstmt_unref(ps);
 	return ok ? V_ANSWERED : OOM(r);
 }
 
-enum verdict prep_bind(struct client *c, const struct pmsg *m, struct refusal *r)
+enum verdict prep_bind(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r)
 {
 	struct server *s = c->server;
 	struct msg_bind b;
@@ -721,21 +701,20 @@ enum verdict prep_bind(struct client *c, const struct pmsg *m, struct refusal *r
 	/* the first Bind of a group, outside a transaction block, with no
 	 * other request of the client in flight, can be replayed after a
 	 * plan change */
-	bool retain = s->group_start && s->status == 'I' && m->len <= RETAIN_MAX && !rq_owes_client(s);
-	if (!ensure_prepared(s, cs->ps))
+	bool retain = s->group_start && s->status == 'I' && m->len <= RETAIN_MAX && !p->owes_client;
+	if (!ensure_prepared(s, cs->ps, p))
 		return OOM(r);
 	char name[32];
 	server_name(cs->ps, name, sizeof(name));
 	size_t plen = strlen(b.portal), nlen = strlen(name);
 	size_t rest = m->body_len - b.names_len;
-	struct pktbuf pb;
-	if (!sbuf_gen_begin(&s->sb, &pb))
-		return OOM(r);
-	pkt_put_byte(&pb, 'B');
-	pkt_put_int32(&pb, (uint32_t)(4 + plen + 1 + nlen + 1 + rest));
-	pkt_put_bytes(&pb, b.portal, plen + 1);
-	pkt_put_bytes(&pb, name, nlen + 1);
-	if (pb.failed)
+	struct pktbuf *pb = &p->bytes;
+	size_t head = pb->len;
+	pkt_put_byte(pb, FE_BIND);
+	pkt_put_int32(pb, (uint32_t)(4 + plen + 1 + nlen + 1 + rest));
+	pkt_put_bytes(pb, b.portal, plen + 1);
+	pkt_put_bytes(pb, name, nlen + 1);
+	if (PLAN_FAILED(p))
 		return OOM(r);
 	if (retain) {
 		struct server_stmts *st = sstmts(s);
@@ -747,20 +726,19 @@ enum verdict prep_bind(struct client *c, const struct pmsg *m, struct refusal *r
 		st->retain->active = true;
 		st->retain->ps = cs->ps;
 		cs->ps->refs++;
-		retain_add(s, 'B', 0, pb.buf, pb.len, m->body + b.names_len, rest);
+		retain_add(s, FE_BIND, 0, pb->buf + head, pb->len - head, m->body + b.names_len, rest);
 	} else {
 		retain_abort(s); /* a second Bind: replaying it could need more */
 	}
-	sbuf_gen_commit(&s->sb, &pb);
-	if (!sbuf_forward_bytes(&c->sb, m->body + b.names_len, rest))
-		return OOM(r);
-	rq_push(s, FE_BIND, retain ? RQ_RETRYABLE : 0);
-	s->unsynced = true;
+	/* the parameters go by reference, never copied */
+	plan_forward(p, m->body + b.names_len, rest);
+	plan_owe(p, FE_BIND, retain ? RQ_RETRYABLE : 0, 0);
+	p->unsynced = true;
 	s->pool->bind_count++;
-	return V_ANSWERED;
+	return PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
 }
 
-enum verdict prep_describe(struct client *c, const struct pmsg *m, struct refusal *r)
+enum verdict prep_describe(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r)
 {
 	struct server *s = c->server;
 	char kind;
@@ -778,27 +756,21 @@ enum verdict prep_describe(struct client *c, const struct pmsg *m, struct refusa
 		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
 		return refuse(r, V_DENY, "26000", msg);
 	}
-	if (!ensure_prepared(s, cs->ps))
+	if (!ensure_prepared(s, cs->ps, p))
 		return OOM(r);
 	char sname[32];
 	server_name(cs->ps, sname, sizeof(sname));
-	struct pktbuf pb;
-	if (!sbuf_gen_begin(&s->sb, &pb))
-		return OOM(r);
-	pkt_begin(&pb, 'D');
-	pkt_put_byte(&pb, 'S');
-	pkt_put_cstr(&pb, sname);
-	pkt_end(&pb);
-	if (pb.failed)
-		return OOM(r);
+	pkt_begin(&p->bytes, FE_DESCRIBE);
+	pkt_put_byte(&p->bytes, 'S');
+	pkt_put_cstr(&p->bytes, sname);
+	pkt_end(&p->bytes);
 	retain_abort(s);
-	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, FE_DESCRIBE, RQ_DESC_STMT);
-	s->unsynced = true;
-	return V_ANSWERED;
+	plan_owe(p, FE_DESCRIBE, RQ_DESC_STMT, 0);
+	p->unsynced = true;
+	return PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
 }
 
-enum verdict prep_close(struct client *c, const struct pmsg *m, struct refusal *r)
+enum verdict prep_close(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r)
 {
 	struct server *s = c->server;
 	char kind;
@@ -813,20 +785,15 @@ enum verdict prep_close(struct client *c, const struct pmsg *m, struct refusal *
 		client_remove(c, cs); /* the server's copy stays, for others */
 	if (!s) {
 		/* no server: nothing is in flight, answer now */
-		struct pktbuf pb;
-		if (sbuf_gen_begin(&c->sb, &pb)) {
-			pkt_empty(&pb, BE_CLOSE_COMPLETE);
-			sbuf_gen_commit(&c->sb, &pb);
-		}
+		p->reply = BE_CLOSE_COMPLETE;
 		return V_ANSWERED;
 	}
 	if (s->skipping)
 		return V_ANSWERED;
 	retain_abort(s);
-	push_synth(s, FE_CLOSE, BE_CLOSE_COMPLETE);
-	s->unsynced = true;
-	rq_emit_due(s);
-	return V_ANSWERED;
+	push_synth(p, FE_CLOSE, BE_CLOSE_COMPLETE, 0);
+	p->unsynced = true;
+	return PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
 }
 
 static void stmt_session(const struct cstmt *cs, struct sql_session *se)
@@ -881,7 +848,7 @@ bool prep_query_local(const char *q, size_t len)
 	return sql_kind(q, len, name, sizeof(name), &rest) == 'D';
 }
 
-bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, struct refusal *r)
+bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p, enum verdict *v, struct refusal *r)
 {
 	char name[128];
 	const char *rest;
@@ -907,13 +874,11 @@ bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, st
 			client_remove(c, cs);
 		}
 		/* the server's copies stay for other clients; answer in place */
-		if (s && (!rq_empty(s) || s->unsynced)) {
-			push_synth(s, FE_QUERY, all ? 'L' : 'A');
-			rq_emit_due(s);
-		} else {
-			client_reply_command(c, all ? "DEALLOCATE ALL" : "DEALLOCATE");
-		}
-		*v = V_ANSWERED;
+		if (s && (!p->queue_empty || p->unsynced))
+			push_synth(p, FE_QUERY, all ? 'L' : 'A', 0);
+		else
+			p->reply_tag = all ? "DEALLOCATE ALL" : "DEALLOCATE";
+		*v = PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
 		return true;
 	}
 	if (!s)
@@ -937,16 +902,15 @@ bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, st
 		bool ok;
 		if (ss && s->status != 'E') {
 			touch(s, ss);
-			push_synth(s, FE_QUERY, 'P');
-			rq_emit_due(s);
+			push_synth(p, FE_QUERY, 'P', 0);
 			ok = true;
 		} else {
 			if (ss)
 				server_drop(s, ss);
-			ok = server_prepare(s, ps, name, 0);
+			ok = server_prepare(s, ps, name, 0, p);
 		}
 		pstmt_unref(ps);
-		*v = ok ? V_ANSWERED : OOM(r);
+		*v = ok && !PLAN_FAILED(p) ? V_ANSWERED : OOM(r);
 		return true;
 	}
 	/* EXECUTE name [(args)] */
@@ -957,7 +921,7 @@ bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, st
 		*v = refuse(r, V_DENY, "26000", msg);
 		return true;
 	}
-	if (!ensure_prepared(s, cs->ps)) {
+	if (!ensure_prepared(s, cs->ps, p)) {
 		*v = OOM(r);
 		return true;
 	}
@@ -967,20 +931,10 @@ bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, st
 	strbuf_init(&sql);
 	strbuf_printf(&sql, "EXECUTE %s", sname);
 	strbuf_append(&sql, rest, (size_t)(q + len - rest));
-	struct pktbuf pb;
-	bool ok = sbuf_gen_begin(&s->sb, &pb);
-	if (ok) {
-		pkt_query(&pb, sql.data);
-		ok = !pb.failed;
-	}
+	pkt_query(&p->bytes, sql.data);
 	strbuf_free(&sql);
-	if (!ok) {
-		*v = OOM(r);
-		return true;
-	}
-	sbuf_gen_commit(&s->sb, &pb);
-	rq_push(s, FE_QUERY, 0);
-	s->unsynced = false;
-	*v = V_ANSWERED;
+	plan_owe(p, FE_QUERY, 0, 0);
+	p->unsynced = false;
+	*v = PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
 	return true;
 }

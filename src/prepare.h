@@ -26,19 +26,25 @@
 /* Is mapping in effect for this client (non-session pool mode, feature on)? */
 bool prep_enabled(const struct client *c);
 
-/* Client messages while linked (c->server set). Each rewrites the message
- * for the server (or answers it) and returns its verdict: V_ANSWERED when
- * rewritten or answered, V_FORWARD to send it as it is, V_DENY / V_CLOSE
- * with r filled for client.c to act on. */
-enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct refusal *r);
+/* Client messages while linked (c->server set). Each decides and writes
+ * what should happen into p (sendplan.h: the messages for the server, the
+ * client's parameters by reference, the replies owed, or the client's
+ * answer), and returns its verdict: V_ANSWERED when p says it all (the
+ * caller plays p: server_play, and the client's reply), V_FORWARD to send
+ * the message as it is, V_DENY / V_CLOSE with r filled for client.c to act
+ * on. The caller resets p with the server's unsynced / queue_empty /
+ * owes_client before the call. Nothing here writes to a connection. */
+struct sendplan;
+enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct sendplan *p, struct refusal *r);
 /* Without a server: name a statement some server already parsed. */
-bool prep_parse_local(struct client *c, const struct msg_parse *mp, enum verdict *v, struct refusal *r);
-enum verdict prep_bind(struct client *c, const struct pmsg *m, struct refusal *r);
-enum verdict prep_describe(struct client *c, const struct pmsg *m, struct refusal *r);
-enum verdict prep_close(struct client *c, const struct pmsg *m, struct refusal *r);
+bool prep_parse_local(struct client *c, const struct msg_parse *mp, struct sendplan *p, enum verdict *v,
+		      struct refusal *r);
+enum verdict prep_bind(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r);
+enum verdict prep_describe(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r);
+enum verdict prep_close(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r);
 /* PREPARE / EXECUTE / DEALLOCATE in a simple Query. false: not one of
  * them (the caller goes on). Needs no server for DEALLOCATE. */
-bool prep_query(struct client *c, const char *q, size_t len, enum verdict *v, struct refusal *r);
+bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p, enum verdict *v, struct refusal *r);
 /* Before a message needs a server: does prep_query answer it locally? */
 bool prep_query_local(const char *q, size_t len);
 /* What a named statement does to the session (session.c), for a Bind of
@@ -64,15 +70,17 @@ size_t prep_server_count(const struct server *s);
 void prep_module_free(void);
 
 /* server.c hooks: an RQ_MAPPED entry left the queue (ok: its reply came;
- * else an error or a skip), a reply for a retryable Bind failed, and a
- * request group ended. */
+ * else an error or a skip), and a request group ended with nothing owed. */
 void prep_mapped_done(struct server *s, bool ok);
-enum prep_retry {
-	RETRY_NO,     /* not a plan change pgtide retries: the error goes on */
-	RETRY_SENT,   /* the group is queued again (flush the server) */
-	RETRY_FAILED, /* the server is half rewritten: close it */
-};
-enum prep_retry prep_try_retry(struct server *s, const char *sqlstate, const char *message);
 void prep_group_end(struct server *s);
+/* The one retry of a Bind a schema change broke ("cached plan must not
+ * change result type"). wanted: is this error that case, with the group
+ * kept? Then server.c drops the queue to the group's Sync, and plan fills
+ * p with the replay (name: the statement's server name, for the log);
+ * false: the server is half rewritten and must close. done: after p was
+ * played, the kept group is let go. */
+bool prep_retry_wanted(const struct server *s, const char *sqlstate, const char *message);
+bool prep_retry_plan(struct server *s, struct sendplan *p, char *name, size_t nlen);
+void prep_retry_done(struct server *s);
 
 #endif

@@ -23,8 +23,9 @@
  * kept as the database's floor: a replica that was down, or is new, must
  * reach it before any read of a tenant without an entry goes there.
  *
- * Must not send, close or queue: route.c and server.c act; a waiting read
- * is resumed through the function client.c gives ryw_init.
+ * Must not send, close or queue: server.c and health.c act; a waiting
+ * read is resumed, and replicas are asked their position, through the
+ * functions client.c gives ryw_init.
  */
 #include "autoconf.h"
 
@@ -56,13 +57,15 @@ struct ryw_db {
 };
 
 static void (*resume_fn)(struct client *c);
+static void (*probe_fn)(struct database *db);
 static struct list waiting = LIST_INIT(waiting); /* struct client.ryw_node */
 static struct event tick_ev;
 static bool tick_init, tick_armed;
 
-void ryw_init(void (*resume)(struct client *c))
+void ryw_init(void (*resume)(struct client *c), void (*probe)(struct database *db))
 {
 	resume_fn = resume;
+	probe_fn = probe;
 }
 
 static struct ryw_db *rdb_get(struct database *db)
@@ -327,7 +330,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	list_for_each(ln, &waiting) {
 		struct client *c = container_of(ln, struct client, ryw_node);
 		if (c->db != last)
-			route_probe(c->db);
+			probe_fn(c->db);
 		last = c->db;
 	}
 	arm();
@@ -339,7 +342,7 @@ void ryw_hold(struct client *c)
 		c->ryw_since = now_usec();
 	if (!list_linked(&c->ryw_node))
 		list_add_tail(&waiting, &c->ryw_node);
-	route_probe(c->db);
+	probe_fn(c->db);
 	arm();
 }
 
@@ -394,7 +397,7 @@ void ryw_positions_changed(struct database *db)
 	struct list *ln;
 	list_for_each(ln, &waiting) {
 		if (container_of(ln, struct client, ryw_node)->db == db) {
-			route_probe(db);
+			probe_fn(db);
 			break;
 		}
 	}

@@ -18,8 +18,9 @@
 
 #include "pgtide.h"
 
-/* resume: continue a client whose read waited (client.c). */
-void ryw_init(void (*resume)(struct client *c));
+/* resume: continue a client whose read waited (client.c); probe: ask
+ * db's readable replicas their position now (health_probe). */
+void ryw_init(void (*resume)(struct client *c), void (*probe)(struct database *db));
 void ryw_db_free(struct database *db);
 
 /* The scope c's reads keep to (RYW_OFF, RYW_CLIENT, RYW_TENANT); off where

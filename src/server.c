@@ -28,12 +28,14 @@
 #include "auth.h"
 #include "client.h"
 #include "dns.h"
+#include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
 #include "route.h"
 #include "ryw.h"
+#include "sendplan.h"
 #include "session.h"
 #include "tenant.h"
 #include "tls.h"
@@ -150,34 +152,9 @@ bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstat
 }
 
 
-struct rq_entry *rq_push(struct server *s, uint8_t type, uint16_t flags)
-{
-	struct rq_entry *e = &s->rq[(s->rq_head + s->rq_len) % RQ_CAP];
-	e->type = type;
-	e->flags = flags;
-	e->aux = 0;
-	s->rq_len++;
-	return e;
-}
-
-static struct rq_entry *rq_first(struct server *s)
-{
-	return s->rq_len ? &s->rq[s->rq_head] : NULL;
-}
-
-static void rq_pop(struct server *s)
-{
-	s->rq_head = (uint16_t)((s->rq_head + 1) % RQ_CAP);
-	s->rq_len--;
-	if (s->rq_blocked && s->rq_len < RQ_CAP / 2 && s->client) {
-		s->rq_blocked = false;
-		sbuf_continue(&s->client->sb);
-	}
-}
-
 bool server_is_idle_for_txn(const struct server *s)
 {
-	return s->status == 'I' && s->rq_len == 0 && !s->unsynced && !s->skipping;
+	return s->status == 'I' && rq_empty(s) && !s->unsynced && !s->skipping;
 }
 
 bool server_is_clean(const struct server *s)
@@ -185,65 +162,10 @@ bool server_is_clean(const struct server *s)
 	return server_is_idle_for_txn(s) && !s->in_copy && !s->capturing && !s->holding && !s->sb.fwd_partial;
 }
 
-bool server_first_sync_failed(const struct server *s)
+/* Emit the replies pgtide owes for RQ_SYNTH entries now at the head. */
+static void emit_due(struct server *s)
 {
-	if (s->skipping)
-		return true; /* the open group already had its error */
-	for (int i = 0; i < s->rq_len; i++) {
-		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
-		if (!(e->flags & RQ_CONSUME) && (e->type == FE_SYNC || e->type == FE_QUERY || e->type == FE_FUNCTION_CALL))
-			return (e->flags & RQ_FAILED) != 0;
-	}
-	return false;
-}
-
-int server_pending_syncs(const struct server *s)
-{
-	int n = 0;
-	for (int i = 0; i < s->rq_len; i++) {
-		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
-		if (!(e->flags & RQ_CONSUME) && (e->type == FE_SYNC || e->type == FE_QUERY || e->type == FE_FUNCTION_CALL))
-			n++;
-	}
-	return n;
-}
-
-struct rq_entry *rq_drop_to_sync(struct server *s)
-{
-	while (s->rq_len) {
-		struct rq_entry *e = rq_first(s);
-		if (e->type == FE_SYNC)
-			return e;
-		uint16_t flags = e->flags;
-		rq_pop(s);
-		if (flags & RQ_MAPPED)
-			prep_mapped_done(s, false);
-	}
-	return NULL;
-}
-
-bool rq_owes_client(struct server *s)
-{
-	for (int i = 0; i < s->rq_len; i++)
-		if (!(rq_at(s, i)->flags & RQ_CONSUME))
-			return true;
-	return false;
-}
-
-/* After an error in extended protocol the server skips to the next Sync:
- * requests before that Sync will get no reply. */
-static void rq_skip_to_sync(struct server *s)
-{
-	struct rq_entry *sync = rq_drop_to_sync(s);
-	if (sync)
-		sync->flags |= RQ_FAILED; /* its group had an error */
-	else
-		s->skipping = true;
-}
-
-void rq_emit_due(struct server *s)
-{
-	while (s->rq_len) {
+	while (!rq_empty(s)) {
 		struct rq_entry *e = rq_first(s);
 		if (!(e->flags & RQ_SYNTH))
 			return;
@@ -280,7 +202,7 @@ void rq_emit_due(struct server *s)
 			c->status = s->status;
 		}
 		sbuf_gen_commit(&c->sb, &pb);
-		if (type == 'Q' && s->rq_len == 0 && !s->unsynced && s->status == 'I' && !session_holds_server(c) &&
+		if (type == 'Q' && rq_empty(s) && !s->unsynced && s->status == 'I' && !session_holds_server(c) &&
 		    !session_capture_due(s))
 			s->release_pending = true;
 	}
@@ -336,12 +258,12 @@ void server_close(struct server *s, const char *fmt, ...)
 			pool_unlink(c);
 			sbuf_update_events(&c->sb);
 		} else if (c->replay && (s->holding || (c->replay_begun && !c->replay_joined)) &&
-			   server_pending_syncs(s) <= 1) {
+			   rq_pending_syncs(s) <= 1) {
 			/* the server died before the client's first request ran (a
 			 * replica's, or a BEGIN and what followed it): nothing reached
 			 * the client, so run it elsewhere */
 			if (s->pool->target)
-				route_target_down(s->pool->target, reason);
+				health_target_down(s->pool->target, reason);
 			client_log(c, LV_LOG, "server connection lost (%s) before its first request ran: running it "
 				   "again on another server", reason);
 			pool_unlink(c);
@@ -415,23 +337,71 @@ bool server_queue_tenant_set(struct server *s, struct client *c, bool wait)
 	return true;
 }
 
+void server_plan_begin(struct server *s, struct sendplan *p)
+{
+	plan_reset(p);
+	if (s) {
+		p->unsynced = s->unsynced;
+		p->queue_empty = rq_empty(s);
+		p->owes_client = rq_owes_client(s);
+	}
+}
+
+/* Copy bytes into the server's output (generated, or kept by the planner). */
+static bool put_bytes(struct server *s, const uint8_t *b, size_t n)
+{
+	struct pktbuf pb;
+	if (!sbuf_gen_begin(&s->sb, &pb))
+		return false;
+	pkt_put_bytes(&pb, b, n);
+	if (pb.failed)
+		return false;
+	sbuf_gen_commit(&s->sb, &pb);
+	return true;
+}
+
+bool server_play(struct server *s, struct client *c, const struct sendplan *p)
+{
+	size_t done = 0;
+	for (unsigned i = 0; i <= p->n; i++) {
+		const struct plan_step *st = i < p->n ? &p->steps[i] : NULL;
+		size_t upto = st ? st->upto : p->bytes.len;
+		if (upto > done && !put_bytes(s, p->bytes.buf + done, upto - done))
+			return false;
+		done = upto;
+		if (!st)
+			break;
+		switch ((enum plan_op)st->op) {
+		case PLAN_OWE:
+			rq_push(s, st->type, st->flags)->aux = st->aux;
+			break;
+		case PLAN_FORWARD:
+			if (!sbuf_forward_bytes(&c->sb, st->ref, st->len))
+				return false;
+			break;
+		case PLAN_COPY:
+			if (!put_bytes(s, st->ref, st->len))
+				return false;
+			break;
+		case PLAN_TENANT_SET:
+			tenant_server_forget(s);
+			if (!server_queue_tenant_set(s, c, false))
+				return false;
+			break;
+		}
+	}
+	s->unsynced = p->unsynced;
+	if (p->emit_due)
+		emit_due(s);
+	return true;
+}
+
 bool server_own_query(struct server *s, const char *sql, uint16_t flags)
 {
 	if (!queue_query(s, sql, flags))
 		return false;
 	sbuf_flush(&s->sb);
 	return true;
-}
-
-void server_forget_unreported_params(struct server *s)
-{
-	for (int i = 0; i < NPARAMS; i++) {
-		if (!param_reported(i) && s->params->v[i]) {
-			struct pset *n = pset_with(s->params, i, NULL);
-			pset_unref(s->params);
-			s->params = n;
-		}
-	}
 }
 
 void server_run_check(struct server *s, const char *sql, bool reset)
@@ -442,7 +412,7 @@ void server_run_check(struct server *s, const char *sql, bool reset)
 		prep_server_forget(s);
 		tenant_server_forget(s);
 		s->tenant_stmt_ok = false;
-		server_forget_unreported_params(s);
+		pset_forget_unreported(&s->params);
 		if (sql_is_discard_all(sql))
 			session_server_clean(s);
 	}
@@ -581,19 +551,44 @@ static void track_param(struct server *s, const struct pmsg *m, bool to_client)
 	}
 }
 
+enum retry { RETRY_NO, RETRY_SENT, RETRY_FAILED };
+
+/* A Bind failed because a schema change altered its statement's result
+ * type: the server now skips to the group's Sync; that Sync's
+ * ReadyForQuery is consumed and prepare.c's replay of the group is sent
+ * in its place. */
+static enum retry retry_group(struct server *s)
+{
+	static struct sendplan plan;
+	struct rq_entry *sync = rq_drop_to_sync(s);
+	if (!sync)
+		return RETRY_NO;
+	sync->flags |= RQ_CONSUME;
+	char name[32];
+	server_plan_begin(s, &plan);
+	bool ok = prep_retry_plan(s, &plan, name, sizeof(name));
+	if (ok)
+		server_log(s, LV_LOG, "statement %s changed result type after a schema change: prepared again and the Bind retried", name);
+	ok = ok && server_play(s, s->client, &plan);
+	prep_retry_done(s);
+	return ok ? RETRY_SENT : RETRY_FAILED;
+}
+
 static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, struct rq_entry *e)
 {
 	struct msg_error err;
 	bool parsed = proto_parse_error(m, &err);
-	enum prep_retry retry = parsed && (e->flags & RQ_RETRYABLE) ? prep_try_retry(s, err.sqlstate, err.message)
-								       : RETRY_NO;
-	if (retry == RETRY_FAILED) {
-		server_close(s, "could not replay a group after a plan change");
-		return SB_CLOSED;
-	}
-	if (retry == RETRY_SENT) {
-		sbuf_flush(&s->sb);
-		return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
+	if (parsed && (e->flags & RQ_RETRYABLE) && prep_retry_wanted(s, err.sqlstate, err.message)) {
+		switch (retry_group(s)) {
+		case RETRY_FAILED:
+			server_close(s, "could not replay a group after a plan change");
+			return SB_CLOSED;
+		case RETRY_SENT:
+			sbuf_flush(&s->sb);
+			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
+		case RETRY_NO:
+			break;
+		}
 	}
 	s->pool->errors++;
 	if (e->flags & RQ_CONSUME) {
@@ -631,7 +626,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			s->reset = SR_DISCARD; /* its settings are not what pgtide thinks */
 		} else if ((e->flags & RQ_SIDE) && s->checker) {
 			if (s->check_target)
-				route_health_error(s->check_target, parsed ? err.message : "?");
+				health_error(s->check_target, parsed ? err.message : "?");
 		} else if (e->flags & RQ_SIDE) {
 			server_log(s, LV_WARNING, "LISTEN or UNLISTEN failed: %s", parsed ? err.message : "?");
 			listen_conn_error(s, parsed ? err.message : "?");
@@ -728,7 +723,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	if (flags & RQ_MAPPED)
 		prep_mapped_done(s, !(flags & RQ_FAILED));
 	if (flags & RQ_CONSUME) {
-		if (s->route_retry && s->client && s->rq_len == 0) {
+		if (s->route_retry && s->client && rq_empty(s)) {
 			/* the replica refused a write: run the request on the primary */
 			struct client *rc = s->client;
 			s->route_retry = false;
@@ -751,7 +746,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		}
 		if ((flags & RQ_SIDE) && s->checker) {
 			if (s->check_target)
-				route_health_done(s->check_target);
+				health_done(s->check_target);
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
 		if (flags & RQ_SIDE) {
@@ -764,11 +759,11 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			else
 				session_capture_done(s);
 			struct client *cc = s->client;
-			if (s->rq_len == 0)
+			if (rq_empty(s))
 				s->capturing = false; /* both questions answered */
-			if (cc && s->rq_len == 0 && session_holds_server(cc)) {
+			if (cc && rq_empty(s) && session_holds_server(cc)) {
 				sbuf_continue(&cc->sb);
-			} else if (cc && s->rq_len == 0) {
+			} else if (cc && rq_empty(s)) {
 				/* the client had its ReadyForQuery: the server may go */
 				if (sbuf_has_output(&cc->sb))
 					s->release_pending = true;
@@ -778,7 +773,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			}
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
-		if ((flags & RQ_CHECK) && s->state == SV_TESTED && s->rq_len == 0) {
+		if ((flags & RQ_CHECK) && s->state == SV_TESTED && rq_empty(s)) {
 			if (s->close_needed)
 				server_close(s, "check or reset query failed");
 			else
@@ -799,9 +794,9 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	}
 	if (st == 'I')
 		tenant_server_txn_end(s);
-	if (s->rq_len == 0)
+	if (rq_empty(s))
 		prep_group_end(s);
-	if (s->rq_len == 0 && !s->unsynced) {
+	if (rq_empty(s) && !s->unsynced) {
 		int mode = pool_mode_of(p, c->user);
 		if (st == 'I' && c->xact_start) {
 			uint64_t dt = (uint64_t)(now - c->xact_start);
@@ -915,7 +910,7 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 				server_close(s, "malformed reply to pgtide's settings query");
 				return SB_CLOSED;
 			}
-			if ((e->flags & RQ_SIDE) && s->check_target && !route_health_row(s->check_target, m)) {
+			if ((e->flags & RQ_SIDE) && s->check_target && !health_row(s->check_target, m)) {
 				server_close(s, "malformed reply to pgtide's health check");
 				return SB_CLOSED;
 			}
@@ -1152,10 +1147,10 @@ static enum sb_verdict holdback_reply(struct server *s, const struct pmsg *m)
 		struct msg_error err;
 		/* 25006 inside an explicit read-only block is the right answer */
 		if (c && c->replay && s->pool->target && !c->replay_begun && !c->replay_is_begin && proto_parse_error(m, &err) &&
-		    strcmp(err.sqlstate, "25006") == 0 && server_pending_syncs(s) == 1) {
+		    strcmp(err.sqlstate, "25006") == 0 && rq_pending_syncs(s) == 1) {
 			/* the group's end: Q (an error does not end it) or the Sync
 			 * the server now skips to; its ReadyForQuery is ours */
-			s->rq[s->rq_head].flags |= RQ_CONSUME;
+			rq_first(s)->flags |= RQ_CONSUME;
 			s->route_retry = true;
 			s->holding = false;
 			return SB_DROP;
@@ -1179,7 +1174,7 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 
 	struct rq_entry *e = rq_first(s);
 	if (log_enabled(LV_NOISE))
-		server_log(s, LV_NOISE, "reply '%c' (rq %u, head '%c' flags %x)", m->type, s->rq_len, e ? e->type : '-', e ? e->flags : 0);
+		server_log(s, LV_NOISE, "reply '%c' (rq %u, head '%c' flags %x)", m->type, rq_count(s), e ? e->type : '-', e ? e->flags : 0);
 	bool consume = !s->client || (e && (e->flags & RQ_CONSUME));
 	switch (m->type) {
 	case BE_NOTIFICATION:
@@ -1206,7 +1201,7 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		if (m->type == BE_READY && s->client)
 			s->client->request_time = now_usec();
 	}
-	if (s->rq_len && (s->rq[s->rq_head].flags & RQ_SYNTH) && s->client) {
+	if (!rq_empty(s) && (rq_first(s)->flags & RQ_SYNTH) && s->client) {
 		/* pgtide's own answers are due right after this reply: queue
 		 * the reply first, then them */
 		if (v == SB_FORWARD) {
@@ -1216,7 +1211,7 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 			}
 			v = SB_DROP;
 		}
-		rq_emit_due(s);
+		emit_due(s);
 	}
 	return v;
 }

@@ -15,11 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "clientname.h"
 #include "log.h"
-#include "pool.h"
 #include "prepare.h"
-#include "server.h"
 #include "sset.h"
 #include "tenant.h"
 #include "util/strbuf.h"
@@ -183,19 +181,6 @@ void session_capture_drop(struct server *s)
 	s->cap = NULL;
 }
 
-/* Parameters Postgres does not report cannot be followed through a RESET
- * ALL: forget them on the client too, so they are not put back. */
-static void client_forget_unreported(struct client *c)
-{
-	for (int i = 0; i < NPARAMS; i++) {
-		if (!param_reported(i) && c->params->v[i]) {
-			struct pset *n = pset_with(c->params, i, NULL);
-			pset_unref(c->params);
-			c->params = n;
-		}
-	}
-}
-
 void session_note_sent(struct client *c, struct server *s, const struct sql_session *se)
 {
 	unsigned f = se->flags;
@@ -212,8 +197,11 @@ void session_note_sent(struct client *c, struct server *s, const struct sql_sess
 	}
 	if (f & (SE_DISCARD_ALL | SE_RESET_ALL)) {
 		tenant_server_forget(s);
-		server_forget_unreported_params(s);
-		client_forget_unreported(c);
+		/* parameters Postgres does not report cannot be followed
+		 * through a RESET ALL: forgotten on both sides, so they are
+		 * not put back */
+		pset_forget_unreported(&s->params);
+		pset_forget_unreported(&c->params);
 	}
 	if (session_holds_server(c))
 		return; /* the server is the client's: nothing to carry elsewhere */

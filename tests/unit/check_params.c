@@ -97,6 +97,32 @@ START_TEST(diff_sets_and_resets)
 }
 END_TEST
 
+START_TEST(forget_unreported)
+{
+	/* after a RESET ALL pgtide cannot know the server's value of a
+	 * parameter Postgres does not report: it is forgotten, the reported
+	 * ones stay */
+	params_init();
+	int app = param_index("application_name"), efd = param_index("extra_float_digits");
+	ck_assert(param_reported(app));
+	ck_assert(!param_reported(efd));
+	struct pset *empty = pset_empty();
+	struct pset *a = pset_with(empty, app, "web");
+	struct pset *p = pset_with(a, efd, "3");
+	pset_forget_unreported(&p);
+	ck_assert_ptr_nonnull(p->v[app]);
+	ck_assert_str_eq(p->v[app]->s, "web");
+	ck_assert_ptr_null(p->v[efd]);
+	ck_assert_ptr_eq(p, a); /* interned: the same set as without it */
+	struct pset *same = p;
+	pset_forget_unreported(&p); /* nothing to forget: unchanged */
+	ck_assert_ptr_eq(p, same);
+	pset_unref(p);
+	pset_unref(a);
+	pset_unref(empty);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("params");
@@ -104,6 +130,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, quote_literal);
 	tcase_add_test(tc, quote_literal_buffer_edges);
 	tcase_add_test(tc, diff_sets_and_resets);
+	tcase_add_test(tc, forget_unreported);
 	suite_add_tcase(s, tc);
 	return s;
 }

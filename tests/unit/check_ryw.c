@@ -31,13 +31,18 @@ static void resume_nothing(struct client *c)
 	(void)c;
 }
 
+static void probe_nothing(struct database *d)
+{
+	(void)d;
+}
+
 static void setup_mode(const char *mode)
 {
 	char ini[256];
 	snprintf(ini, sizeof(ini), "[databases]\napp = host=x read_your_writes=%s\n[pgtide]\nauth_type = trust\n", mode);
 	check_load_config(ini);
 	tenant_module_init();
-	ryw_init(resume_nothing);
+	ryw_init(resume_nothing, probe_nothing);
 	memset(&db, 0, sizeof(db));
 	db.cfg = (struct db_config *)config_find_db(g.cfg, "app");
 	db.route = (struct route_db *)&fake_route;

@@ -1,0 +1,101 @@
+/*
+ * The reply queue of a server connection: what the server owes, in order.
+ *
+ * Owns: the ring in struct server (rq, rq_head, rq_len) and rq_blocked,
+ * the flag that stopped the client while the ring was full. These are its
+ * only operations; no other code indexes s->rq. server.c reads replies
+ * against the head; client.c, prepare.c's send plans (played by server.c)
+ * and pgtide's own queries append. Must not send or read messages: waking
+ * the client it stopped is the one thing it does to a connection.
+ */
+#include "autoconf.h"
+
+#include "replyq.h"
+
+#include "prepare.h"
+
+struct rq_entry *rq_push(struct server *s, uint8_t type, uint16_t flags)
+{
+	struct rq_entry *e = &s->rq[(s->rq_head + s->rq_len) % RQ_CAP];
+	e->type = type;
+	e->flags = flags;
+	e->aux = 0;
+	s->rq_len++;
+	return e;
+}
+
+struct rq_entry *rq_first(struct server *s)
+{
+	return s->rq_len ? &s->rq[s->rq_head] : NULL;
+}
+
+void rq_pop(struct server *s)
+{
+	s->rq_head = (uint16_t)((s->rq_head + 1) % RQ_CAP);
+	s->rq_len--;
+	if (s->rq_blocked && s->rq_len < RQ_CAP / 2 && s->client) {
+		s->rq_blocked = false;
+		sbuf_continue(&s->client->sb);
+	}
+}
+
+bool rq_first_sync_failed(const struct server *s)
+{
+	if (s->skipping)
+		return true; /* the open group already had its error */
+	for (int i = 0; i < s->rq_len; i++) {
+		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
+		if (!(e->flags & RQ_CONSUME) && (e->type == FE_SYNC || e->type == FE_QUERY || e->type == FE_FUNCTION_CALL))
+			return (e->flags & RQ_FAILED) != 0;
+	}
+	return false;
+}
+
+int rq_pending_syncs(const struct server *s)
+{
+	int n = 0;
+	for (int i = 0; i < s->rq_len; i++) {
+		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
+		if (!(e->flags & RQ_CONSUME) && (e->type == FE_SYNC || e->type == FE_QUERY || e->type == FE_FUNCTION_CALL))
+			n++;
+	}
+	return n;
+}
+
+struct rq_entry *rq_drop_to_sync(struct server *s)
+{
+	while (s->rq_len) {
+		struct rq_entry *e = rq_first(s);
+		if (e->type == FE_SYNC)
+			return e;
+		uint16_t flags = e->flags;
+		rq_pop(s);
+		if (flags & RQ_MAPPED)
+			prep_mapped_done(s, false);
+	}
+	return NULL;
+}
+
+bool rq_owes_client(struct server *s)
+{
+	for (int i = 0; i < s->rq_len; i++)
+		if (!(rq_at(s, i)->flags & RQ_CONSUME))
+			return true;
+	return false;
+}
+
+void rq_skip_to_sync(struct server *s)
+{
+	struct rq_entry *sync = rq_drop_to_sync(s);
+	if (sync)
+		sync->flags |= RQ_FAILED; /* its group had an error */
+	else
+		s->skipping = true;
+}
+
+bool rq_block(struct server *s)
+{
+	bool first = !s->rq_blocked;
+	s->rq_blocked = true;
+	return first;
+}
