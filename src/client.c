@@ -59,6 +59,10 @@ static void ryw_resume(struct client *c)
 	sbuf_continue(&c->sb);
 }
 
+/* prepare.c's decisions come as a send plan; one is reused for every
+ * message, so planning allocates nothing once warm. */
+static struct sendplan plan;
+
 void client_module_init(void)
 {
 	ryw_init(ryw_resume, health_probe);
@@ -67,6 +71,11 @@ void client_module_init(void)
 	list_init(&g.cancel_clients);
 	list_init(&g.justfree_clients);
 	htab_init(&g.clients_by_id);
+}
+
+void client_module_free(void)
+{
+	plan_free(&plan);
 }
 
 struct client *client_by_id(uint32_t id)
@@ -1169,15 +1178,36 @@ static void retain_request(struct client *c, const struct pmsg *m, const char *t
 		client_replay_drop(c);
 		return;
 	}
-	/* a BEGIN alone, as a Query or as one extended statement (psycopg 3) */
-	c->replay_is_begin = text && (m->type == FE_QUERY || m->type == FE_PARSE) &&
-			     sql_begin_mode(text, tlen) != BM_NOT_BEGIN && sql_single_statement(text, tlen);
+	/* a BEGIN alone, as a Query or as one extended statement (psycopg 3);
+	 * one being replayed stays so until its replies were swallowed */
+	bool lone_begin = text && (m->type == FE_QUERY || m->type == FE_PARSE) &&
+			  sql_begin_mode(text, tlen) != BM_NOT_BEGIN && sql_single_statement(text, tlen);
+	if (c->begin_replay != BR_REPLAYING)
+		client_begin_replay(c, lone_begin ? BR_KEPT : BR_NONE);
+}
+
+void client_begin_replay(struct client *c, enum begin_replay st)
+{
+	/* the transitions of enum begin_replay's diagram (pgtide.h); any
+	 * state may end in BR_NONE */
+	static const unsigned from[] = {
+		[BR_NONE] = ~0u,
+		[BR_KEPT] = 1u << BR_NONE,
+		[BR_ANSWERED] = 1u << BR_KEPT | 1u << BR_REPLAYING,
+		[BR_JOINED] = 1u << BR_ANSWERED,
+		[BR_REPLAYING] = 1u << BR_ANSWERED | 1u << BR_JOINED,
+	};
+	static const char *const name[] = { "none", "kept", "answered", "joined", "replaying" };
+	if (!(from[st] & 1u << c->begin_replay))
+		client_log(c, LV_WARNING, "replay of a BEGIN: %s -> %s is not expected: please report this",
+			   name[c->begin_replay], name[st]);
+	c->begin_replay = st;
 }
 
 /* The request after an answered BEGIN joins the replay. */
 static void join_request(struct client *c, struct server *s, const struct pmsg *m)
 {
-	c->replay_joined = true;
+	client_begin_replay(c, BR_JOINED);
 	if (!replay_append(c, m->body - PROTO_HDR, request_len(c, m))) {
 		client_replay_drop(c);
 		return;
@@ -1189,7 +1219,8 @@ void client_replay_drop(struct client *c)
 {
 	struct replay *r = c->replay;
 	c->replay = NULL;
-	c->replay_is_begin = c->replay_begun = c->replay_joined = false;
+	if (c->begin_replay != BR_REPLAYING)
+		client_begin_replay(c, BR_NONE);
 	if (!r)
 		return;
 	if (r->pooled)
@@ -1203,7 +1234,9 @@ void client_replay(struct client *c, bool primary)
 	struct replay *r = c->replay;
 	if (!r)
 		return;
-	c->replay_consume_begin = c->replay_begun;
+	/* a BEGIN the client has the answer to is sent again silently */
+	bool answered = c->begin_replay == BR_ANSWERED || c->begin_replay == BR_JOINED;
+	client_begin_replay(c, answered ? BR_REPLAYING : BR_NONE);
 	c->route_primary = primary;
 	c->xact_start = 0;
 	c->query_start = 0;
@@ -1523,10 +1556,6 @@ static struct step answer_pending_error(struct client *c, struct request *rq)
 	return stop(SB_DROP);
 }
 
-/* prepare.c's decisions come as a send plan; one is reused for every
- * message, so planning allocates nothing once warm. */
-static struct sendplan plan;
-
 /* Act on prepare.c's verdict: V_ANSWERED means the plan says it all (the
  * server's part, then the client's answer if it has one). */
 static enum sb_verdict act_planned(struct client *c, const struct pmsg *m, enum verdict v, const struct refusal *r)
@@ -1611,9 +1640,9 @@ static struct step get_server(struct client *c, struct request *rq)
 	struct pool *tp = replica ? pool_get_target(c->db, c->pool->user, target) : c->pool;
 	if (where == ROUTE_NONE) {
 		char msg[256];
-		if (c->replay_consume_begin) {
+		if (c->begin_replay == BR_REPLAYING) {
 			/* the client has its BEGIN's answer: the transaction is lost */
-			c->replay_consume_begin = false;
+			client_begin_replay(c, BR_NONE);
 			c->status = 'E';
 			c->failed_block = true;
 			snprintf(msg, sizeof(msg), "08006 server connection lost; %s for database \"%s\"; "
@@ -1632,7 +1661,7 @@ static struct step get_server(struct client *c, struct request *rq)
 		 * another server if theirs dies before anything reached the
 		 * client: the open transaction died with it */
 		retain_request(c, m, rq->text, rq->tlen);
-		if (!c->replay_is_begin)
+		if (c->begin_replay == BR_NONE)
 			client_replay_drop(c);
 	}
 	if (!pool_acquire(c, tp))
@@ -1685,7 +1714,7 @@ static struct step ready_server(struct client *c, struct request *rq)
 		}
 		if (c->replay && !s->holding)
 			server_holdback_begin(s);
-	} else if (c->replay_begun && !c->replay_joined && !s->unsynced && m->type != FE_SYNC && m->type != FE_FLUSH) {
+	} else if (c->begin_replay == BR_ANSWERED && !s->unsynced && m->type != FE_SYNC && m->type != FE_FLUSH) {
 		join_request(c, s, m);
 	}
 	s->group_start = group_start;
@@ -1764,10 +1793,9 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 	if (!c->query_start)
 		c->query_start = now_usec();
 	/* a replayed BEGIN the client already has the answer to */
-	uint16_t cf = c->replay_consume_begin ? RQ_CONSUME : 0;
+	uint16_t cf = c->begin_replay == BR_REPLAYING ? RQ_CONSUME : 0;
 	if (cf && (m->type == FE_SYNC || m->type == FE_QUERY)) {
-		c->replay_consume_begin = false;
-		c->replay_begun = true;
+		client_begin_replay(c, BR_ANSWERED);
 		s->holding = false;
 	}
 	switch (m->type) {

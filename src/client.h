@@ -17,6 +17,7 @@
 #include "pgtide.h"
 
 void client_module_init(void);
+void client_module_free(void);
 /* Act on a policy module's verdict about message m. */
 enum sb_verdict client_act(struct client *c, const struct pmsg *m, enum verdict v, const struct refusal *r);
 /* Change a client's state; the only writer of c->state. */
@@ -51,6 +52,8 @@ void client_fail_request(struct client *c, const char *state_and_msg);
  * refused a write); primary: on the primary. */
 void client_replay(struct client *c, bool primary);
 void client_replay_drop(struct client *c);
+/* The one setter of c->begin_replay (enum begin_replay, pgtide.h). */
+void client_begin_replay(struct client *c, enum begin_replay st);
 /* A waiting client could not get a server (timeout, login failure). */
 void client_wait_failed(struct client *c, const char *sqlstate, const char *msg);
 

@@ -9,7 +9,8 @@
  * asynchronous API driven by the event loop; never a blocking call. The
  * check timer. Judging an answer is route.c's (route_check_succeeded /
  * route_check_failed); acting on the verdict is here: a moved primary and
- * a host that fails are handed to pool.c.
+ * a host that fails are handed to pool.c. Must not judge roles or health
+ * itself, nor route a transaction.
  */
 #include "autoconf.h"
 

@@ -750,6 +750,8 @@ int main(int argc, char **argv)
 	objects_free();
 	tenant_module_free();
 	prep_module_free();
+	client_module_free();
+	server_module_free();
 	htab_free(&g.clients_by_id);
 	free(g.tenant_setting);
 	session_module_free();

@@ -141,7 +141,29 @@ enum client_state {
 	CL_JUSTFREE,    /* justfree list: closed, freed at end of loop */
 };
 
-enum { EMU_NONE, EMU_EXIT_PARSED };
+/* pgtide plays the server for an aborted transaction it lost (emulate()
+ * in client.c): where an extended-protocol ROLLBACK stands. */
+enum emu_state { EMU_NONE, EMU_EXIT_PARSED };
+
+/*
+ * A lone BEGIN kept for a replay (a transaction's start runs again on
+ * another server if its server dies before the client saw more than the
+ * BEGIN's answer). One field, one setter (client_begin_replay), instead of
+ * four booleans:
+ *
+ *   BR_NONE --retain a lone BEGIN--> BR_KEPT --its CommandComplete--> BR_ANSWERED
+ *   BR_ANSWERED --the next request joins the kept bytes--> BR_JOINED
+ *   BR_ANSWERED/BR_JOINED --the server dies: client_replay--> BR_REPLAYING
+ *   BR_REPLAYING --the BEGIN sent again, its replies swallowed--> BR_ANSWERED
+ *   any but BR_REPLAYING --client_replay_drop--> BR_NONE
+ */
+enum begin_replay {
+	BR_NONE,      /* no lone BEGIN kept (another request may be) */
+	BR_KEPT,      /* a lone BEGIN is kept, not answered yet */
+	BR_ANSWERED,  /* the client has its answer; the next request joins it */
+	BR_JOINED,    /* ... and the next request did */
+	BR_REPLAYING, /* sent again on a new server: its replies are not the client's */
+};
 
 /* Bytes of a request, to send again elsewhere. */
 struct replay {
@@ -206,6 +228,7 @@ struct client {
 	struct sset *sess;           /* session settings it has set (session.c) */
 	struct listen_client *listen; /* channels it listens to (listen.c), or NULL */
 	struct replay *replay;       /* a replica's first request, kept for a replay */
+	enum begin_replay begin_replay; /* a lone BEGIN in it (client_begin_replay) */
 	usec_t connect_time;
 	usec_t request_time;
 	usec_t wait_start;
@@ -217,7 +240,7 @@ struct client {
 	uint8_t family;
 	uint8_t addr[16];
 	uint8_t state;
-	uint8_t emu;                 /* emulate(): EMU_* */
+	enum emu_state emu;          /* emulate() */
 	uint16_t bound_flags;        /* SE_* why its server is kept for it; 0: not bound */
 	char status;                 /* transaction status last told to the client */
 	/* flags, as bits: an idle client's size is what 100k of them cost */
@@ -233,10 +256,6 @@ struct client {
 	bool route_primary : 1;        /* the next transaction runs on the primary */
 	bool ryw_write : 1;            /* its transaction on the primary may write (ryw.c) */
 	bool counted : 1;              /* counted in user/db client totals */
-	bool replay_is_begin : 1;      /* the kept replay request is a lone BEGIN */
-	bool replay_begun : 1;         /* that BEGIN was answered ... */
-	bool replay_joined : 1;        /* ... and the next request joined the replay */
-	bool replay_consume_begin : 1; /* replaying: the BEGIN's replies were already sent */
 };
 
 /* ---- servers ---- */

@@ -257,7 +257,7 @@ void server_close(struct server *s, const char *fmt, ...)
 			 * written when the client's socket takes it */
 			pool_unlink(c);
 			sbuf_update_events(&c->sb);
-		} else if (c->replay && (s->holding || (c->replay_begun && !c->replay_joined)) &&
+		} else if (c->replay && (s->holding || c->begin_replay == BR_ANSWERED) &&
 			   rq_pending_syncs(s) <= 1) {
 			/* the server died before the client's first request ran (a
 			 * replica's, or a BEGIN and what followed it): nothing reached
@@ -362,6 +362,10 @@ static bool put_bytes(struct server *s, const uint8_t *b, size_t n)
 
 bool server_play(struct server *s, struct client *c, const struct sendplan *p)
 {
+	if (plan_is_empty(p)) {
+		s->unsynced = p->unsynced;
+		return true;
+	}
 	size_t done = 0;
 	for (unsigned i = 0; i <= p->n; i++) {
 		const struct plan_step *st = i < p->n ? &p->steps[i] : NULL;
@@ -557,21 +561,27 @@ enum retry { RETRY_NO, RETRY_SENT, RETRY_FAILED };
  * type: the server now skips to the group's Sync; that Sync's
  * ReadyForQuery is consumed and prepare.c's replay of the group is sent
  * in its place. */
+static struct sendplan retry_plan; /* reused: a retry allocates nothing once warm */
+
 static enum retry retry_group(struct server *s)
 {
-	static struct sendplan plan;
 	struct rq_entry *sync = rq_drop_to_sync(s);
 	if (!sync)
 		return RETRY_NO;
 	sync->flags |= RQ_CONSUME;
 	char name[32];
-	server_plan_begin(s, &plan);
-	bool ok = prep_retry_plan(s, &plan, name, sizeof(name));
+	server_plan_begin(s, &retry_plan);
+	bool ok = prep_retry_plan(s, &retry_plan, name, sizeof(name));
 	if (ok)
 		server_log(s, LV_LOG, "statement %s changed result type after a schema change: prepared again and the Bind retried", name);
-	ok = ok && server_play(s, s->client, &plan);
+	ok = ok && server_play(s, s->client, &retry_plan);
 	prep_retry_done(s);
 	return ok ? RETRY_SENT : RETRY_FAILED;
+}
+
+void server_module_free(void)
+{
+	plan_free(&retry_plan);
 }
 
 static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, struct rq_entry *e)
@@ -1134,11 +1144,11 @@ static enum sb_verdict holdback_reply(struct server *s, const struct pmsg *m)
 		return SB_DROP;
 	case BE_COMMAND_COMPLETE: {
 		/* a lone BEGIN's answer goes out; the replay waits for the next request */
-		bool begin = c && c->replay_is_begin && !c->replay_begun && m->body_len >= 6 &&
+		bool begin = c && c->begin_replay == BR_KEPT && m->body_len >= 6 &&
 			     (memcmp(m->body, "BEGIN", 6) == 0 ||
 			      (m->body_len >= 18 && memcmp(m->body, "START TRANSACTION", 18) == 0));
 		if (begin) {
-			c->replay_begun = true;
+			client_begin_replay(c, BR_ANSWERED);
 			return holdback_release(s, true) ? SB_FORWARD : SB_CLOSED;
 		}
 		break;
@@ -1146,7 +1156,7 @@ static enum sb_verdict holdback_reply(struct server *s, const struct pmsg *m)
 	case BE_ERROR: {
 		struct msg_error err;
 		/* 25006 inside an explicit read-only block is the right answer */
-		if (c && c->replay && s->pool->target && !c->replay_begun && !c->replay_is_begin && proto_parse_error(m, &err) &&
+		if (c && c->replay && s->pool->target && c->begin_replay == BR_NONE && proto_parse_error(m, &err) &&
 		    strcmp(err.sqlstate, "25006") == 0 && rq_pending_syncs(s) == 1) {
 			/* the group's end: Q (an error does not end it) or the Sync
 			 * the server now skips to; its ReadyForQuery is ours */

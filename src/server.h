@@ -16,6 +16,7 @@
 #include "replyq.h"
 
 void server_module_init(void);
+void server_module_free(void);
 /* Queue a statement that fails with sqlstate/msg in place of the client's
  * request of type for_type (see client_deny). false: out of memory. */
 bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstate, const char *msg);

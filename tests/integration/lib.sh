@@ -77,6 +77,13 @@ cleanup() {
 		FAILED=1
 		rc=1
 	fi
+	# A state transition pgtide did not expect is a bug, whatever the test saw.
+	if grep -l "please report this" "$T"/pgtide*.log >/dev/null 2>&1; then
+		echo "FAIL: pgtide logged an unexpected state:" >&2
+		grep -h "please report this" "$T"/pgtide*.log >&2
+		FAILED=1
+		rc=1
+	fi
 	if [ "$FAILED" != 0 ] || [ "$rc" != 0 ]; then
 		for f in "$T"/*.log; do
 			[ -f "$f" ] || continue
