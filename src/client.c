@@ -1613,6 +1613,12 @@ static struct step prepared_without_server(struct client *c, struct request *rq)
 static struct step get_server(struct client *c, struct request *rq)
 {
 	const struct pmsg *m = rq->m;
+	if (c->server && c->server->release_pending && c->server->pool->target)
+		/* The replica's transaction is over; only its answer is still
+		 * being written to the client. The next one is routed afresh:
+		 * it may write, and only a routed request is kept for a replay
+		 * should its replica die before it runs. */
+		pool_release_server(c->server);
 	if (c->server)
 		return NEXT;
 	if (c->skip_to_sync || c->failed_block)

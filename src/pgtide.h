@@ -286,13 +286,18 @@ struct rq_entry {
 #define RQ_CHECK 0x20        /* check or reset query */
 #define RQ_WAIT 0x40         /* the client waits for this one's ReadyForQuery */
 #define RQ_RESET 0x80        /* server_reset_query: session state is gone */
-#define RQ_SYNTH 0x100       /* pgtide answers this one itself (aux: reply type) */
+#define RQ_SYNTH 0x100       /* pgtide answers this one itself (aux: a backend type, or enum synth_tag) */
 #define RQ_MAPPED 0x200      /* a mapped Parse: has an entry in the statement FIFO */
 #define RQ_CONSUME_OK 0x400  /* pgtide's own: success is consumed, an error goes to the client */
 #define RQ_RETRYABLE 0x800   /* a Bind that may be retried after a plan change */
 #define RQ_FAILED 0x1000     /* an error came for this Query before its ReadyForQuery */
 #define RQ_SESS 0x2000       /* session settings apply (session.c) */
 #define RQ_CAPTURE 0x4000    /* asking a server something after a transaction (aux: enum capture_what) */
+/* RQ_SYNTH answers that are a CommandComplete (and, for a Query, its
+ * ReadyForQuery) rather than an empty backend message such as
+ * ParseComplete: SQL PREPARE and DEALLOCATE answered by prepare.c. The
+ * letters are none of the backend types pgtide synthesizes. */
+enum synth_tag { SYNTH_PREPARE = 'P', SYNTH_DEALLOCATE = 'A', SYNTH_DEALLOCATE_ALL = 'L' };
 enum capture_what { CAP_SETTINGS, CAP_POSITION }; /* session settings (session.c), a commit's position (ryw.c) */
 #define RQ_SIDE 0x8000       /* on a side connection: LISTEN/UNLISTEN (listen.c) or a host check (route.c) */
 
@@ -318,6 +323,7 @@ struct server {
 	bool unsynced;               /* extended messages sent since the last Sync */
 	bool skipping;               /* after an error, the server skips to Sync */
 	bool release_pending;        /* idle; released once the client has it all */
+	bool connect_pending;        /* its deferred connect has not run yet (not freed before) */
 	bool close_needed;           /* close when released (reload, lifetime) */
 	const char *close_why;       /* static words for the log when that comes; NULL: "close needed" */
 	bool dirty;                  /* session state may be left (session mode) */

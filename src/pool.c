@@ -146,6 +146,13 @@ static void host_gone(struct database *db, struct route_target *t)
 	}
 }
 
+/* At exit the pools are gone already: only the checks stop. */
+static void host_gone_at_exit(struct database *db, struct route_target *t)
+{
+	(void)db;
+	health_check_stop(t);
+}
+
 /* Apply a database's hosts from its configuration, and act on route.c's
  * verdict. */
 static void apply_hosts(struct database *db)
@@ -914,7 +921,7 @@ void objects_free(void)
 		next = htab_next(&g.databases, n, &it);
 		struct database *db = container_of(n, struct database, hn);
 		htab_remove(&g.databases, n);
-		route_db_free(db, host_gone);
+		route_db_free(db, host_gone_at_exit);
 		ryw_db_free(db);
 		db_config_free(db->cfg);
 		free(db->name);

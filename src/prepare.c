@@ -422,7 +422,7 @@ static bool make_room(struct server *s, struct sendplan *p)
 		}
 		if (!victim)
 			return true; /* all in use right now: go over the limit for a moment */
-		char name[32];
+		char name[PREP_NAME_MAX];
 		server_name(victim->ps, name, sizeof(name));
 		/* Close works for SQL PREPAREd statements too, in any transaction
 		 * state, and does not fail when the name is already gone */
@@ -443,7 +443,7 @@ static bool server_prepare(struct server *s, struct pstmt *ps, const char *own_n
 	struct pktbuf *pb = &p->bytes;
 	if (!make_room(s, p))
 		return false;
-	char name[32];
+	char name[PREP_NAME_MAX];
 	server_name(ps, name, sizeof(name));
 	/* What pgtide believes a server has can be wrong where it had to guess
 	 * (a DISCARD ALL that failed, dynamic SQL): a Close first makes the
@@ -704,7 +704,7 @@ enum verdict prep_bind(struct client *c, const struct pmsg *m, struct sendplan *
 	bool retain = s->group_start && s->status == 'I' && m->len <= RETAIN_MAX && !p->owes_client;
 	if (!ensure_prepared(s, cs->ps, p))
 		return OOM(r);
-	char name[32];
+	char name[PREP_NAME_MAX];
 	server_name(cs->ps, name, sizeof(name));
 	size_t plen = strlen(b.portal), nlen = strlen(name);
 	size_t rest = m->body_len - b.names_len;
@@ -758,7 +758,7 @@ enum verdict prep_describe(struct client *c, const struct pmsg *m, struct sendpl
 	}
 	if (!ensure_prepared(s, cs->ps, p))
 		return OOM(r);
-	char sname[32];
+	char sname[PREP_NAME_MAX];
 	server_name(cs->ps, sname, sizeof(sname));
 	pkt_begin(&p->bytes, FE_DESCRIBE);
 	pkt_put_byte(&p->bytes, 'S');
@@ -875,7 +875,7 @@ bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p,
 		}
 		/* the server's copies stay for other clients; answer in place */
 		if (s && (!p->queue_empty || p->unsynced))
-			push_synth(p, FE_QUERY, all ? 'L' : 'A', 0);
+			push_synth(p, FE_QUERY, all ? SYNTH_DEALLOCATE_ALL : SYNTH_DEALLOCATE, 0);
 		else
 			p->reply_tag = all ? "DEALLOCATE ALL" : "DEALLOCATE";
 		*v = PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
@@ -902,7 +902,7 @@ bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p,
 		bool ok;
 		if (ss && s->status != 'E') {
 			touch(s, ss);
-			push_synth(p, FE_QUERY, 'P', 0);
+			push_synth(p, FE_QUERY, SYNTH_PREPARE, 0);
 			ok = true;
 		} else {
 			if (ss)
@@ -925,7 +925,7 @@ bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p,
 		*v = OOM(r);
 		return true;
 	}
-	char sname[32];
+	char sname[PREP_NAME_MAX];
 	server_name(cs->ps, sname, sizeof(sname));
 	struct strbuf sql;
 	strbuf_init(&sql);

@@ -23,6 +23,9 @@
 #include "pgtide.h"
 #include "proto.h"
 
+/* Room for a statement's name on a server: "pgtide_" and a 32-bit number. */
+#define PREP_NAME_MAX 32
+
 /* Is mapping in effect for this client (non-session pool mode, feature on)? */
 bool prep_enabled(const struct client *c);
 

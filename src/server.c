@@ -184,25 +184,25 @@ static void emit_due(struct server *s)
 			return;
 		}
 		switch (what) {
-		case 'P':
+		case SYNTH_PREPARE:
 			pkt_command_complete(&pb, "PREPARE");
 			break;
-		case 'A':
+		case SYNTH_DEALLOCATE:
 			pkt_command_complete(&pb, "DEALLOCATE");
 			break;
-		case 'L':
+		case SYNTH_DEALLOCATE_ALL:
 			pkt_command_complete(&pb, "DEALLOCATE ALL");
 			break;
 		default:
 			pkt_empty(&pb, (uint8_t)what);
 			break;
 		}
-		if (type == 'Q') {
+		if (type == FE_QUERY) {
 			pkt_rfq(&pb, s->status);
 			c->status = s->status;
 		}
 		sbuf_gen_commit(&c->sb, &pb);
-		if (type == 'Q' && rq_empty(s) && !s->unsynced && s->status == 'I' && !session_holds_server(c) &&
+		if (type == FE_QUERY && rq_empty(s) && !s->unsynced && s->status == 'I' && !session_holds_server(c) &&
 		    !session_capture_due(s))
 			s->release_pending = true;
 	}
@@ -298,6 +298,10 @@ void server_free_pending(void)
 	struct list *ln, *tmp;
 	list_for_each_safe(ln, tmp, &g.justfree_servers) {
 		struct server *s = container_of(ln, struct server, node);
+		/* launched and closed before its deferred connect ran: that call
+		 * still holds it, and the free its close queued after it comes */
+		if (s->connect_pending)
+			continue;
 		list_del(&s->node);
 		pset_unref(s->params);
 		tenant_server_free(s);
@@ -569,7 +573,7 @@ static enum retry retry_group(struct server *s)
 	if (!sync)
 		return RETRY_NO;
 	sync->flags |= RQ_CONSUME;
-	char name[32];
+	char name[PREP_NAME_MAX];
 	server_plan_begin(s, &retry_plan);
 	bool ok = prep_retry_plan(s, &retry_plan, name, sizeof(name));
 	if (ok)
@@ -1229,7 +1233,7 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 static bool server_streamable(struct sbuf *sb, uint8_t type)
 {
 	struct server *s = container_of(sb, struct server, sb);
-	return s->state != SV_LOGIN && (type == 'D' || type == 'd');
+	return s->state != SV_LOGIN && (type == BE_DATA_ROW || type == BE_COPY_DATA);
 }
 
 static void server_on_close(struct sbuf *sb, const char *reason)
@@ -1419,6 +1423,7 @@ static void server_connect_to(void *arg, int err, const struct sockaddr *sa, soc
 static void server_connect_deferred(void *arg)
 {
 	struct server *s = arg;
+	s->connect_pending = false;
 	if (s->state != SV_LOGIN)
 		return;
 	if (!s->pool->target && s->pool->db->route && !s->dest) {
@@ -1454,6 +1459,7 @@ struct server *server_launch(struct pool *p)
 	server_log(s, LV_DEBUG, "launching new connection");
 	/* connect from the deferred queue: a failure must not run inside the
 	 * caller's loop over clients */
+	s->connect_pending = true;
 	defer_call(server_connect_deferred, s);
 	return s;
 }
