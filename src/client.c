@@ -470,27 +470,12 @@ static bool notify_now(const struct client *c)
 	       (!c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy && !c->server->capturing));
 }
 
-static bool put_notification(struct client *c, const uint8_t *msg, size_t len)
-{
-	struct pktbuf pb;
-	if (sbuf_gen_begin(&c->sb, &pb) && pb.cap - pb.len >= len) {
-		pkt_put_bytes(&pb, msg, len);
-		sbuf_gen_commit(&c->sb, &pb);
-		return true;
-	}
-	void *copy = malloc(len);
-	if (!copy)
-		return false;
-	memcpy(copy, msg, len);
-	return sbuf_queue_heap(&c->sb, copy, len);
-}
-
 void client_notify(struct client *c, const uint8_t *msg, size_t len)
 {
 	if (c->state == CL_JUSTFREE)
 		return;
 	if (notify_now(c) && !listen_has_pending(c)) {
-		if (put_notification(c, msg, len))
+		if (sbuf_put_bytes(&c->sb, msg, len))
 			sbuf_flush(&c->sb);
 		else
 			client_close(c, "53200", "out of memory delivering a notification");

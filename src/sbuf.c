@@ -300,6 +300,21 @@ bool sbuf_queue_heap(struct sbuf *sb, void *block, size_t len)
 	return true;
 }
 
+bool sbuf_put_bytes(struct sbuf *sb, const void *data, size_t len)
+{
+	struct pktbuf pb;
+	if (sbuf_gen_begin(sb, &pb) && pb.cap - pb.len >= len) {
+		pkt_put_bytes(&pb, data, len);
+		sbuf_gen_commit(sb, &pb);
+		return true;
+	}
+	void *copy = malloc(len);
+	if (!copy)
+		return false;
+	memcpy(copy, data, len);
+	return sbuf_queue_heap(sb, copy, len);
+}
+
 bool sbuf_forward_bytes(struct sbuf *src, const uint8_t *p, size_t n)
 {
 	if (!src->dst || n == 0)

@@ -141,6 +141,9 @@ bool sbuf_gen_begin(struct sbuf *sb, struct pktbuf *pb);
 void sbuf_gen_commit(struct sbuf *sb, struct pktbuf *pb);
 /* Queue a block built on the heap (large admin output); takes ownership. */
 bool sbuf_queue_heap(struct sbuf *sb, void *block, size_t len);
+/* Queue a copy of bytes that must outlive the caller's buffer: into the
+ * output area when they fit, else as a heap block of their own. */
+bool sbuf_put_bytes(struct sbuf *sb, const void *data, size_t len);
 bool sbuf_has_output(const struct sbuf *sb);
 /* From on_msg: forward part of the current message (bytes inside sb's
  * buffer) to sb->dst, after whatever was generated for it; then return

@@ -47,7 +47,7 @@ struct sendplan {
 	 * connection code before planning, applied when played. */
 	bool unsynced;             /* in: the server's; out: after the plan */
 	bool queue_empty;          /* in: the server owes nothing */
-	bool owes_client;          /* in: some owed reply goes to the client */
+	bool owes_client;          /* in: at a request group's start, some owed reply goes to the client */
 	bool emit_due;             /* out: answer the synthesized replies now due */
 	/* The client's answer when no server is involved (or none is needed). */
 	uint8_t reply;             /* an empty backend message (ParseComplete...), or 0 */

@@ -347,21 +347,9 @@ void server_plan_begin(struct server *s, struct sendplan *p)
 	if (s) {
 		p->unsynced = s->unsynced;
 		p->queue_empty = rq_empty(s);
-		p->owes_client = rq_owes_client(s);
+		/* only a Bind that starts a request group asks (prep_bind) */
+		p->owes_client = s->group_start && rq_owes_client(s);
 	}
-}
-
-/* Copy bytes into the server's output (generated, or kept by the planner). */
-static bool put_bytes(struct server *s, const uint8_t *b, size_t n)
-{
-	struct pktbuf pb;
-	if (!sbuf_gen_begin(&s->sb, &pb))
-		return false;
-	pkt_put_bytes(&pb, b, n);
-	if (pb.failed)
-		return false;
-	sbuf_gen_commit(&s->sb, &pb);
-	return true;
 }
 
 bool server_play(struct server *s, struct client *c, const struct sendplan *p)
@@ -374,7 +362,7 @@ bool server_play(struct server *s, struct client *c, const struct sendplan *p)
 	for (unsigned i = 0; i <= p->n; i++) {
 		const struct plan_step *st = i < p->n ? &p->steps[i] : NULL;
 		size_t upto = st ? st->upto : p->bytes.len;
-		if (upto > done && !put_bytes(s, p->bytes.buf + done, upto - done))
+		if (upto > done && !sbuf_put_bytes(&s->sb, p->bytes.buf + done, upto - done))
 			return false;
 		done = upto;
 		if (!st)
@@ -388,7 +376,7 @@ bool server_play(struct server *s, struct client *c, const struct sendplan *p)
 				return false;
 			break;
 		case PLAN_COPY:
-			if (!put_bytes(s, st->ref, st->len))
+			if (!sbuf_put_bytes(&s->sb, st->ref, st->len))
 				return false;
 			break;
 		case PLAN_TENANT_SET:

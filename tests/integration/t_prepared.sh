@@ -43,6 +43,19 @@ binds=$(show_col "show stats" total_bind_count database=app)
 [ "$binds" -gt 1000 ] || fail "bind count $binds"
 ok "statements shared: $cparse client Parses became $sparse server Parses; $binds Binds"
 
+# a statement longer than a connection's output buffer (pkt_buf, 16 kB):
+# pgtide's own Parse of it goes out whole, from 2 clients on one server
+# (the second finds it prepared and only binds it)
+{
+	printf 'select length('"'"
+	head -c 40000 /dev/zero | tr '\0' x
+	printf "'"') + count(*) from pgbench_branches\n'
+} >"$T/long.sql"
+out=$(pgbench -n -c 2 -j 1 -t 20 -M prepared -f "$T/long.sql" -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres small 2>&1)
+done_=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+[ "$done_" = 40 ] || fail "a 40 kB statement prepared through pgtide: $out"
+ok "a 40 kB statement prepared through pgtide: 40 of 40 transactions"
+
 # a pool of one server and a limit of 3 statements per server: the LRU
 # closes old ones and prepares them again when needed, results stay right
 write_config "$T/lru.ini" main "default_pool_size = 1" "max_prepared_statements = 3" "admin_users = admin"
