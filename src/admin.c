@@ -222,7 +222,7 @@ static void show_help(struct client *c)
 	pkt_put_byte(&pb, 'D');
 	pkt_put_cstr(&pb, "\n\tSHOW HELP|VERSION|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS\n"
 			  "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS|MEM|STATE\n"
-			  "\tSHOW TENANTS|REPLICAS|HOSTS|PEERS\n"
+			  "\tSHOW TENANTS|REPLICAS|HOSTS|PEERS|SERVER_CLOSES\n"
 			  "\tSET key = arg\n\tRELOAD\n\tPAUSE [<db>]\n\tRESUME [<db>]\n\tSUSPEND\n"
 			  "\tDISABLE <db>\n\tENABLE <db>\n\tRECONNECT [<db>]\n\tKILL <db>\n\tKILL_CLIENT <id>\n"
 			  "\tWAIT_CLOSE [<db>]\n\tSHUTDOWN\n");
@@ -542,14 +542,15 @@ static void show_stats(struct client *c, int kind)
 						   "avg_query_time", "avg_wait_time",
 						   /* pgtide; total_requests keeps pre-1.8 exporters working */
 						   "total_requests", "total_errors", "total_client_parse_count",
-						   "total_server_parse_count", "total_bind_count" };
-	static const uint32_t stats_types[] = { T, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N };
+						   "total_server_parse_count", "total_bind_count",
+						   "total_server_opened", "total_server_closed" };
+	static const uint32_t stats_types[] = { T, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N };
 	static const char *const tot_names[] = { "database", "xact_count", "query_count", "bytes_received",
 						 "bytes_sent", "xact_time", "query_time", "wait_time" };
 	static const uint32_t tot_types[] = { T, N, N, N, N, N, N, N };
 	struct result r;
 	if (kind == 0)
-		result_begin(&r, 20, stats_names, stats_types);
+		result_begin(&r, 22, stats_names, stats_types);
 	else
 		result_begin(&r, 8, tot_names, tot_types);
 	size_t it;
@@ -584,8 +585,37 @@ static void show_stats(struct client *c, int kind)
 			cell_u64(&r, t.client_parse_count);
 			cell_u64(&r, t.server_parse_count);
 			cell_u64(&r, t.bind_count);
+			uint64_t closed = 0;
+			for (int k = 0; k < CR_N; k++)
+				closed += db->servers_closed[k];
+			cell_u64(&r, db->servers_opened);
+			cell_u64(&r, closed);
 		}
 		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+/* pgtide: why servers were closed, per database (rows only for reasons
+ * that happened). "unclean" is a bug. */
+static void show_server_closes(struct client *c)
+{
+	static const char *const names[] = { "database", "reason", "closed" };
+	static const uint32_t types[] = { T, T, N };
+	struct result r;
+	result_begin(&r, 3, names, types);
+	size_t it;
+	struct hnode *n;
+	for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+		struct database *db = container_of(n, struct database, hn);
+		for (int k = 0; k < CR_N; k++) {
+			if (!db->servers_closed[k])
+				continue;
+			cell(&r, db->name);
+			cell(&r, stats_close_reason_name((enum close_reason)k));
+			cell_u64(&r, db->servers_closed[k]);
+			row_end(&r);
+		}
 	}
 	result_end(c, &r, "SHOW");
 }
@@ -841,7 +871,7 @@ static void close_idle_servers(struct database *db)
 	list_for_each(pn, &db->pools) {
 		struct pool *p = container_of(pn, struct pool, db_node);
 		list_for_each_safe(ln, tmp, &p->idle_servers)
-			server_close(container_of(ln, struct server, node), "PAUSE");
+			server_close(container_of(ln, struct server, node), CR_ADMIN, "PAUSE");
 	}
 }
 
@@ -949,6 +979,7 @@ static void admin_command(struct client *c, const char *q)
 			{ "SERVERS", show_servers }, { "USERS", show_users }, { "LISTS", show_lists },
 			{ "MEM", show_mem }, { "STATE", show_state }, { "TENANTS", show_tenants },
 			{ "REPLICAS", show_replicas }, { "HOSTS", show_hosts }, { "PEERS", show_peers },
+			{ "SERVER_CLOSES", show_server_closes },
 		};
 		for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++)
 			if (strcmp(w2, shows[i].name) == 0) {

@@ -173,7 +173,7 @@ static void client_detach_server(struct client *c, const char *why)
 	/* The server is mid-transaction or owes replies: Postgres rolls back
 	 * when we close it, which is the only safe ending. */
 	pool_unlink(c);
-	server_close(s, "%s", why);
+	server_close(s, CR_CLIENT_GONE, "%s", why);
 }
 
 static void client_finish_close(struct client *c, const char *reason)
@@ -1549,14 +1549,12 @@ static enum sb_verdict act_planned(struct client *c, const struct pmsg *m, enum 
 	if (v == V_CLOSE && s && strcmp(r->sqlstate, "53200") == 0) {
 		/* out of memory half way through a plan: prepare.c's record of
 		 * what s has prepared no longer matches what s was sent */
-		s->close_needed = true;
-		s->close_why = "out of memory while rewriting a prepared statement";
+		server_close_later(s, CR_INTERNAL, "out of memory while rewriting a prepared statement");
 	}
 	if (v != V_ANSWERED)
 		return client_act(c, m, v, r);
 	if (s && !server_play(s, c, &plan)) {
-		s->close_needed = true;
-		s->close_why = "out of memory while rewriting a prepared statement";
+		server_close_later(s, CR_INTERNAL, "out of memory while rewriting a prepared statement");
 		client_close(c, "53200", "out of memory");
 		return SB_CLOSED;
 	}
@@ -1582,12 +1580,15 @@ static struct step prepared_without_server(struct client *c, struct request *rq)
 	enum verdict pv;
 	struct refusal r;
 	server_plan_begin(NULL, &plan);
+	if (c->skip_to_sync)
+		return NEXT; /* Postgres would skip these: emulate() does */
 	if (m->type == FE_CLOSE && m->body_len >= 1 && m->body[0] == 'S')
 		return stop(act_planned(c, m, prep_close(c, m, &plan, &r), &r));
-	if (m->type == FE_QUERY && (rq->se.scan & QS_SESSION) && prep_query_local(rq->text, rq->tlen) &&
-	    prep_query(c, rq->text, rq->tlen, &plan, &pv, &r))
+	/* DEALLOCATE in an aborted transaction fails as any statement does */
+	if (m->type == FE_QUERY && !c->failed_block && (rq->se.scan & QS_SESSION) &&
+	    prep_query_local(rq->text, rq->tlen) && prep_query(c, rq->text, rq->tlen, &plan, &pv, &r))
 		return stop(act_planned(c, m, pv, &r));
-	if (m->type == FE_PARSE && rq->mp.name[0] && !c->skip_to_sync && !c->failed_block &&
+	if (m->type == FE_PARSE && rq->mp.name[0] && !c->failed_block &&
 	    prep_parse_local(c, &rq->mp, &plan, &pv, &r))
 		return stop(act_planned(c, m, pv, &r));
 	return NEXT;

@@ -119,19 +119,19 @@ static void check_pool_servers(struct pool *p, usec_t now)
 				snprintf(msg, sizeof(msg), "connect timeout (server_connect_timeout %lld s): could not connect to %s:%d",
 					 (long long)(s->server_connect_timeout / USEC), server_host(sv), server_port(sv));
 				pool_login_failed(p, "08006", msg);
-				server_close(sv, "%s", msg);
+				server_close(sv, CR_LOGIN_FAILED, "%s", msg);
 			}
 		}
 	}
 	list_for_each_safe(ln, tmp, &p->idle_servers) {
 		struct server *sv = container_of(ln, struct server, node);
 		if (sv->close_needed) {
-			server_close(sv, "close needed");
+			server_close(sv, (enum close_reason)sv->close_reason, "close needed");
 		} else if (s->server_lifetime > 0 && now - sv->connect_time > s->server_lifetime && p->n_servers > min) {
-			server_close(sv, "server_lifetime (%lld s) reached", (long long)(s->server_lifetime / USEC));
+			server_close(sv, CR_LIFETIME, "server_lifetime (%lld s) reached", (long long)(s->server_lifetime / USEC));
 		} else if (s->server_idle_timeout > 0 && now - sv->release_time > s->server_idle_timeout &&
 			   p->n_servers > min) {
-			server_close(sv, "server_idle_timeout (%lld s) reached", (long long)(s->server_idle_timeout / USEC));
+			server_close(sv, CR_IDLE_TIMEOUT, "server_idle_timeout (%lld s) reached", (long long)(s->server_idle_timeout / USEC));
 		}
 	}
 	if (s->server_fast_close) {
@@ -158,7 +158,7 @@ static void check_pool_servers(struct pool *p, usec_t now)
 					server_send_cancel(sv);
 					sv->timeout_cancel = true;
 				} else if (now - sv->query_start > s->query_timeout + 5 * USEC) {
-					server_close(sv, "query_timeout: the server did not stop after a cancel");
+					server_close(sv, CR_QUERY_TIMEOUT, "query_timeout: the server did not stop after a cancel");
 				}
 			} else if (rq_empty(sv)) {
 				sv->cancel_sent = false;

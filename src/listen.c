@@ -167,7 +167,7 @@ void listen_conn_ready(struct server *s)
 {
 	struct listen_pool *lp = s->pool->listen;
 	if (!lp || lp->conn != s) {
-		server_close(s, "listener connection no longer needed");
+		server_close(s, CR_NOT_NEEDED, "listener connection no longer needed");
 		return;
 	}
 	lp->conn_ready = true;
@@ -177,7 +177,7 @@ void listen_conn_ready(struct server *s)
 	for (n = htab_next(&lp->chans, NULL, &it); n; n = htab_next(&lp->chans, n, &it)) {
 		struct listen_chan *ch = container_of(n, struct listen_chan, hn);
 		if (ch->state == CH_IDLE && !send_op(lp, ch, 'L', ch->name)) {
-			server_close(s, "could not queue LISTEN");
+			server_close(s, CR_INTERNAL, "could not queue LISTEN");
 			return;
 		}
 	}
@@ -199,7 +199,7 @@ static void chan_maybe_drop(struct listen_pool *lp, struct listen_chan *ch)
 		send_op(lp, NULL, 'U', ch->name);
 	chan_free(lp, ch);
 	if (!lp->n_chans && lp->conn && list_empty(&lp->ops))
-		server_close(lp->conn, "no client listens any more");
+		server_close(lp->conn, CR_NOT_NEEDED, "no client listens any more");
 }
 
 static void sub_free(struct listen_pool *lp, struct listen_sub *sub)
@@ -266,7 +266,7 @@ void listen_conn_done(struct server *s)
 	}
 	free(op);
 	if (!lp->n_chans && lp->conn && list_empty(&lp->ops))
-		server_close(lp->conn, "no client listens any more");
+		server_close(lp->conn, CR_NOT_NEEDED, "no client listens any more");
 }
 
 void listen_conn_gone(struct server *s, const char *why)
@@ -373,7 +373,7 @@ enum listen_verdict listen_request(struct client *c, char kind, const char *chan
 	lc->waiting++;
 	ensure_conn(lp);
 	if (ch->state == CH_IDLE && lp->conn && lp->conn_ready && !send_op(lp, ch, 'L', ch->name))
-		server_close(lp->conn, "could not queue LISTEN");
+		server_close(lp->conn, CR_INTERNAL, "could not queue LISTEN");
 	return LV_WAIT;
 }
 

@@ -393,19 +393,19 @@ static void close_idle_for_shutdown(void)
 		}
 		list_for_each_safe(ln, tmp, &p->idle_servers) {
 			struct server *s = container_of(ln, struct server, node);
-			server_close(s, "shutting down");
+			server_close(s, CR_SHUTDOWN, "shutting down");
 		}
 		list_for_each_safe(ln, tmp, &p->login_servers) {
 			struct server *s = container_of(ln, struct server, node);
-			server_close(s, "shutting down");
+			server_close(s, CR_SHUTDOWN, "shutting down");
 		}
 		list_for_each_safe(ln, tmp, &p->listen_servers) {
 			struct server *s = container_of(ln, struct server, node);
-			server_close(s, "shutting down");
+			server_close(s, CR_SHUTDOWN, "shutting down");
 		}
 		list_for_each_safe(ln, tmp, &p->check_servers) {
 			struct server *s = container_of(ln, struct server, node);
-			server_close(s, "shutting down");
+			server_close(s, CR_SHUTDOWN, "shutting down");
 		}
 	}
 }
@@ -594,7 +594,7 @@ static void final_cleanup(void)
 		for (size_t i = 0; i < 5; i++)
 			list_for_each_safe(ln, tmp, sl[i]) {
 				struct server *s = container_of(ln, struct server, node);
-				server_close(s, "shutting down");
+				server_close(s, CR_SHUTDOWN, "shutting down");
 			}
 	}
 	client_free_pending();

@@ -304,6 +304,16 @@ char *metrics_render(void)
 		}
 	}
 
+	/* Every reason, zeros too, so that a rate() over "unclean" or
+	 * "server_lifetime" exists before the first close. */
+	help(&sb, "pgtide_server_opened_total", "counter", "Server connections that logged in.");
+	strbuf_printf(&sb, "pgtide_server_opened_total %llu\n", (unsigned long long)g.servers_opened);
+	help(&sb, "pgtide_server_closed_total", "counter",
+	     "Server connections pgtide closed, by reason (\"unclean\" is a bug: please report it).");
+	for (int r = 0; r < CR_N; r++)
+		strbuf_printf(&sb, "pgtide_server_closed_total{reason=\"%s\"} %llu\n",
+			      stats_close_reason_name((enum close_reason)r), (unsigned long long)g.servers_closed[r]);
+
 	/* one series per host and metric: replicas' first, then every host's */
 	static const struct {
 		const char *name, *type, *help;

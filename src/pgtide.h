@@ -58,6 +58,33 @@ struct user {
 struct route_db;
 struct ryw_db;
 
+/*
+ * Why pgtide closed a server connection: counted per database (SHOW
+ * SERVER_CLOSES, pgtide_server_closed_total{reason} in /metrics) so that
+ * a pool that churns through backends is seen at once. The names are in
+ * stats.c; keep the two in step.
+ */
+enum close_reason {
+	CR_UNCLEAN,        /* released in a protocol state pgtide cannot prove clean: a bug */
+	CR_CLIENT_GONE,    /* its client left in the middle of a transaction */
+	CR_SERVER_GONE,    /* the server closed the connection or the socket failed */
+	CR_SERVER_ERROR,   /* a FATAL error from the server */
+	CR_PROTOCOL,       /* the server sent something pgtide did not expect */
+	CR_LOGIN_FAILED,   /* the connection or its login failed */
+	CR_LIFETIME,       /* server_lifetime */
+	CR_IDLE_TIMEOUT,   /* server_idle_timeout */
+	CR_QUERY_TIMEOUT,  /* query_timeout: the query did not stop after a cancel */
+	CR_RECONNECT,      /* configuration changed, RECONNECT, a host left */
+	CR_ADMIN,          /* PAUSE, KILL from the console */
+	CR_EVICTED,        /* room for another pool under max_db/user_connections */
+	CR_SHUTDOWN,       /* pgtide is stopping */
+	CR_RESET_FAILED,   /* a check, reset, settings or tenant statement of pgtide's failed */
+	CR_SESSION_STATE,  /* state nothing can undo (LOAD), or a transaction in statement mode */
+	CR_NOT_NEEDED,     /* a LISTEN or health-check connection no longer needed */
+	CR_INTERNAL,       /* out of memory, a full queue: pgtide could not go on with it */
+	CR_N
+};
+
 struct database {
 	struct hnode hn;             /* databases table, by name */
 	struct route_db *route;      /* replicas and their health (route.c) */
@@ -71,6 +98,8 @@ struct database {
 	int server_count;            /* for max_db_connections */
 	int client_count;
 	usec_t last_used;
+	uint64_t servers_opened;     /* logins that succeeded */
+	uint64_t servers_closed[CR_N]; /* by enum close_reason */
 	struct list pools;           /* struct pool.db_node */
 };
 
@@ -326,6 +355,7 @@ struct server {
 	bool connect_pending;        /* its deferred connect has not run yet (not freed before) */
 	bool close_needed;           /* close when released (reload, lifetime) */
 	const char *close_why;       /* static words for the log when that comes; NULL: "close needed" */
+	uint8_t close_reason;        /* enum close_reason it will be counted under */
 	bool dirty;                  /* session state may be left (session mode) */
 	bool waiting_check;          /* a check query gates its next use */
 	bool in_copy;
@@ -404,6 +434,8 @@ struct pgtide {
 	struct list justfree_servers;
 	struct list listeners;
 	int n_clients;               /* all client connections */
+	uint64_t servers_opened;     /* all databases, removed ones too (/metrics) */
+	uint64_t servers_closed[CR_N];
 	uint32_t next_client_id;
 	uint32_t next_server_id;
 	bool shutting_down;

@@ -369,7 +369,7 @@ void pool_target_down(struct route_target *t)
 		if (p->target != t)
 			continue;
 		list_for_each_safe(ln, tmp, &p->idle_servers)
-			server_close(container_of(ln, struct server, node), "its host left the rotation");
+			server_close(container_of(ln, struct server, node), CR_RECONNECT, "its host left the rotation");
 		list_for_each_safe(ln, tmp, &p->waiting_clients) {
 			struct client *c = container_of(ln, struct client, node);
 			pool_stop_waiting(c);
@@ -381,7 +381,7 @@ void pool_target_down(struct route_target *t)
 void pool_checker_stop(struct server *s)
 {
 	server_check_detach(s);
-	server_close(s, "its health check stopped");
+	server_close(s, CR_NOT_NEEDED, "its health check stopped");
 }
 
 void pool_stop_waiting(struct client *c)
@@ -492,7 +492,7 @@ void pool_server_ready(struct server *s)
 	if (s->checker) {
 		/* neither does a host's check connection */
 		if (!s->check_target) {
-			server_close(s, "its health check stopped");
+			server_close(s, CR_NOT_NEEDED, "its health check stopped");
 			return;
 		}
 		server_set_state(s, SV_CHECK);
@@ -500,7 +500,7 @@ void pool_server_ready(struct server *s)
 		return;
 	}
 	if (s->close_needed || (g.shutting_down && !p->n_waiting)) {
-		server_close(s, "%s", !s->close_needed ? "shutting down" : s->close_why ? s->close_why : "close needed");
+		server_close(s, s->close_needed ? (enum close_reason)s->close_reason : CR_SHUTDOWN, "%s", !s->close_needed ? "shutting down" : s->close_why ? s->close_why : "close needed");
 		return;
 	}
 	if (!give_to_waiter(p, s))
@@ -530,8 +530,11 @@ void pool_release_server(struct server *s)
 		 * must not serve anyone else. */
 		if (c)
 			pool_unlink(c);
-		server_close(s, "released in an unclean protocol state (status %c, %u replies owed%s%s)", s->status,
-			     rq_count(s), s->unsynced ? ", no Sync" : "", s->skipping ? ", skipping to Sync" : "");
+		server_close(s, CR_UNCLEAN, "released in an unclean protocol state (status %c, %u replies owed%s%s%s%s%s%s)",
+			     s->status, rq_count(s), s->unsynced ? ", no Sync" : "", s->skipping ? ", skipping to Sync" : "",
+			     s->in_copy ? ", in COPY" : "", s->capturing ? ", a capture in flight" : "",
+			     s->holding ? ", replies held back" : "",
+			     s->sb.fwd_partial ? ", a message half forwarded" : "");
 		return;
 	}
 	enum sess_reset r = session_on_release(s, c);
@@ -541,16 +544,16 @@ void pool_release_server(struct server *s)
 	s->release_time = now_usec();
 	if (s->close_needed) {
 		/* no reset for a server that goes anyway */
-		server_close(s, "%s", s->close_why ? s->close_why : "close needed");
+		server_close(s, (enum close_reason)s->close_reason, "%s", s->close_why ? s->close_why : "close needed");
 		return;
 	}
 	if (r == SR_CLOSE) {
-		server_close(s, "a client loaded a library with LOAD, which nothing undoes");
+		server_close(s, CR_SESSION_STATE, "a client loaded a library with LOAD, which nothing undoes");
 		return;
 	}
 	usec_t life = S()->server_lifetime;
 	if (life > 0 && s->release_time - s->connect_time >= life) {
-		server_close(s, "server_lifetime (%lld s) reached", (long long)(life / USEC));
+		server_close(s, CR_LIFETIME, "server_lifetime (%lld s) reached", (long long)(life / USEC));
 		return;
 	}
 	if (session_mode) {
@@ -706,7 +709,7 @@ static bool evict_for(struct pool *p, bool by_db)
 	}
 	if (!victim)
 		return false;
-	server_close(victim, "evicted: pool %s/%s waits for room under %s", p->db->name, p->user->name,
+	server_close(victim, CR_EVICTED, "evicted: pool %s/%s waits for room under %s", p->db->name, p->user->name,
 		     by_db ? "max_db_connections" : "max_user_connections");
 	return true;
 }
@@ -870,11 +873,10 @@ void pool_reconnect_pool(struct pool *p, const char *why)
 		struct list *sn, *tmp;
 		list_for_each_safe(sn, tmp, lists[i]) {
 			struct server *s = container_of(sn, struct server, node);
-			s->close_needed = true;
-			s->close_why = why;
+			server_close_later(s, CR_RECONNECT, why);
 			/* a listener or a check connection comes back at once */
 			if (s->state == SV_IDLE || s->state == SV_LISTEN || s->state == SV_CHECK)
-				server_close(s, "%s", why);
+				server_close(s, CR_RECONNECT, "%s", why);
 		}
 	}
 }
@@ -954,7 +956,7 @@ void pool_kill_db(struct database *db)
 					  &p->listen_servers, &p->check_servers };
 		for (size_t i = 0; i < 5; i++)
 			list_for_each_safe(ln, tmp, slists[i])
-				server_close(container_of(ln, struct server, node), "KILL %s", db->name);
+				server_close(container_of(ln, struct server, node), CR_ADMIN, "KILL %s", db->name);
 	}
 	list_for_each_safe(ln, tmp, &g.login_clients) {
 		struct client *c = container_of(ln, struct client, node);

@@ -856,6 +856,13 @@ bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p,
 	if (!kind)
 		return false;
 	struct server *s = c->server;
+	if (s && s->skipping) {
+		/* Postgres ignores a Query while it skips to a Sync: no answer,
+		 * and nothing deallocated or prepared (a Sync of pgtide's own
+		 * here would end the skip the client asked for) */
+		*v = V_ANSWERED;
+		return true;
+	}
 	const char *end = q + len;
 	while (end > rest && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
 		end--;
@@ -883,10 +890,6 @@ bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p,
 	}
 	if (!s)
 		return false;
-	if (s->skipping) {
-		*v = V_ANSWERED;
-		return true;
-	}
 	if (kind == 'P') {
 		if (client_find(c, name)) {
 			char msg[256];

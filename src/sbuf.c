@@ -714,6 +714,8 @@ static enum input_result handle_input(struct sbuf *sb)
 			}
 			b->pos += (uint32_t)n;
 			sb->stream_left -= (uint32_t)n;
+			if (!sb->stream_left)
+				sb->fwd_partial = false; /* the message is whole on the other side */
 			continue;
 		}
 		if (sb->raw) {

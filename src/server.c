@@ -234,7 +234,7 @@ static void login_free(struct server *s)
 	s->login = NULL;
 }
 
-void server_close(struct server *s, const char *fmt, ...)
+void server_close(struct server *s, enum close_reason why, const char *fmt, ...)
 {
 	if (s->state == SV_JUSTFREE)
 		return;
@@ -243,11 +243,20 @@ void server_close(struct server *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	/* a health check's connection: route.c reports its host's state once
-	 * per change, not once per check */
-	if (S()->log_disconnections || s->state == SV_LOGIN)
+	if ((unsigned)why >= CR_N)
+		why = CR_INTERNAL;
+	s->pool->db->servers_closed[why]++;
+	g.servers_closed[why]++;
+	if (why == CR_UNCLEAN) {
+		/* pgtide lost track of this connection's protocol state: the
+		 * integration tests fail on this line */
+		server_log(s, LV_WARNING, "closing because: %s: please report this", reason);
+	} else if (S()->log_disconnections || s->state == SV_LOGIN) {
+		/* a health check's connection: route.c reports its host's state
+		 * once per change, not once per check */
 		server_log(s, s->checker ? LV_DEBUG : LV_LOG, "closing because: %s (age=%llds)", reason,
 			   (long long)((now_usec() - s->connect_time) / USEC));
+	}
 
 	struct client *c = s->client;
 	if (c) {
@@ -413,7 +422,7 @@ void server_run_check(struct server *s, const char *sql, bool reset)
 			session_server_clean(s);
 	}
 	if (!queue_query(s, sql, (uint16_t)(RQ_CHECK | (reset ? RQ_RESET : 0)))) {
-		server_close(s, "could not queue check query");
+		server_close(s, CR_INTERNAL, "could not queue check query");
 		return;
 	}
 	server_log(s, LV_NOISE, "running \"%s\"", sql);
@@ -523,7 +532,7 @@ static void cancels_forget(struct server *s)
 static enum sb_verdict protocol_error(struct server *s, const struct pmsg *m, const char *what)
 {
 	struct rq_entry *e = rq_first(s);
-	server_close(s, "protocol error: unexpected '%c' %s (waiting for reply to '%c')", m->type, what,
+	server_close(s, CR_PROTOCOL, "protocol error: unexpected '%c' %s (waiting for reply to '%c')", m->type, what,
 		     e ? e->type : '-');
 	return SB_CLOSED;
 }
@@ -583,7 +592,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 	if (parsed && (e->flags & RQ_RETRYABLE) && prep_retry_wanted(s, err.sqlstate, err.message)) {
 		switch (retry_group(s)) {
 		case RETRY_FAILED:
-			server_close(s, "could not replay a group after a plan change");
+			server_close(s, CR_INTERNAL, "could not replay a group after a plan change");
 			return SB_CLOSED;
 		case RETRY_SENT:
 			sbuf_flush(&s->sb);
@@ -596,7 +605,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 	if (e->flags & RQ_CONSUME) {
 		if (e->flags & RQ_CHECK) {
 			server_log(s, LV_WARNING, "check or reset query failed: %s", parsed ? err.message : "?");
-			s->close_needed = true;
+			server_close_later(s, CR_RESET_FAILED, "check or reset query failed");
 		} else if (e->flags & RQ_PARAMS) {
 			server_log(s, LV_WARNING, "could not set a client's parameters: %s", parsed ? err.message : "?");
 			/* forget what we believed the server had; next link sets all again */
@@ -622,7 +631,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 					client_server_failed(s->client, parsed ? err.sqlstate : "08006",
 							     "could not apply this session's settings: %s; they were reset to "
 							     "the server's defaults", parsed ? err.message : "?");
-				server_close(s, "a client's session settings failed to apply");
+				server_close(s, CR_RESET_FAILED, "a client's session settings failed to apply");
 				return SB_CLOSED;
 			}
 			s->reset = SR_DISCARD; /* its settings are not what pgtide thinks */
@@ -644,11 +653,11 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			/* Fail closed: the server now skips the client's statements up
 			 * to its Sync, and this connection's state is in doubt. */
 			server_log(s, LV_WARNING, "could not set %s: %s", g.tenant_setting, parsed ? err.message : "?");
-			server_close(s, "setting the tenant failed");
+			server_close(s, CR_RESET_FAILED, "setting the tenant failed");
 			return SB_CLOSED;
 		} else {
 			server_log(s, LV_WARNING, "pgtide's own request failed: %s", parsed ? err.message : "?");
-			server_close(s, "internal request failed");
+			server_close(s, CR_RESET_FAILED, "internal request failed");
 			return SB_CLOSED;
 		}
 		if (e->type != FE_QUERY && e->type != FE_FUNCTION_CALL)
@@ -657,7 +666,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 	}
 	bool fatal = parsed && err.severity && strcmp(err.severity, "FATAL") == 0;
 	if (fatal)
-		s->close_needed = true;
+		server_close_later(s, CR_SERVER_ERROR, "the server reported a FATAL error");
 	s->txn_bad = true;
 	e->flags |= RQ_FAILED;
 	if (s->timeout_cancel && s->client && !s->holding && parsed && strcmp(err.sqlstate, "57014") == 0 &&
@@ -777,7 +786,8 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		}
 		if ((flags & RQ_CHECK) && s->state == SV_TESTED && rq_empty(s)) {
 			if (s->close_needed)
-				server_close(s, "check or reset query failed");
+				server_close(s, (enum close_reason)s->close_reason, "%s",
+					     s->close_why ? s->close_why : "check or reset query failed");
 			else
 				pool_server_ready(s);
 			return SB_DROP;
@@ -847,7 +857,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 				s->release_pending = true;
 		} else if (mode == POOL_STATEMENT) {
 			client_close(c, "08P01", "transaction blocks not allowed in statement pool mode");
-			server_close(s, "client used a transaction in statement pool mode");
+			server_close(s, CR_SESSION_STATE, "client used a transaction in statement pool mode");
 			return SB_CLOSED;
 		}
 	}
@@ -872,9 +882,9 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 		if (m->type == BE_ERROR) {
 			struct msg_error err;
 			if (proto_parse_error(m, &err))
-				server_close(s, "server error: %s %s", err.sqlstate, err.message);
+				server_close(s, CR_SERVER_ERROR, "server error: %s %s", err.sqlstate, err.message);
 			else
-				server_close(s, "server sent an unreadable error");
+				server_close(s, CR_PROTOCOL, "server sent an unreadable error");
 			return SB_CLOSED;
 		}
 		return protocol_error(s, m, "with no request outstanding");
@@ -903,17 +913,17 @@ static enum sb_verdict server_reply(struct server *s, const struct pmsg *m)
 		case BE_DATA_ROW:
 			if ((e->flags & RQ_CAPTURE) && e->aux == CAP_POSITION) {
 				if (!ryw_position_row(s, m)) {
-					server_close(s, "malformed reply to pgtide's commit position query");
+					server_close(s, CR_PROTOCOL, "malformed reply to pgtide's commit position query");
 					return SB_CLOSED;
 				}
 				return fwd;
 			}
 			if ((e->flags & RQ_CAPTURE) && !session_capture_row(s, m)) {
-				server_close(s, "malformed reply to pgtide's settings query");
+				server_close(s, CR_PROTOCOL, "malformed reply to pgtide's settings query");
 				return SB_CLOSED;
 			}
 			if ((e->flags & RQ_SIDE) && s->check_target && !health_row(s->check_target, m)) {
-				server_close(s, "malformed reply to pgtide's health check");
+				server_close(s, CR_PROTOCOL, "malformed reply to pgtide's health check");
 				return SB_CLOSED;
 			}
 			return fwd;
@@ -1005,7 +1015,7 @@ static void login_abort(struct server *s, const char *sqlstate, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pool_login_failed(s->pool, sqlstate, msg);
-	server_close(s, "%s", msg);
+	server_close(s, CR_LOGIN_FAILED, "%s", msg);
 }
 
 static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
@@ -1059,6 +1069,8 @@ static enum sb_verdict login_msg(struct server *s, const struct pmsg *m)
 		}
 		login_free(s);
 		pool_login_succeeded(p);
+		p->db->servers_opened++;
+		g.servers_opened++;
 		if (S()->log_connections) {
 			/* PgBouncer's words, which operators' tools grep for */
 			char from[80];
@@ -1121,7 +1133,7 @@ static bool holdback_release(struct server *s, bool keep_replay)
 	}
 	h->len = 0;
 	if (!queued) {
-		server_close(s, "out of memory holding back replies");
+		server_close(s, CR_INTERNAL, "out of memory holding back replies");
 		return false;
 	}
 	return true;
@@ -1208,7 +1220,7 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 		 * the reply first, then them */
 		if (v == SB_FORWARD) {
 			if (!sbuf_forward_bytes(&s->sb, m->body - PROTO_HDR, m->len)) {
-				server_close(s, "output queue full");
+				server_close(s, CR_INTERNAL, "output queue full");
 				return SB_CLOSED;
 			}
 			v = SB_DROP;
@@ -1232,7 +1244,7 @@ static void server_on_close(struct sbuf *sb, const char *reason)
 			    server_port(s), reason ? reason : "connection closed during login");
 		return;
 	}
-	server_close(s, "%s", reason ? reason : "server closed the connection");
+	server_close(s, CR_SERVER_GONE, "%s", reason ? reason : "server closed the connection");
 }
 
 static void server_on_bad(struct sbuf *sb, const char *reason)
@@ -1272,7 +1284,7 @@ static int server_on_raw(struct sbuf *sb, const uint8_t *data, size_t len)
 		}
 		sb->raw = false;
 		if (!queue_startup(s)) {
-			server_close(s, "could not build startup packet");
+			server_close(s, CR_INTERNAL, "could not build startup packet");
 			return -1;
 		}
 		return 1;
@@ -1297,7 +1309,7 @@ static void server_on_tls(struct sbuf *sb, const char *err)
 		server_log(s, LV_DEBUG, "TLS handshake done: %s", tls_describe(sb->tls, d, sizeof(d)));
 	}
 	if (!queue_startup(s))
-		server_close(s, "could not build startup packet");
+		server_close(s, CR_INTERNAL, "could not build startup packet");
 }
 
 static const struct sbuf_ops server_ops = {
@@ -1402,7 +1414,7 @@ static void server_connect_to(void *arg, int err, const struct sockaddr *sa, soc
 		ok = queue_startup(s);
 	}
 	if (!ok) {
-		server_close(s, "could not build startup packet");
+		server_close(s, CR_INTERNAL, "could not build startup packet");
 		return;
 	}
 	sbuf_start(&s->sb);

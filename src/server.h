@@ -24,8 +24,19 @@ bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstat
 void server_set_state(struct server *s, enum server_state st);
 /* Open a new connection for pool p (counted in the pool at once). */
 struct server *server_launch(struct pool *p);
-/* Close now; the linked client (if any) is told its transaction failed. */
-void server_close(struct server *s, const char *reason, ...) __attribute__((format(printf, 2, 3)));
+/* Close now; the linked client (if any) is told its transaction failed.
+ * why is what the close is counted under (SHOW SERVER_CLOSES, /metrics);
+ * the message is for the log. */
+void server_close(struct server *s, enum close_reason why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Close s when it is next released, not now (it serves a transaction):
+ * counted under why, logged with words (a static string). */
+static inline void server_close_later(struct server *s, enum close_reason why, const char *words)
+{
+	s->close_needed = true;
+	s->close_reason = (uint8_t)why;
+	s->close_why = words;
+}
 /* Open the pool's LISTEN connection (listen.c); no pool limit counts it. */
 struct server *server_launch_listener(struct pool *p);
 /* Open the check connection of host t, in p (a pool towards t); no pool

@@ -300,6 +300,15 @@ bool session_capture_row(struct server *s, const struct pmsg *m)
 	/* what pgtide follows elsewhere, and what is everyone's default */
 	if (param_index(low) >= 0 || (g.tenant_setting && strcmp(low, g.tenant_setting) == 0))
 		return true;
+	/* A transaction's own modes: every transaction starts them afresh,
+	 * but after one SET TRANSACTION pg_settings shows them as "session"
+	 * for good. Carried to another server they would only fail there
+	 * (on a replica, "transaction read-write mode must be set before any
+	 * query"). */
+	if (strncmp(low, "transaction_", 12) == 0 &&
+	    (strcmp(low + 12, "read_only") == 0 || strcmp(low + 12, "isolation") == 0 ||
+	     strcmp(low + 12, "deferrable") == 0))
+		return true;
 	if (strcmp(low, "role") == 0 && vlen == 4 && memcmp(value, "none", 4) == 0)
 		return true;
 	if (strcmp(low, "session_authorization") == 0 && vlen == strlen(s->pool->user->name) &&

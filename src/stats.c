@@ -46,6 +46,30 @@ static struct db_snap *snap_get(const struct database *db, bool create)
 	return s;
 }
 
+const char *stats_close_reason_name(enum close_reason r)
+{
+	static const char *const names[CR_N] = {
+		[CR_UNCLEAN] = "unclean",
+		[CR_CLIENT_GONE] = "client_gone",
+		[CR_SERVER_GONE] = "server_gone",
+		[CR_SERVER_ERROR] = "server_error",
+		[CR_PROTOCOL] = "protocol_error",
+		[CR_LOGIN_FAILED] = "login_failed",
+		[CR_LIFETIME] = "server_lifetime",
+		[CR_IDLE_TIMEOUT] = "server_idle_timeout",
+		[CR_QUERY_TIMEOUT] = "query_timeout",
+		[CR_RECONNECT] = "reconnect",
+		[CR_ADMIN] = "admin",
+		[CR_EVICTED] = "evicted",
+		[CR_SHUTDOWN] = "shutdown",
+		[CR_RESET_FAILED] = "reset_failed",
+		[CR_SESSION_STATE] = "session_state",
+		[CR_NOT_NEEDED] = "not_needed",
+		[CR_INTERNAL] = "internal",
+	};
+	return (unsigned)r < CR_N && names[r] ? names[r] : "internal";
+}
+
 void stats_db_totals(const struct database *db, struct stat_totals *t)
 {
 	memset(t, 0, sizeof(*t));

@@ -26,6 +26,10 @@ struct stat_totals {
 	uint64_t bind_count;
 };
 
+/* The label of a close reason (SHOW SERVER_CLOSES, /metrics): stable
+ * names, snake_case, one per enum close_reason. */
+const char *stats_close_reason_name(enum close_reason r);
+
 void stats_db_totals(const struct database *db, struct stat_totals *t);
 /* Per-second rates and per-transaction/query averages of the last period. */
 void stats_db_averages(const struct database *db, struct stat_totals *avg);

@@ -63,3 +63,24 @@ bench_primary() {
 	pg_start main
 	pgbench -i -s "${1:-10}" -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1 || fail "pgbench -i"
 }
+
+# bench_tools: build tests/bench/relay and copyload (make does, with the
+# check programs) and set BENCH_BIN.
+bench_tools() {
+	BENCH_BIN=$builddir/tests/bench
+	(cd "$builddir" && make -s tests/bench/relay tests/bench/copyload) >/dev/null || fail "could not build the bench tools"
+}
+
+# relay_start UPSTREAM_PORT: the 1:1 relay in a session of its own; sets
+# RL_PORT and RL_PID.
+relay_start() {
+	RL_PORT=$(free_port)
+	setsid "$BENCH_BIN/relay" "$RL_PORT" "$1" >"$T/relay.log" 2>&1 &
+	RL_PID=$!
+	PIDS+=("$RL_PID")
+	for _ in $(seq 50); do
+		"$PYTHON" -c "import socket; socket.create_connection(('127.0.0.1', $RL_PORT), 0.2)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "the relay did not start"
+}

@@ -10,10 +10,10 @@ pgtide_start "$T/pgtide.ini"
 pgbench -i -s 1 -q -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev/null 2>&1 || fail "pgbench -i"
 
 for mode in simple extended; do
-	out=$(pgbench -n -c 50 -j 2 -T 4 -M $mode -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app 2>&1)
+	out=$(pgbench -n -c 50 -j 2 -t 20 -M $mode -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app 2>&1)
 	failed=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
-	done_=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
-	[ -n "$done_" ] && [ "$done_" -gt 100 ] || fail "pgbench -M $mode did not run: $out"
+	done_=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\)\/.*/\1/p')
+	[ "$done_" = 1000 ] || fail "pgbench -M $mode did not run all 1000 transactions: $out"
 	assert_eq "pgbench -M $mode, 50 clients on 5 servers: failed transactions" "0" "$failed"
 done
 servers=$(pgsql main -c "select count(*) from pg_stat_activity where datname='postgres' and backend_type='client backend' and application_name <> 'psql'")

@@ -16,10 +16,10 @@ CI="host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app"
 adm() { psql -X -q -At -F '|' -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "$1" 2>&1; }
 
 for script in "-S" "-N" ""; do
-	out=$(pgbench -n -c 50 -j 2 -T 4 -M prepared $script -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app 2>&1)
-	done_=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+	out=$(pgbench -n -c 50 -j 2 -t 20 -M prepared $script -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app 2>&1)
+	done_=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\)\/.*/\1/p')
 	failed=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
-	[ -n "$done_" ] && [ "$done_" -gt 100 ] || fail "pgbench -M prepared $script: $out"
+	[ "$done_" = 1000 ] || fail "pgbench -M prepared $script did not run all 1000 transactions: $out"
 	assert_eq "pgbench -M prepared ${script:-(TPC-B)}, 50 clients on 5 servers: failed" "0" "$failed"
 done
 n=$(pgsql main -c "select count(*) from pg_stat_activity where datname='postgres' and backend_type='client backend' and pid <> pg_backend_pid()")

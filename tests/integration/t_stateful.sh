@@ -1,6 +1,8 @@
 #!/bin/bash
-# The stateful fuzzer (tests/fuzz/stateful.py) against pgtide in front of a
-# real Postgres for STATEFUL_SECONDS (default 15; run it longer by hand):
+# Fixed wire cases (tests/fuzz/wire_cases.py: each stream to Postgres directly
+# and through pgtide), then the stateful fuzzer (tests/fuzz/stateful.py)
+# against pgtide in front of a real Postgres for STATEFUL_SECONDS (default 15;
+# run it longer by hand):
 # hostile message sequences, cancels and cut-off messages beside
 # well-behaved clients, which must see no error; then pgtide's pools must
 # agree with pg_stat_activity, no server left in a transaction.
@@ -10,6 +12,8 @@ pg_start main
 write_config "$T/pgtide.ini" main "default_pool_size = 6" "max_client_conn = 400" "idle_transaction_timeout = 2" \
 	"query_wait_timeout = 60" "log_connections = 0" "log_disconnections = 0"
 pgtide_start "$T/pgtide.ini"
+# the fuzzer's findings, kept: each stream sent to Postgres and to pgtide
+"$PYTHON" "$srcdir/tests/fuzz/wire_cases.py" "$PGTIDE_PORT" "$PORT_main" || fail "wire cases"
 SEED=${STATEFUL_SEED:-$(date +%s)}
 "$PYTHON" "$srcdir/tests/fuzz/stateful.py" "$PGTIDE_PORT" "$PORT_main" --seconds "${STATEFUL_SECONDS:-15}" \
 	--seed "$SEED" || fail "stateful fuzzing (seed $SEED)"

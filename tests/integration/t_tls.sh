@@ -205,10 +205,11 @@ as_pg pgbench -i -q -s 1 -h 127.0.0.1 -p "$PORT_main" -U postgres postgres >/dev
 pgsql main -d postgres -c "grant select, update, insert on all tables in schema public to scram_user"
 for mode in simple prepared; do
 	out=$(PGPASSWORD=scram-pw PGSSLMODE=verify-full PGSSLROOTCERT=$C/ca.crt pgbench -n -h localhost -p "$PGTIDE_PORT" \
-		-U scram_user -c 20 -j 2 -T 3 -M $mode app 2>&1)
+		-U scram_user -c 20 -j 2 -t 10 -M $mode app 2>&1)
 	fails=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
-	done_n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
-	[ "${fails:-0}" = 0 ] && [ "${done_n:-0}" -gt 100 ] || { echo "$out" >&2; fail "pgbench -M $mode over TLS"; }
+	done_n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\)\/.*/\1/p')
+	# a fixed count: these machines differ in speed, under valgrind most of all
+	[ "${fails:-0}" = 0 ] && [ "${done_n:-0}" = 200 ] || { echo "$out" >&2; fail "pgbench -M $mode over TLS"; }
 	ok "pgbench TPC-B -M $mode, 20 clients over TLS both sides: $done_n transactions, 0 failed"
 done
 
