@@ -160,6 +160,13 @@ static void client_detach_server(struct client *c, const char *why)
 	struct server *s = c->server;
 	if (!s)
 		return;
+	if (sbuf_forwarding_partial(&c->sb)) {
+		/* half a message of the client's is in the server's stream:
+		 * nothing can make it whole */
+		pool_unlink(c);
+		server_close(s, CR_CLIENT_GONE, "%s in the middle of a message", why);
+		return;
+	}
 	if (s->release_pending || (server_is_idle_for_txn(s) && !s->in_copy &&
 				   pool_mode_of(s->pool, c->user) != POOL_SESSION)) {
 		pool_release_server(s);
@@ -529,7 +536,9 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
 	if (m->type == FE_SYNC) {
 		c->skip_to_sync = false;
 		c->emu = EMU_NONE;
-		emit_rfq(c, c->failed_block ? 'E' : 'I');
+		/* a request refused here while a server is linked: that server's
+		 * transaction status (emulate runs with nothing owed) */
+		emit_rfq(c, c->failed_block ? 'E' : c->server ? c->server->status : 'I');
 		return SB_DROP;
 	}
 	if (c->skip_to_sync || m->type == FE_FLUSH)
@@ -1264,14 +1273,11 @@ static bool apply_session(struct client *c, struct server *s, bool wait)
 		pkt_init_growable(&big, strlen(sql) + 64);
 		b = &big;
 	}
-	if (wait) {
+	int n = 0;
+	if (wait)
 		pkt_query(b, sql);
-	} else {
-		pkt_close(b, 'S', SESSION_STMT);
-		pkt_parse(b, SESSION_STMT, sql);
-		pkt_bind_noparams(b, "", SESSION_STMT);
-		pkt_execute(b, "", 0);
-	}
+	else
+		n = pkt_own_statement(b, sql, strlen(sql), s->portal_suspendable ? PKT_OWN_PORTAL : NULL);
 	if (fits) {
 		if (pb.failed)
 			return false;
@@ -1282,10 +1288,8 @@ static bool apply_session(struct client *c, struct server *s, bool wait)
 	if (wait) {
 		rq_push(s, FE_QUERY, RQ_CONSUME | RQ_SESS);
 	} else {
-		rq_push(s, FE_CLOSE, RQ_CONSUME | RQ_SESS);
-		rq_push(s, FE_PARSE, RQ_CONSUME | RQ_SESS);
-		rq_push(s, FE_BIND, RQ_CONSUME | RQ_SESS);
-		rq_push(s, FE_EXECUTE, RQ_CONSUME | RQ_SESS);
+		for (int i = 0; i < n; i++)
+			rq_push(s, pkt_own_types[i], RQ_CONSUME | RQ_SESS);
 		s->unsynced = true;
 	}
 	session_applied(s, c);
@@ -1437,7 +1441,7 @@ static struct step tenant_rules(struct client *c, struct request *rq)
 	/* a tenant SET / RESET / set_config has a word the scan looks for */
 	if (m->type == FE_QUERY && outside && (rq->se.scan & QS_SESSION) && intercept_tenant_set(c, m, rq->text, rq->tlen))
 		return stop(SB_DROP);
-	if (rq->text && sql_tenant_write_attempt(rq->text, rq->tlen, g.tenant_setting)) {
+	if (rq->text && sql_tenant_write_attempt_scanned(rq->text, rq->tlen, g.tenant_setting, rq->se.scan)) {
 		if (c->user->tenant) {
 			char err[256];
 			snprintf(err, sizeof(err),
@@ -1692,6 +1696,9 @@ static struct step ready_server(struct client *c, struct request *rq)
 {
 	const struct pmsg *m = rq->m;
 	struct server *s = c->server;
+	/* replies owed for the client's earlier requests (not for what this
+	 * stage puts in front of this one) */
+	bool owed = !rq_empty(s);
 	int wait = -1;
 #define WAIT() (wait < 0 ? (wait = rq->text && sql_needs_own_transaction(rq->text, rq->tlen)) : wait)
 	/* Decided before pgtide puts anything of its own in front: its
@@ -1712,14 +1719,20 @@ static struct step ready_server(struct client *c, struct request *rq)
 	s->group_start = group_start;
 	if (group_start)
 		prep_new_group(s);
-	/* Each request group starts with the client's tenant in effect. */
-	/* (an aborted transaction runs nothing but its end: no SET needed) */
-	if (tenant_enabled() && group_start && !s->skipping && s->status != 'E' && !(rq_empty(s) && tenant_in_effect(s, c))) {
-		if (!server_queue_tenant_set(s, c, WAIT())) {
+	/* Each request group starts with the client's tenant in effect. An
+	 * aborted transaction runs nothing but its end: no SET needed. When
+	 * replies are still owed, what they answer may have ended or aborted
+	 * the transaction: the SET goes after them as a query of its own and
+	 * the request waits for its answer (a SET refused in a transaction
+	 * the client's own earlier request aborted is that request's 25P02,
+	 * not a server to close). */
+	if (tenant_enabled() && group_start && !s->skipping && s->status != 'E' && !tenant_in_effect(s, c, owed)) {
+		bool w = owed || WAIT();
+		if (!server_queue_tenant_set(s, c, w)) {
 			client_close(c, "53200", "out of memory");
 			return stop(SB_CLOSED);
 		}
-		if (wait)
+		if (w)
 			return stop(SB_STOP); /* continued when the SET's ReadyForQuery arrives */
 	}
 #undef WAIT
@@ -1901,6 +1914,16 @@ static void client_on_drained(struct sbuf *sb)
 		deliver_notifications(c);
 }
 
+/* A message the client sent in pieces is whole on its server: a release
+ * that waited for it goes on. */
+static void client_on_forwarded(struct sbuf *sb)
+{
+	struct client *c = container_of(sb, struct client, sb);
+	struct server *s = c->server;
+	if (s && s->release_pending && !sbuf_has_output(&c->sb))
+		pool_release_server(s);
+}
+
 static void client_on_tls(struct sbuf *sb, const char *err)
 {
 	struct client *c = container_of(sb, struct client, sb);
@@ -1924,6 +1947,7 @@ static const struct sbuf_ops client_ops = {
 	.on_close = client_on_close,
 	.on_bad = client_on_bad,
 	.on_drained = client_on_drained,
+	.on_forwarded = client_on_forwarded,
 	.on_tls = client_on_tls,
 };
 

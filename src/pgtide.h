@@ -365,14 +365,12 @@ struct server {
 	/* tenant context (tenant.c) */
 	bool tenant_known;           /* tenant_val is what the session has */
 	bool tenant_pending;         /* ... but its transaction is still open */
-	bool tenant_stmt_ok;         /* "_pgtide_tenant" is prepared for tenant_stmt */
 	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
 	bool portal_suspendable;     /* the client ran the unnamed portal with a row limit */
 	bool group_start;            /* the message being handled starts a request group */
 	bool route_retry;            /* a replica refused a write: replay on the primary */
 	uint32_t tenant_client;      /* the client that SET went with */
 	struct tenant *tenant_val;
-	struct tenant *tenant_stmt;
 	char *wait_error;            /* a waited-for SET failed: "SQLSTATE message" */
 	struct server_stmts *stmts;  /* statements prepared here (prepare.c) */
 	/* session state (session.c) */

@@ -76,25 +76,6 @@ void pkt_put_bytes(struct pktbuf *pb, const void *data, size_t len)
 	pb->len += len;
 }
 
-void pkt_put_byte(struct pktbuf *pb, uint8_t v)
-{
-	pkt_put_bytes(pb, &v, 1);
-}
-
-void pkt_put_int16(struct pktbuf *pb, uint16_t v)
-{
-	uint8_t b[2];
-	proto_put16(b, v);
-	pkt_put_bytes(pb, b, 2);
-}
-
-void pkt_put_int32(struct pktbuf *pb, uint32_t v)
-{
-	uint8_t b[4];
-	proto_put32(b, v);
-	pkt_put_bytes(pb, b, 4);
-}
-
 void pkt_put_cstr(struct pktbuf *pb, const char *s)
 {
 	pkt_put_bytes(pb, s, strlen(s) + 1);
@@ -245,6 +226,29 @@ void pkt_execute(struct pktbuf *pb, const char *portal, uint32_t max_rows)
 	pkt_put_cstr(pb, portal);
 	pkt_put_int32(pb, max_rows);
 	pkt_end(pb);
+}
+
+const uint8_t pkt_own_types[4] = { 'P', 'B', 'E', 'C' };
+
+int pkt_own_statement(struct pktbuf *pb, const char *sql, size_t len, const char *portal)
+{
+	pkt_begin(pb, 'P');
+	pkt_put_byte(pb, 0);
+	pkt_put_bytes(pb, sql, len);
+	pkt_put_byte(pb, 0);
+	pkt_put_int16(pb, 0); /* no parameter types */
+	pkt_end(pb);
+	if (!portal) {
+		/* Bind "" to "", Execute "": the same bytes every time */
+		static const uint8_t run[] = { 'B', 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0,
+					       'E', 0, 0, 0, 9, 0, 0, 0, 0, 0 };
+		pkt_put_bytes(pb, run, sizeof(run));
+		return 3;
+	}
+	pkt_bind_noparams(pb, portal, "");
+	pkt_execute(pb, portal, 0);
+	pkt_close(pb, 'P', portal);
+	return 4;
 }
 
 void pkt_close(struct pktbuf *pb, char kind, const char *name)

@@ -31,11 +31,43 @@ void pkt_begin(struct pktbuf *pb, uint8_t type);
 void pkt_begin_untyped(struct pktbuf *pb);   /* startup-phase packets */
 void pkt_end(struct pktbuf *pb);
 void pkt_end_untyped(struct pktbuf *pb);
-void pkt_put_byte(struct pktbuf *pb, uint8_t v);
-void pkt_put_int16(struct pktbuf *pb, uint16_t v);
-void pkt_put_int32(struct pktbuf *pb, uint32_t v);
 void pkt_put_bytes(struct pktbuf *pb, const void *data, size_t len);
 void pkt_put_cstr(struct pktbuf *pb, const char *s);
+
+/* The small puts are inline: messages pgtide builds on the hot path (the
+ * tenant SET, synthesized answers) are mostly these. The slow path (room
+ * to grow, or a sticky failure) is pkt_put_bytes. */
+static inline void pkt_put_byte(struct pktbuf *pb, uint8_t v)
+{
+	if (!pb->failed && pb->len < pb->cap)
+		pb->buf[pb->len++] = v;
+	else
+		pkt_put_bytes(pb, &v, 1);
+}
+
+static inline void pkt_put_int16(struct pktbuf *pb, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	if (!pb->failed && pb->len + 2 <= pb->cap) {
+		pb->buf[pb->len] = b[0];
+		pb->buf[pb->len + 1] = b[1];
+		pb->len += 2;
+	} else {
+		pkt_put_bytes(pb, b, 2);
+	}
+}
+
+static inline void pkt_put_int32(struct pktbuf *pb, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	if (!pb->failed && pb->len + 4 <= pb->cap) {
+		for (int i = 0; i < 4; i++)
+			pb->buf[pb->len + (size_t)i] = b[i];
+		pb->len += 4;
+	} else {
+		pkt_put_bytes(pb, b, 4);
+	}
+}
 
 /* Whole messages. */
 void pkt_error(struct pktbuf *pb, const char *severity, const char *sqlstate, const char *fmt, ...)
@@ -53,6 +85,19 @@ void pkt_parse(struct pktbuf *pb, const char *name, const char *sql);
 void pkt_bind_noparams(struct pktbuf *pb, const char *portal, const char *stmt);
 void pkt_execute(struct pktbuf *pb, const char *portal, uint32_t max_rows);
 void pkt_close(struct pktbuf *pb, char kind, const char *name);
+/* One of pgtide's own statements in front of a client's request group
+ * (no Sync: if it fails, Postgres skips the client's messages): Parse as
+ * the unnamed statement, so no name of pgtide's shows in
+ * pg_prepared_statements or meets a client's, then Bind and Execute. The
+ * unnamed portal, or with portal set a named one closed again (the client
+ * may have left its unnamed portal suspended). Returns the number of
+ * replies the server owes for it: Parse, Bind, Execute (and Close). */
+int pkt_own_statement(struct pktbuf *pb, const char *sql, size_t len, const char *portal);
+/* The name pkt_own_statement's portal takes when one is needed, and the
+ * frontend types of its messages in order (what the replies answer). */
+#define PKT_OWN_PORTAL "_pgtide"
+extern const uint8_t pkt_own_types[4];
+
 void pkt_sync(struct pktbuf *pb);
 void pkt_password(struct pktbuf *pb, const char *password);
 void pkt_sasl_initial(struct pktbuf *pb, const char *mech, const void *data, size_t len);

@@ -525,6 +525,13 @@ void pool_release_server(struct server *s)
 	struct client *c = s->client;
 	if (g.paused || s->pool->db->paused)
 		defer_call(check_admin_waits, NULL);
+	if (c && sbuf_forwarding_partial(&c->sb)) {
+		/* The client is half way through a message into this server (COPY
+		 * data after the server failed the COPY, say): nobody else may
+		 * have the server before the rest (client.c releases it then). */
+		s->release_pending = true;
+		return;
+	}
 	if (!server_is_clean(s)) {
 		/* What pgtide believes of its protocol state is not "clean": it
 		 * must not serve anyone else. */

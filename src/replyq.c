@@ -12,7 +12,11 @@
 
 #include "replyq.h"
 
+#include "params.h"
 #include "prepare.h"
+#include "ryw.h"
+#include "session.h"
+#include "tenant.h"
 
 struct rq_entry *rq_push(struct server *s, uint8_t type, uint16_t flags)
 {
@@ -62,6 +66,33 @@ int rq_pending_syncs(const struct server *s)
 	return n;
 }
 
+/* Postgres skipped the request (an error earlier in its group): what it
+ * was to do did not happen. pgtide's own statements among them leave its
+ * record of the session wrong unless it forgets. */
+static void rq_skipped(struct server *s, uint16_t flags)
+{
+	if (flags & RQ_MAPPED)
+		prep_mapped_done(s, false);
+	if (flags & RQ_TENANT)
+		tenant_server_forget(s); /* set again before the next group */
+	if (flags & RQ_PARAMS) {
+		pset_unref(s->params);
+		s->params = pset_empty(); /* every parameter set again */
+	}
+	if ((flags & RQ_SESS) && s->reset < SR_DISCARD)
+		s->reset = SR_DISCARD; /* its settings are not what pgtide thinks */
+	if ((flags & RQ_WAIT) && s->client)
+		sbuf_continue(&s->client->sb); /* what the client waits for will not come */
+	if (flags & RQ_CAPTURE) {
+		/* its question is not answered: what the session holds is unknown */
+		session_capture_drop(s);
+		ryw_commit_done(s, false);
+		s->capturing = false;
+		if (s->reset < SR_DISCARD)
+			s->reset = SR_DISCARD;
+	}
+}
+
 struct rq_entry *rq_drop_to_sync(struct server *s)
 {
 	while (s->rq_len) {
@@ -70,8 +101,7 @@ struct rq_entry *rq_drop_to_sync(struct server *s)
 			return e;
 		uint16_t flags = e->flags;
 		rq_pop(s);
-		if (flags & RQ_MAPPED)
-			prep_mapped_done(s, false);
+		rq_skipped(s, flags);
 	}
 	return NULL;
 }
@@ -80,6 +110,14 @@ bool rq_owes_client(struct server *s)
 {
 	for (int i = 0; i < s->rq_len; i++)
 		if (!(rq_at(s, i)->flags & RQ_CONSUME))
+			return true;
+	return false;
+}
+
+bool rq_has_sync(const struct server *s)
+{
+	for (int i = 0; i < s->rq_len; i++)
+		if (s->rq[(s->rq_head + i) % RQ_CAP].type == FE_SYNC)
 			return true;
 	return false;
 }

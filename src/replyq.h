@@ -42,6 +42,8 @@ struct rq_entry *rq_drop_to_sync(struct server *s);
 /* After an error in the extended protocol: drop to the Sync and mark its
  * group failed, or, with no Sync queued yet, note that the server skips. */
 void rq_skip_to_sync(struct server *s);
+/* Is a Sync queued (an error now would skip to it, not past everything)? */
+bool rq_has_sync(const struct server *s);
 /* Does s owe the client replies (beyond pgtide's own requests)? */
 bool rq_owes_client(struct server *s);
 /* The sync points (Sync, Query, FunctionCall) the client waits for; did

@@ -714,8 +714,15 @@ static enum input_result handle_input(struct sbuf *sb)
 			}
 			b->pos += (uint32_t)n;
 			sb->stream_left -= (uint32_t)n;
-			if (!sb->stream_left)
-				sb->fwd_partial = false; /* the message is whole on the other side */
+			if (!sb->stream_left && sb->fwd_partial) {
+				/* the message is whole on the other side */
+				sb->fwd_partial = false;
+				if (sb->ops->on_forwarded) {
+					sb->ops->on_forwarded(sb);
+					if (sb->closing)
+						return IN_CLOSED;
+				}
+			}
 			continue;
 		}
 		if (sb->raw) {

@@ -82,6 +82,9 @@ struct sbuf_ops {
 	void (*on_bad)(struct sbuf *sb, const char *reason);
 	/* Everything queued for this socket was written. */
 	void (*on_drained)(struct sbuf *sb);
+	/* The last bytes of a message forwarded in pieces (streamed) went
+	 * into dst's queue: dst has the whole message now. May be NULL. */
+	void (*on_forwarded)(struct sbuf *sb);
 	/* The TLS handshake started by sbuf_tls_start finished (err NULL) or
 	 * failed; on failure the owner closes the connection. */
 	void (*on_tls)(struct sbuf *sb, const char *err);
@@ -145,6 +148,12 @@ bool sbuf_queue_heap(struct sbuf *sb, void *block, size_t len);
  * output area when they fit, else as a heap block of their own. */
 bool sbuf_put_bytes(struct sbuf *sb, const void *data, size_t len);
 bool sbuf_has_output(const struct sbuf *sb);
+/* Is a message of sb's being forwarded in pieces, part of it already in
+ * dst's queue? dst must then get the rest before anything else. */
+static inline bool sbuf_forwarding_partial(const struct sbuf *sb)
+{
+	return sb->fwd_partial && sb->stream_left;
+}
 /* From on_msg: forward part of the current message (bytes inside sb's
  * buffer) to sb->dst, after whatever was generated for it; then return
  * SB_DROP. Used to rewrite a message's head and pass its tail untouched. */

@@ -416,7 +416,6 @@ void server_run_check(struct server *s, const char *sql, bool reset)
 		/* DISCARD ALL and friends drop session state pgtide tracks */
 		prep_server_forget(s);
 		tenant_server_forget(s);
-		s->tenant_stmt_ok = false;
 		pset_forget_unreported(&s->params);
 		if (sql_is_discard_all(sql))
 			session_server_clean(s);
@@ -649,11 +648,32 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			server_log(s, LV_WARNING, "could not read the session's settings: %s", parsed ? err.message : "?");
 			session_capture_drop(s);
 			s->reset = SR_DISCARD;
+		} else if (parsed && strcmp(err.sqlstate, "25P02") == 0 && s->client &&
+			   !(e->flags & (RQ_CHECK | RQ_SESS | RQ_CAPTURE | RQ_SIDE)) &&
+			   (e->type == FE_QUERY || e->type == FE_FUNCTION_CALL || rq_has_sync(s))) {
+			/* The client's own earlier request aborted its transaction,
+			 * and pgtide's statement ran into that, as the client's request
+			 * behind it will: nothing of pgtide's is wrong, nothing of the
+			 * client's can run before its ROLLBACK. A query of pgtide's
+			 * own is answered on its own (the client's request then gets
+			 * its 25P02 itself); the extended protocol makes the server
+			 * skip the client's messages to their Sync, so the client
+			 * hears this error in their place (with no Sync queued, a
+			 * client's Query behind would never be answered: closed
+			 * below). */
+			server_log(s, LV_DEBUG, "pgtide's own request met the client's aborted transaction");
+			e->flags |= RQ_FAILED;
+			if (e->flags & RQ_TENANT)
+				tenant_server_forget(s);
+			if (e->type == FE_QUERY || e->type == FE_FUNCTION_CALL)
+				return SB_DROP;
+			rq_skip_to_sync(s);
+			return SB_FORWARD;
 		} else if (e->flags & RQ_TENANT) {
 			/* Fail closed: the server now skips the client's statements up
 			 * to its Sync, and this connection's state is in doubt. */
 			server_log(s, LV_WARNING, "could not set %s: %s", g.tenant_setting, parsed ? err.message : "?");
-			server_close(s, CR_RESET_FAILED, "setting the tenant failed");
+			server_close(s, CR_RESET_FAILED, "setting %s failed: %s", g.tenant_setting, parsed ? err.message : "?");
 			return SB_CLOSED;
 		} else {
 			server_log(s, LV_WARNING, "pgtide's own request failed: %s", parsed ? err.message : "?");
@@ -708,7 +728,9 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
  * may have written; ask where its commit is before the server goes. */
 static bool ask_position(struct server *s, struct client *c)
 {
-	if (!ryw_commit_due(c))
+	/* not while the client has a group open: a Query would end it (asked
+	 * at its Sync's ReadyForQuery) */
+	if (s->unsynced || !ryw_commit_due(c))
 		return false;
 	c->ryw_write = false;
 	if (s->pool->target || !queue_query(s, ryw_position_sql, RQ_CAPTURE))
@@ -749,7 +771,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 				client_fail_request(wc, s->wait_error);
 				free(s->wait_error);
 				s->wait_error = NULL;
-			} else {
+			} else if (st == 'I') {
 				s->tenant_pending = false; /* its own transaction committed */
 			}
 			sbuf_continue(&wc->sb);
@@ -838,8 +860,10 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			}
 		} else if (st == 'I') {
 			bool asking = false;
-			if (session_capture_due(s)) {
-				/* ask what the transaction left before the server goes */
+			if (session_capture_due(s) && !s->unsynced) {
+				/* ask what the transaction left before the server goes
+				 * (not while the client has a group open: the query
+				 * would end it; asked at its Sync's ReadyForQuery) */
 				const char *sql = session_capture_sql(s);
 				if (!sql || !queue_query(s, sql, RQ_CAPTURE)) {
 					session_capture_drop(s);

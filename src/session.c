@@ -187,8 +187,7 @@ void session_note_sent(struct client *c, struct server *s, const struct sql_sess
 	if (!f)
 		return;
 	if (f & SE_DEALLOCATE) {
-		/* the server's statements, pgtide's own among them, may be gone */
-		s->tenant_stmt_ok = false;
+		/* the server's statements may be gone */
 		prep_server_forget(s);
 	}
 	if (f & SE_DISCARD_ALL) {

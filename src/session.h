@@ -37,9 +37,6 @@
 #include "sqlclass.h"
 #include "sset.h"
 
-/* The statement the apply is prepared as on a server. */
-#define SESSION_STMT "_pgtide_set"
-
 void session_module_init(void);
 void session_module_free(void);
 

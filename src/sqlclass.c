@@ -537,11 +537,21 @@ enum tenant_stmt sql_tenant_statement(const char *q, size_t len, const char *set
 	return TS_NONE;
 }
 
-bool sql_tenant_write_attempt(const char *q, size_t len, const char *setting)
+/* The part of a dotted setting name a statement must contain to name it. */
+static const char *setting_last_part(const char *setting)
 {
 	const char *last = strrchr(setting, '.');
-	last = last ? last + 1 : setting;
-	unsigned qs = sql_quick_scan(q, len, last);
+	return last ? last + 1 : setting;
+}
+
+bool sql_tenant_write_attempt(const char *q, size_t len, const char *setting)
+{
+	return sql_tenant_write_attempt_scanned(q, len, setting, sql_quick_scan(q, len, setting_last_part(setting)));
+}
+
+bool sql_tenant_write_attempt_scanned(const char *q, size_t len, const char *setting, unsigned qs)
+{
+	const char *last = setting_last_part(setting);
 	bool named = qs & QS_WORD;
 	if (!named && !(qs & QS_SET_CONFIG))
 		return false; /* the fast path: nearly every statement */
@@ -1176,7 +1186,9 @@ void sql_session_effects(const char *q, size_t len, const char *ignore, struct s
 {
 	out->flags = 0;
 	out->n_names = 0;
-	out->scan = sql_quick_scan(q, len, NULL);
+	/* the tenant setting's name as the word: sql_tenant_write_attempt_scanned
+	 * reads it from scan */
+	out->scan = sql_quick_scan(q, len, ignore ? setting_last_part(ignore) : NULL);
 	if (!(out->scan & QS_SESSION))
 		return;
 	struct sess_walk w = { out, ignore };

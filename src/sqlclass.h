@@ -81,6 +81,9 @@ enum tenant_stmt sql_tenant_statement(const char *q, size_t len, const char *set
  * set_config with a computed name, and the name inside a DO body or any
  * string, count as attempts. */
 bool sql_tenant_write_attempt(const char *q, size_t len, const char *setting);
+/* The same, given the statement's sql_quick_scan with setting's last part
+ * as the word (sql_session_effects leaves it in scan): one pass saved. */
+bool sql_tenant_write_attempt_scanned(const char *q, size_t len, const char *setting, unsigned scan);
 
 /* Statements Postgres refuses inside a transaction block or pipeline
  * (VACUUM, CREATE DATABASE, ... CONCURRENTLY, ALTER SYSTEM...). */
@@ -136,6 +139,8 @@ struct sql_session {
 };
 /* ignore: a setting pgtide manages itself (the tenant setting): changing
  * only it is no session effect here. */
+/* ignore: the tenant setting (not a session setting here); out->scan is
+ * sql_quick_scan's with its last part as the word. */
 void sql_session_effects(const char *q, size_t len, const char *ignore, struct sql_session *out);
 /* Words for the first binding flag set in flags ("a temporary table"). */
 const char *sql_session_bind_reason(unsigned flags);

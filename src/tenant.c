@@ -27,7 +27,6 @@
 
 #define TENANT_ID_MAX 1024       /* hard cap, whatever tenant_pattern says */
 #define TENANT_IDLE_KEEP 100000  /* unheld records kept for their counters */
-#define TENANT_STMT "_pgtide_tenant"
 
 static struct htab table;
 static struct list idle = LIST_INIT(idle);
@@ -35,11 +34,7 @@ static size_t n_idle;
 static regex_t pattern;
 static bool have_pattern;
 static char set_prefix[160]; /* SET "app"."current_tenant_id" TO ' */
-/* The messages that run the prepared SET are the same every time:
- * built once. Unnamed portal (the common case), or a named one that is
- * closed again when the client may have a suspended unnamed portal. */
-static uint8_t run_unnamed[64], run_named[96];
-static size_t run_unnamed_len, run_named_len;
+static size_t set_prefix_len;
 
 static bool tenant_eq(const struct hnode *n, const void *key)
 {
@@ -85,16 +80,6 @@ bool tenant_configure(char *err, size_t errlen)
 		}
 		have_pattern = true;
 	}
-	struct pktbuf pb;
-	pkt_init_fixed(&pb, run_unnamed, sizeof(run_unnamed));
-	pkt_bind_noparams(&pb, "", TENANT_STMT);
-	pkt_execute(&pb, "", 0);
-	run_unnamed_len = pb.len;
-	pkt_init_fixed(&pb, run_named, sizeof(run_named));
-	pkt_bind_noparams(&pb, TENANT_STMT, TENANT_STMT);
-	pkt_execute(&pb, TENANT_STMT, 0);
-	pkt_close(&pb, 'P', TENANT_STMT);
-	run_named_len = pb.len;
 	set_prefix[0] = '\0';
 	if (g.tenant_setting) {
 		/* each part double-quoted: any valid name, reserved words included */
@@ -109,6 +94,7 @@ bool tenant_configure(char *err, size_t errlen)
 		}
 		snprintf(set_prefix + n, sizeof(set_prefix) - n, "\" TO '");
 	}
+	set_prefix_len = strlen(set_prefix);
 	return true;
 }
 
@@ -208,12 +194,18 @@ void tenant_attach(struct client *c, struct tenant *t)
 
 /* ---- servers ---- */
 
-bool tenant_in_effect(const struct server *s, const struct client *c)
+bool tenant_in_effect(const struct server *s, const struct client *c, bool replies_owed)
 {
 	/* Only what this very client set (another client's own SETs never
-	 * count), with no group open that could still undo it; the caller
-	 * also knows nothing is owed (rq_empty). */
-	return s->tenant_known && !s->unsynced && s->tenant_client == c->id && s->tenant_val == c->tenant;
+	 * count), with no group open that could still undo it. */
+	if (!s->tenant_known || s->unsynced || s->tenant_client != c->id || s->tenant_val != c->tenant)
+		return false;
+	/* A reply still owed may end the transaction the SET is part of and
+	 * roll it back. Not when the SET is committed, nor inside an explicit
+	 * block no COMMIT or ROLLBACK was sent to since (a ROLLBACK TO
+	 * SAVEPOINT there brings back only values this client's own
+	 * transaction set). */
+	return !replies_owed || !s->tenant_pending || (s->status == 'T' && !s->exit_pending);
 }
 
 static void set_val(struct tenant **slot, struct tenant *t)
@@ -242,15 +234,9 @@ void tenant_server_txn_end(struct server *s)
 void tenant_server_free(struct server *s)
 {
 	tenant_unref(s->tenant_val);
-	tenant_unref(s->tenant_stmt);
-	s->tenant_val = s->tenant_stmt = NULL;
+	s->tenant_val = NULL;
 	free(s->wait_error);
 	s->wait_error = NULL;
-}
-
-static void set_sql(struct tenant *t, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%s'", set_prefix, t ? t->id : "");
 }
 
 static void owe(struct tenant_set *ts, uint8_t type, uint16_t flags)
@@ -263,9 +249,16 @@ static void owe(struct tenant_set *ts, uint8_t type, uint16_t flags)
 bool tenant_build_set(const struct server *s, const struct client *c, bool wait, struct pktbuf *pb,
 		      struct tenant_set *ts)
 {
-	struct tenant *t = c->tenant;
-	char sql[TENANT_ID_MAX + sizeof(set_prefix) + 4];
-	set_sql(t, sql, sizeof(sql));
+	/* SET "a"."b" TO 'id' (tenant_valid keeps quotes and backslashes out
+	 * of an id), put together without printf: this runs for most
+	 * transactions */
+	const struct tenant *t = c->tenant;
+	char sql[sizeof(set_prefix) + TENANT_ID_MAX + 2];
+	size_t idlen = t ? strlen(t->id) : 0;
+	memcpy(sql, set_prefix, set_prefix_len);
+	memcpy(sql + set_prefix_len, t ? t->id : "", idlen);
+	sql[set_prefix_len + idlen] = '\'';
+	sql[set_prefix_len + idlen + 1] = '\0';
 	memset(ts, 0, sizeof(*ts));
 	ts->wait = wait;
 	if (wait) {
@@ -273,35 +266,17 @@ bool tenant_build_set(const struct server *s, const struct client *c, bool wait,
 		owe(ts, FE_QUERY, RQ_CONSUME | RQ_TENANT | RQ_WAIT);
 		return !pb->failed;
 	}
-	ts->parsed = !s->tenant_stmt_ok || s->tenant_stmt != t;
-	if (ts->parsed) {
-		pkt_close(pb, 'S', TENANT_STMT);
-		pkt_parse(pb, TENANT_STMT, sql);
-		owe(ts, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
-		owe(ts, FE_PARSE, RQ_CONSUME | RQ_TENANT);
-	}
-	/* The unnamed portal replaces any other unnamed portal, which is
-	 * harmless unless the client left one suspended to fetch more rows
-	 * later: then a named portal, closed again. */
-	bool named = s->portal_suspendable;
-	if (named)
-		pkt_put_bytes(pb, run_named, run_named_len);
-	else
-		pkt_put_bytes(pb, run_unnamed, run_unnamed_len);
-	owe(ts, FE_BIND, RQ_CONSUME | RQ_TENANT);
-	owe(ts, FE_EXECUTE, RQ_CONSUME | RQ_TENANT);
-	if (named)
-		owe(ts, FE_CLOSE, RQ_CONSUME | RQ_TENANT);
+	/* a named portal when the client may have left its unnamed one
+	 * suspended to fetch more rows later */
+	int n = pkt_own_statement(pb, sql, set_prefix_len + idlen + 1, s->portal_suspendable ? PKT_OWN_PORTAL : NULL);
+	for (int i = 0; i < n; i++)
+		owe(ts, pkt_own_types[i], RQ_CONSUME | RQ_TENANT);
 	return !pb->failed;
 }
 
 void tenant_set_sent(struct server *s, const struct client *c, const struct tenant_set *ts)
 {
 	struct tenant *t = c->tenant;
-	if (ts->parsed) {
-		set_val(&s->tenant_stmt, t);
-		s->tenant_stmt_ok = true;
-	}
 	if (!ts->wait)
 		s->unsynced = true;
 	set_val(&s->tenant_val, t);

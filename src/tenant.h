@@ -74,9 +74,11 @@ void tenant_unref(struct tenant *t);
 /* A client starts or stops being of tenant t (SHOW TENANTS "clients"). */
 void tenant_attach(struct client *c, struct tenant *t);
 
-/* Before a request group on s, with nothing owed (rq_empty): does s
- * already have c's tenant in effect? */
-bool tenant_in_effect(const struct server *s, const struct client *c);
+/* Before a request group on s: does s certainly have c's tenant in
+ * effect, whatever the replies still owed (replies_owed) turn out to be?
+ * false: the SET goes in front of the group (after those replies, as a
+ * query of its own, when some are owed). */
+bool tenant_in_effect(const struct server *s, const struct client *c, bool replies_owed);
 /*
  * The SET of c's tenant for s, ahead of the client's message: its bytes go
  * into pb, and ts says which replies they owe (for the server's reply
@@ -86,7 +88,6 @@ bool tenant_in_effect(const struct server *s, const struct client *c);
  */
 struct tenant_set {
 	bool wait;
-	bool parsed;             /* the statement was (re)prepared */
 	int n;
 	struct {
 		uint8_t type;

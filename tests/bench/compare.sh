@@ -86,7 +86,9 @@ ro = host=127.0.0.1 port=$PORT_r1 dbname=postgres" "$COMMON"
 relay_start "$PORT_main"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-sessions() { pgsql main -c "select sessions from pg_stat_database where datname = 'postgres'"; }
+# Backends started in database postgres (this query runs from template1, so
+# it counts none); a backend that has exited has flushed its count.
+sessions() { sleep 0.3; pgsql main -d template1 -c "select sessions from pg_stat_database where datname = 'postgres'"; }
 
 # Result sizes: one query, rows of 1 kB (100 B: one row of 100 bytes).
 for sz in 100B:1:100 20kB:20:1000 1MB:1000:1000 10MB:10000:1000; do

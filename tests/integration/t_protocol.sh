@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 
 pg_start main
-write_config "$T/pgtide.ini" main "default_pool_size = 2"
+pgsql main -c "create table copy_k (k int)" >/dev/null || fail "table"
+write_config "$T/pgtide.ini" main "default_pool_size = 2" "[databases]" "one = host=127.0.0.1 port=$PORT_main dbname=postgres pool_size=1"
 pgtide_start "$T/pgtide.ini"
 CI="host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app"
 
@@ -33,6 +34,43 @@ rows=$(tsql -c "select count(*) from (select repeat('z', 100) from generate_seri
 assert_eq "200k rows counted" "200000" "$rows"
 n=$(tsql -c "select repeat('z', 100) from generate_series(1,100000)" | wc -l)
 assert_eq "100k rows streamed to the client" "100000" "$n"
+
+# A COPY the server fails early, while the client is still sending a large
+# CopyData in pieces: the server goes to the next client only after the
+# rest of that message (else the next client's bytes would complete it).
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "COPY failed mid-message"
+import struct, sys, threading, time, psycopg
+from rawclient import Conn, msg, query
+port = int(sys.argv[1])
+c = Conn(port)
+msgs, last = c.login(db="one")
+assert last[0] == "Z", msgs
+c.send(query("COPY copy_k FROM STDIN"))
+_, last = c.read_until("GE")
+assert last[0] == "G", last
+c.send(msg("d", b"not a number\n"))
+big = 4 * 1024 * 1024
+c.send(b"d" + struct.pack("!I", big + 4) + b"1\n" * 50000)  # the head of a 4 MB CopyData
+msgs, last = c.read_until("Z")                              # the COPY failed: 22P02, then idle
+assert any(m[0] == "E" for m in msgs) and last == ("Z", b"I"), msgs
+answer = []
+def other():  # another client of the pool's one server, waiting now
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=one") as o:
+        answer.append(o.execute("select 42").fetchone()[0])
+t = threading.Thread(target=other, daemon=True)
+t.start()
+time.sleep(0.5)
+rest = big - 100000
+for i in range(0, rest, 65536):
+    c.send(b"1\n"[: 1] * min(65536, rest - i))
+c.send(msg("c"))                                  # CopyDone: ignored after the failure
+c.send(query("select 7"))
+msgs, last = c.read_until("Z")
+assert [m for m in msgs if m[0] == "D"] and last == ("Z", b"I"), msgs
+t.join(10)
+assert answer == [42], answer
+PY
+ok "a COPY failed while its client sent a CopyData in pieces: the server waits for the rest, then serves the next client"
 
 # notices reach the client
 out=$(psql -X -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c "do \$\$ begin raise notice 'note-%', 7; end \$\$" 2>&1)

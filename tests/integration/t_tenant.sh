@@ -286,27 +286,47 @@ PY
 ok "a suspended unnamed portal keeps its place across a pipelined tenant SET"
 
 # Fail closed: if setting the tenant fails on a server, the client's
-# statement does not run at all. A DO block drops pgtide's prepared SET
-# behind its back; the next client on that server must not run its INSERT
-# with whatever tenant the session held.
-write_config "$T/one.ini" main "default_pool_size = 1" "max_client_conn = 50"
+# statement does not run at all. The tenant setting here is plpgsql.tenant:
+# once a DO block has loaded PL/pgSQL, which reserves its prefix, that
+# session refuses the SET. The INSERT behind the SET, in the same write,
+# must not run, and the client must keep its connection.
+write_config "$T/one.ini" main "default_pool_size = 1" "max_client_conn = 50" "tenant_setting = plpgsql.tenant"
 pgtide_start "$T/one.ini"
 "$PYTHON" - "$PGTIDE_PORT" "$PORT_main" <<'PY' || fail "fail closed"
 import sys, psycopg
 port, pgport = int(sys.argv[1]), int(sys.argv[2])
 ci = f"host=127.0.0.1 port={port} user=app dbname=app"
-a = psycopg.connect(ci, autocommit=True, prepare_threshold=None, options="-c app.current_tenant_id=t1")
-assert a.execute("select whoami()").fetchone()[0] == "t1"
-a.execute("do $$ begin execute 'dealloc' || 'ate _pgtide_tenant'; end $$")
-b = psycopg.connect(ci, autocommit=True, prepare_threshold=None, options="-c app.current_tenant_id=t1")
-try:
-    b.execute("insert into items (tenant_id, v) values ('t1', -1)")
-    raise SystemExit("the INSERT ran although the tenant could not be set")
-except psycopg.Error as e:
-    assert e.sqlstate == "08006", (e.sqlstate, str(e))
+a = psycopg.connect(ci, autocommit=True, prepare_threshold=None, options="-c plpgsql.tenant=t1")
+assert a.execute("select current_setting('plpgsql.tenant', true)").fetchone()[0] == "t1"
+b = psycopg.connect(ci, autocommit=True, prepare_threshold=None, options="-c plpgsql.tenant=t2")
+for params in (None, (1,)):  # simple and extended protocol
+    a.execute("do $$ begin perform 1; end $$")  # loads PL/pgSQL on the pool's one server
+    try:
+        b.execute("insert into items (tenant_id, v) values ('t1', -1)" + (" returning %s" if params else ""), params)
+        raise SystemExit("the INSERT ran although the tenant could not be set")
+    except psycopg.Error as e:
+        assert e.sqlstate == "08006", (e.sqlstate, str(e))
+        assert "plpgsql.tenant" in str(e), str(e)
 admin = psycopg.connect(f"host=127.0.0.1 port={pgport} user=postgres dbname=postgres")
 assert admin.execute("select count(*) from items where v = -1").fetchone()[0] == 0
 # the client keeps its connection; its next transaction gets a fresh server
-assert b.execute("select whoami(), count(*) from items").fetchone() == ("t1", 1)
+assert b.execute("select current_setting('plpgsql.tenant', true)").fetchone()[0] == "t2"
 PY
 ok "a failed tenant SET stops the client's statement (fail closed), the client goes on"
+
+# pgtide's own statements (the tenant SET, a client's session settings)
+# leave nothing in pg_prepared_statements: applications count theirs
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "pg_prepared_statements"
+import sys, psycopg
+ci = f"host=127.0.0.1 port={sys.argv[1]} user=app dbname=app"
+conns = [psycopg.connect(ci, autocommit=True, prepare_threshold=None, options=o)
+         for o in ("-c plpgsql.tenant=t1", "-c plpgsql.tenant=t2", "", "-c work_mem=8MB")]
+for rnd in range(3):
+    for i, c in enumerate(conns):  # one server: every statement after another client's
+        n = c.execute("select count(*) from pg_prepared_statements").fetchone()[0]
+        assert n == 0, (rnd, i, n)
+        n = c.execute("select count(*) from pg_prepared_statements where %s = %s", (1, 1)).fetchone()[0]
+        assert n == 0, (rnd, i, n)
+assert conns[3].execute("show work_mem").fetchone()[0] == "8MB"
+PY
+ok "no statement of pgtide's own in pg_prepared_statements (tenants, no tenant, session settings)"
