@@ -613,7 +613,9 @@ enum sb_verdict client_act(struct client *c, const struct pmsg *m, enum verdict 
 enum sb_verdict client_deny(struct client *c, const struct pmsg *m, const char *sqlstate, const char *msg)
 {
 	struct server *s = c->server;
-	if (!s || (rq_empty(s) && !s->unsynced && s->status == 'I')) {
+	/* nothing of the client's owed (pgtide's own question after its
+	 * transaction may be): the answer is the client's next */
+	if (!s || (!rq_owes_client(s) && !s->unsynced && s->status == 'I')) {
 		refuse(c, m->type, sqlstate, msg);
 		return SB_DROP;
 	}

@@ -87,7 +87,7 @@ static void rq_skipped(struct server *s, uint16_t flags)
 		/* its question is not answered: what the session holds is unknown */
 		session_capture_drop(s);
 		ryw_commit_done(s, false);
-		s->capturing = false;
+		s->capturing = rq_has_flags(s, RQ_CAPTURE);
 		if (s->reset < SR_DISCARD)
 			s->reset = SR_DISCARD;
 	}
@@ -118,6 +118,14 @@ bool rq_has_sync(const struct server *s)
 {
 	for (int i = 0; i < s->rq_len; i++)
 		if (s->rq[(s->rq_head + i) % RQ_CAP].type == FE_SYNC)
+			return true;
+	return false;
+}
+
+bool rq_has_flags(const struct server *s, uint16_t flags)
+{
+	for (int i = 0; i < s->rq_len; i++)
+		if (s->rq[(s->rq_head + i) % RQ_CAP].flags & flags)
 			return true;
 	return false;
 }

@@ -44,6 +44,8 @@ struct rq_entry *rq_drop_to_sync(struct server *s);
 void rq_skip_to_sync(struct server *s);
 /* Is a Sync queued (an error now would skip to it, not past everything)? */
 bool rq_has_sync(const struct server *s);
+/* Is an entry with any of these RQ_* flags queued? */
+bool rq_has_flags(const struct server *s, uint16_t flags);
 /* Does s owe the client replies (beyond pgtide's own requests)? */
 bool rq_owes_client(struct server *s);
 /* The sync points (Sync, Query, FunctionCall) the client waits for; did

@@ -792,7 +792,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			else
 				session_capture_done(s);
 			struct client *cc = s->client;
-			if (rq_empty(s))
+			if (!rq_has_flags(s, RQ_CAPTURE))
 				s->capturing = false; /* both questions answered */
 			if (cc && rq_empty(s) && session_holds_server(cc)) {
 				sbuf_continue(&cc->sb);

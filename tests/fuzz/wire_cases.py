@@ -101,6 +101,9 @@ CASES = {
                 Q("PREPARE p AS SELECT 1"), E("p1"), CopyData()], False),
     "seed14": ([H(), Q("COMMIT"), CopyData(), H(), Q("FETCH c"), Q("ROLLBACK"), Q("LITEN fuzz"), CopyData(),
                 Q("SELECT * FROM stateful_t"), E("s2"), D("P", "s1")], False),
+    "seed5006": ([S(), P("p1", "CLOSE c"), P("", "SET app.current_tenant_id = 't1'"),
+                  B("pgtide_1", "s2", ("1", "1")), Q("CREATE TEMP TABLE tt (a int)"), F(), S(), E("x" * 40),
+                  b"t" + struct.pack("!I", 4), Q("VACUUM stateful_t")], False),
 }
 
 
