@@ -1130,7 +1130,7 @@ void admin_login(struct client *c)
 	pkt_param_status(&pb, "IntervalStyle", "postgres");
 	pkt_param_status(&pb, "is_superuser", "off");
 	pkt_param_status(&pb, "application_name", "");
-	pkt_backend_key(&pb, c->id, c->cancel_key);
+	pkt_backend_key(&pb, peer_cancel_pid(c->id), c->cancel_key);
 	pkt_rfq(&pb, 'I');
 	queue_block(c, &pb);
 	if (c->login) {

@@ -517,15 +517,24 @@ static void deliver_notifications(struct client *c)
 
 /* Refuse one request: Query/FunctionCall get their ReadyForQuery now;
  * extended-protocol messages make us skip to the client's Sync. */
+/* A request group answered here is over: a server linked for it, idle
+ * and owing nothing, goes back to the pool (unless the client keeps it). */
+static void release_if_idle(struct client *c)
+{
+	struct server *s = c->server;
+	if (s && server_is_idle_for_txn(s) && !s->in_copy && !s->capturing && !session_holds_server(c))
+		pool_release_server(s);
+}
+
 static void refuse(struct client *c, uint8_t type, const char *sqlstate, const char *msg)
 {
 	emit_errorf(c, "ERROR", sqlstate, "%s", msg);
-	if (type == FE_QUERY || type == FE_FUNCTION_CALL)
+	if (type == FE_QUERY || type == FE_FUNCTION_CALL || type == FE_SYNC) {
 		emit_rfq(c, c->status);
-	else if (type != FE_SYNC)
+		release_if_idle(c);
+	} else {
 		c->skip_to_sync = true;
-	else
-		emit_rfq(c, c->status);
+	}
 }
 
 /* pgtide plays the server for a client whose transaction was lost: an
@@ -539,6 +548,7 @@ static enum sb_verdict emulate(struct client *c, const struct pmsg *m)
 		/* a request refused here while a server is linked: that server's
 		 * transaction status (emulate runs with nothing owed) */
 		emit_rfq(c, c->failed_block ? 'E' : c->server ? c->server->status : 'I');
+		release_if_idle(c);
 		return SB_DROP;
 	}
 	if (c->skip_to_sync || m->type == FE_FLUSH)
@@ -703,7 +713,7 @@ static void send_welcome(struct client *c)
 	struct pset *set = pset_ref(p->welcome_set);
 	for (int i = 0; i < NPARAMS; i++) {
 		if (l && l->values[i]) {
-			struct pset *n = pset_with(set, i, l->values[i]);
+			struct pset *n = pset_with(set, i, param_canonical(i, l->values[i]));
 			pset_unref(set);
 			set = n;
 		}
@@ -1337,6 +1347,13 @@ static void session_effects(struct client *c, const struct pmsg *m, const char *
 			else
 				se->flags |= SESS_NAMED_PARSE;
 		}
+		if (m->type == FE_PARSE && !mp->name[0] && (se->flags & SE_PREPARE_STMT) && (se->flags & SE_DEALLOCATE) &&
+		    !(se->flags & SE_MULTI) && prep_enabled(c)) {
+			/* DEALLOCATE as the unnamed statement: prepare.c answers it,
+			 * nothing reaches a server */
+			se->flags = 0;
+			se->n_names = 0;
+		}
 		if (m->type == FE_QUERY && (se->flags & SE_PREPARE_STMT) && !(se->flags & SE_MULTI) && prep_enabled(c)) {
 			/* prepare.c maps it: nothing of it reaches a server as
 			 * written; EXECUTE runs what its statement does */
@@ -1567,7 +1584,7 @@ static enum sb_verdict act_planned(struct client *c, const struct pmsg *m, enum 
 	if (plan.reply) {
 		struct pktbuf pb;
 		if (sbuf_gen_begin(&c->sb, &pb)) {
-			pkt_empty(&pb, plan.reply);
+			pkt_synth(&pb, (char)plan.reply);
 			sbuf_gen_commit(&c->sb, &pb);
 		}
 	}
@@ -1596,6 +1613,12 @@ static struct step prepared_without_server(struct client *c, struct request *rq)
 		return stop(act_planned(c, m, pv, &r));
 	if (m->type == FE_PARSE && rq->mp.name[0] && !c->failed_block &&
 	    prep_parse_local(c, &rq->mp, &plan, &pv, &r))
+		return stop(act_planned(c, m, pv, &r));
+	/* DEALLOCATE as the unnamed statement, and what follows it */
+	if (m->type == FE_PARSE && !rq->mp.name[0] && !c->failed_block &&
+	    (pv = prep_parse_unnamed(c, &rq->mp, rq->se.scan, &plan, &r)) != V_FORWARD)
+		return stop(act_planned(c, m, pv, &r));
+	if (m->type != FE_PARSE && prep_unnamed_answered(c) && (pv = prep_unnamed_message(c, m, &plan, &r)) != V_FORWARD)
 		return stop(act_planned(c, m, pv, &r));
 	return NEXT;
 }
@@ -1754,34 +1777,41 @@ static struct step map_prepared(struct client *c, struct request *rq)
 	if (!prep_enabled(c))
 		return NEXT;
 	if (m->type != FE_PARSE && m->type != FE_BIND && m->type != FE_DESCRIBE && m->type != FE_CLOSE &&
-	    m->type != FE_QUERY) {
+	    m->type != FE_QUERY && m->type != FE_EXECUTE) {
 		prep_retain(c, m);
 		return NEXT;
 	}
 	enum verdict pv = V_FORWARD;
 	struct refusal r;
 	server_plan_begin(c->server, &plan);
-	switch (m->type) {
-	case FE_PARSE:
-		if (rq->mp.name && rq->mp.name[0])
-			pv = prep_parse(c, &rq->mp, &plan, &r);
-		break;
-	case FE_BIND:
-		pv = prep_bind(c, m, &plan, &r);
-		break;
-	case FE_DESCRIBE:
-		pv = prep_describe(c, m, &plan, &r);
-		break;
-	case FE_CLOSE:
-		pv = prep_close(c, m, &plan, &r);
-		break;
-	case FE_QUERY:
-		/* PREPARE / EXECUTE / DEALLOCATE start with a word the scan looks for */
-		if (!(rq->se.scan & QS_SESSION) || !prep_query(c, rq->text, rq->tlen, &plan, &pv, &r))
-			pv = V_FORWARD;
-		break;
-	default:
-		break;
+	/* the unnamed statement or portal of a DEALLOCATE pgtide answers */
+	if (m->type != FE_PARSE)
+		pv = prep_unnamed_message(c, m, &plan, &r);
+	if (pv == V_FORWARD) {
+		switch (m->type) {
+		case FE_PARSE:
+			if (rq->mp.name && rq->mp.name[0])
+				pv = prep_parse(c, &rq->mp, &plan, &r);
+			else
+				pv = prep_parse_unnamed(c, &rq->mp, rq->se.scan, &plan, &r);
+			break;
+		case FE_BIND:
+			pv = prep_bind(c, m, &plan, &r);
+			break;
+		case FE_DESCRIBE:
+			pv = prep_describe(c, m, &plan, &r);
+			break;
+		case FE_CLOSE:
+			pv = prep_close(c, m, &plan, &r);
+			break;
+		case FE_QUERY:
+			/* PREPARE / EXECUTE / DEALLOCATE start with a word the scan looks for */
+			if (!(rq->se.scan & QS_SESSION) || !prep_query(c, rq->text, rq->tlen, &plan, &pv, &r))
+				pv = V_FORWARD;
+			break;
+		default:
+			break;
+		}
 	}
 	if (pv != V_FORWARD) {
 		if (m->type == FE_QUERY && c->tenant)
@@ -1987,7 +2017,7 @@ void client_accept(struct listener *l, int fd, const struct sockaddr *sa, sockle
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
 	/* in a peer group an id must fit the cancel key's client bits */
-	uint32_t mask = peer_enabled() ? PEER_CLIENT_MASK : UINT32_MAX;
+	uint32_t mask = peer_enabled() ? PEER_CLIENT_MASK : CLIENT_ID_MASK;
 	do {
 		c->id = ++g.next_client_id & mask;
 	} while (c->id == 0 || client_by_id(c->id));

@@ -51,6 +51,12 @@ int param_index(const char *name);
 /* Parameters Postgres reports with ParameterStatus (others cannot be
  * followed once a client changes them with SET). */
 bool param_reported(int idx);
+/* The value as Postgres reports it: client_encoding's canonical name
+ * (utf-8, unicode -> UTF8; eucjp -> EUC_JP), so a client told its
+ * encoding sees what Postgres would say, and a server already on it is
+ * not sent a SET. Other values, and names Postgres does not know, as
+ * given. */
+const char *param_canonical(int idx, const char *value);
 
 struct istr *istr_get(const char *s);       /* +1 ref */
 struct istr *istr_ref(struct istr *s);

@@ -61,8 +61,8 @@ bool peer_enabled(void)
 uint32_t peer_cancel_pid(uint32_t client_id)
 {
 	if (!peer_enabled())
-		return client_id & ~PEER_FORWARDED;
-	return ((uint32_t)S()->peer_id << PEER_ID_SHIFT) | (client_id & PEER_CLIENT_MASK);
+		return PID_MARK | (client_id & CLIENT_ID_MASK);
+	return PID_MARK | ((uint32_t)S()->peer_id << PEER_ID_SHIFT) | (client_id & PEER_CLIENT_MASK);
 }
 
 static void fwd_free(struct fwd *f)
@@ -158,12 +158,17 @@ static void forward(const struct peer_config *p, uint32_t pid, uint32_t key)
 bool peer_route_cancel(uint32_t pid, uint32_t key, uint32_t *client_id)
 {
 	int self = S()->peer_id;
+	bool forwarded = (pid & PEER_FORWARDED) != 0;
+	pid &= ~PEER_FORWARDED;
+	if (!(pid & PID_MARK)) {
+		*client_id = 0; /* a real backend's pid, or garbage: no client of ours */
+		return false;
+	}
+	pid &= ~PID_MARK;
 	if (!self) {
 		*client_id = pid;
 		return false;
 	}
-	bool forwarded = (pid & PEER_FORWARDED) != 0;
-	pid &= ~PEER_FORWARDED;
 	int owner = (int)(pid >> PEER_ID_SHIFT);
 	*client_id = pid & PEER_CLIENT_MASK;
 	if (owner == self) {
@@ -181,7 +186,7 @@ bool peer_route_cancel(uint32_t pid, uint32_t key, uint32_t *client_id)
 		log_debug("cancel request for unknown peer %d dropped", owner);
 		return true;
 	}
-	forward(p, pid, key);
+	forward(p, pid | PID_MARK, key);
 	return true;
 }
 

@@ -14,15 +14,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A cancel key's process id: bits 20..30 the peer, bits 0..19 the client;
- * bit 31 set only on a forwarded cancel. */
-#define PEER_ID_SHIFT 20
-#define PEER_CLIENT_MASK 0xFFFFFu
+/*
+ * The process id a client is told (BackendKeyData), which its cancel
+ * requests name: never a real backend's, so that a client that runs
+ * pg_terminate_backend() on it hits nothing. Linux pids stay below 2^22
+ * (pid_max is at most 4194304), so bit 30 is always set. With [peers],
+ * bits 19..29 are the peer and 0..18 the client; without, bits 0..29 the
+ * client. Bit 31 is set only on a cancel one peer forwards to another.
+ */
+#define PID_MARK 0x40000000u
+#define PEER_ID_SHIFT 19
+#define PEER_CLIENT_MASK 0x7FFFFu
+#define CLIENT_ID_MASK 0x3FFFFFFFu
 #define PEER_FORWARDED 0x80000000u
 /* How long a forwarded cancel may take to reach its peer. */
 #define PEER_CANCEL_TIMEOUT_SEC 2
 
-/* The client ids of a process in a peer group fit PEER_CLIENT_MASK. */
+/* The client ids of a process in a peer group fit PEER_CLIENT_MASK
+ * (else CLIENT_ID_MASK). */
 bool peer_enabled(void);
 /* The process id to hand a client in BackendKeyData. */
 uint32_t peer_cancel_pid(uint32_t client_id);

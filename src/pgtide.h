@@ -322,11 +322,6 @@ struct rq_entry {
 #define RQ_FAILED 0x1000     /* an error came for this Query before its ReadyForQuery */
 #define RQ_SESS 0x2000       /* session settings apply (session.c) */
 #define RQ_CAPTURE 0x4000    /* asking a server something after a transaction (aux: enum capture_what) */
-/* RQ_SYNTH answers that are a CommandComplete (and, for a Query, its
- * ReadyForQuery) rather than an empty backend message such as
- * ParseComplete: SQL PREPARE and DEALLOCATE answered by prepare.c. The
- * letters are none of the backend types pgtide synthesizes. */
-enum synth_tag { SYNTH_PREPARE = 'P', SYNTH_DEALLOCATE = 'A', SYNTH_DEALLOCATE_ALL = 'L' };
 enum capture_what { CAP_SETTINGS, CAP_POSITION }; /* session settings (session.c), a commit's position (ryw.c) */
 #define RQ_SIDE 0x8000       /* on a side connection: LISTEN/UNLISTEN (listen.c) or a host check (route.c) */
 
@@ -365,6 +360,7 @@ struct server {
 	/* tenant context (tenant.c) */
 	bool tenant_known;           /* tenant_val is what the session has */
 	bool tenant_pending;         /* ... but its transaction is still open */
+	bool tenant_bound;           /* ... and was set for a bound user */
 	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
 	bool portal_suspendable;     /* the client ran the unnamed portal with a row limit */
 	bool group_start;            /* the message being handled starts a request group */

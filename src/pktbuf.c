@@ -228,6 +228,30 @@ void pkt_execute(struct pktbuf *pb, const char *portal, uint32_t max_rows)
 	pkt_end(pb);
 }
 
+void pkt_synth(struct pktbuf *pb, char what)
+{
+	switch (what) {
+	case SYNTH_PREPARE:
+		pkt_command_complete(pb, "PREPARE");
+		break;
+	case SYNTH_DEALLOCATE:
+		pkt_command_complete(pb, "DEALLOCATE");
+		break;
+	case SYNTH_DEALLOCATE_ALL:
+		pkt_command_complete(pb, "DEALLOCATE ALL");
+		break;
+	case SYNTH_NO_PARAMS:
+		pkt_begin(pb, 't');
+		pkt_put_int16(pb, 0);
+		pkt_end(pb);
+		pkt_empty(pb, 'n');
+		break;
+	default:
+		pkt_empty(pb, (uint8_t)what);
+		break;
+	}
+}
+
 const uint8_t pkt_own_types[4] = { 'P', 'B', 'E', 'C' };
 
 int pkt_own_statement(struct pktbuf *pb, const char *sql, size_t len, const char *portal)

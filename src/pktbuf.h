@@ -69,6 +69,21 @@ static inline void pkt_put_int32(struct pktbuf *pb, uint32_t v)
 	}
 }
 
+/*
+ * Answers pgtide gives in the server's place (prepare.c decides them,
+ * RQ_SYNTH entries and send plans carry them): an empty backend message
+ * such as ParseComplete ('1'), or one of these, which are none of the
+ * backend types pgtide synthesizes. pkt_synth writes one; for a Query the
+ * caller adds the ReadyForQuery.
+ */
+enum synth_tag {
+	SYNTH_PREPARE = 'P',        /* CommandComplete PREPARE */
+	SYNTH_DEALLOCATE = 'A',     /* CommandComplete DEALLOCATE */
+	SYNTH_DEALLOCATE_ALL = 'L', /* CommandComplete DEALLOCATE ALL */
+	SYNTH_NO_PARAMS = 'Q',      /* Describe of a statement without parameters or rows: 't' (none) and 'n' */
+};
+void pkt_synth(struct pktbuf *pb, char what);
+
 /* Whole messages. */
 void pkt_error(struct pktbuf *pb, const char *severity, const char *sqlstate, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -54,6 +54,11 @@ struct cstmt {
 
 struct client_stmts {
 	struct htab tab;
+	/* The client's unnamed statement is a DEALLOCATE pgtide answers
+	 * itself (SYNTH_DEALLOCATE or SYNTH_DEALLOCATE_ALL; 0: it is the
+	 * client's own, on a server), and its unnamed portal is bound to it. */
+	char unnamed;
+	bool unnamed_portal;
 };
 
 struct sstmt {
@@ -187,12 +192,18 @@ static struct cstmt *client_find(const struct client *c, const char *name)
 	return n ? container_of(n, struct cstmt, hn) : NULL;
 }
 
-static void client_add(struct client *c, const char *name, struct pstmt *ps)
+static struct client_stmts *cstmts(struct client *c)
 {
 	if (!c->stmts) {
 		c->stmts = xcalloc(1, sizeof(*c->stmts));
 		htab_init(&c->stmts->tab);
 	}
+	return c->stmts;
+}
+
+static void client_add(struct client *c, const char *name, struct pstmt *ps)
+{
+	cstmts(c);
 	size_t len = strlen(name);
 	struct cstmt *cs = xmalloc(sizeof(*cs) + len + 1);
 	memcpy(cs->name, name, len + 1);
@@ -809,6 +820,115 @@ void prep_bind_session(struct client *c, const struct pmsg *m, struct sql_sessio
 		stmt_session(client_find(c, b.stmt), se);
 }
 
+/* ---- DEALLOCATE as the unnamed statement ----
+ *
+ * psycopg sends DEALLOCATE name as Parse, Bind, Describe and Execute of
+ * the unnamed statement once its statement cache is full. The name is the
+ * client's, known only to pgtide: so pgtide deallocates it at the Parse and
+ * answers the four messages itself, each in its place among the server's
+ * replies, with what Postgres would say. */
+
+static char sql_kind(const char *q, size_t len, char *name, size_t nlen, const char **rest);
+
+/* Answer a message in the server's place: at once when nothing is in
+ * flight, else in its turn (push_synth). */
+static enum verdict answer(struct client *c, struct sendplan *p, struct refusal *r, uint8_t for_type, char what)
+{
+	struct server *s = c->server;
+	if (s && s->skipping)
+		return V_ANSWERED; /* Postgres skips it too: no answer */
+	if (s && (!p->queue_empty || p->unsynced))
+		push_synth(p, for_type, what, 0);
+	else
+		p->reply = (uint8_t)what;
+	return PLAN_FAILED(p) ? OOM(r) : V_ANSWERED;
+}
+
+bool prep_unnamed_answered(const struct client *c)
+{
+	return c->stmts && c->stmts->unnamed;
+}
+
+enum verdict prep_parse_unnamed(struct client *c, const struct msg_parse *mp, unsigned scan, struct sendplan *p,
+				struct refusal *r)
+{
+	char name[128];
+	const char *rest;
+	if (c->stmts) {
+		/* a new unnamed statement replaces the one before */
+		c->stmts->unnamed = 0;
+		c->stmts->unnamed_portal = false;
+	}
+	/* DEALLOCATE starts with a word the scan looks for: nearly every Parse
+	 * stops here */
+	if (!(scan & QS_SESSION) || sql_kind(mp->query, mp->query_len, name, sizeof(name), &rest) != 'D')
+		return V_FORWARD;
+	if (mp->nparams)
+		return V_FORWARD; /* not what a driver sends: Postgres says what is wrong */
+	if (c->server && c->server->skipping)
+		return V_ANSWERED; /* Postgres would skip it: nothing deallocated */
+	bool all = strcmp(name, "all") == 0;
+	if (all) {
+		prep_client_discard(c);
+	} else {
+		struct cstmt *cs = client_find(c, name);
+		if (!cs) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
+			return refuse(r, V_DENY, "26000", msg);
+		}
+		client_remove(c, cs); /* the server's copy stays, for others */
+	}
+	cstmts(c)->unnamed = all ? SYNTH_DEALLOCATE_ALL : SYNTH_DEALLOCATE;
+	return answer(c, p, r, FE_PARSE, BE_PARSE_COMPLETE);
+}
+
+enum verdict prep_unnamed_message(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r)
+{
+	struct client_stmts *st = c->stmts;
+	if (!st || !st->unnamed)
+		return V_FORWARD;
+	char kind;
+	const char *name;
+	struct msg_bind b;
+	switch (m->type) {
+	case FE_BIND:
+		if (!proto_parse_bind(m, &b))
+			return refuse(r, V_CLOSE, "08P01", "malformed Bind message");
+		if (!b.portal[0])
+			st->unnamed_portal = false; /* the unnamed portal is replaced */
+		if (b.stmt[0] || b.portal[0])
+			return V_FORWARD;
+		st->unnamed_portal = true;
+		return answer(c, p, r, FE_BIND, BE_BIND_COMPLETE);
+	case FE_DESCRIBE:
+		if (!proto_parse_describe_close(m, &kind, &name))
+			return refuse(r, V_CLOSE, "08P01", "malformed Describe message");
+		if (name[0] || (kind == 'P' && !st->unnamed_portal))
+			return V_FORWARD;
+		return answer(c, p, r, FE_DESCRIBE, kind == 'S' ? SYNTH_NO_PARAMS : BE_NO_DATA);
+	case FE_EXECUTE:
+		if (m->body_len < 1 || m->body[0] != '\0' || !st->unnamed_portal)
+			return V_FORWARD;
+		return answer(c, p, r, FE_EXECUTE, st->unnamed);
+	case FE_CLOSE:
+		if (!proto_parse_describe_close(m, &kind, &name))
+			return refuse(r, V_CLOSE, "08P01", "malformed Close message");
+		if (name[0])
+			return V_FORWARD;
+		if (kind == 'S')
+			st->unnamed = 0;
+		st->unnamed_portal = false;
+		return answer(c, p, r, FE_CLOSE, BE_CLOSE_COMPLETE);
+	case FE_QUERY:
+		st->unnamed = 0; /* a simple query drops the unnamed statement */
+		st->unnamed_portal = false;
+		return V_FORWARD;
+	default:
+		return V_FORWARD;
+	}
+}
+
 /* ---- SQL-level PREPARE / EXECUTE / DEALLOCATE ---- */
 
 /* "PREPARE name ..." / "EXECUTE name ..." / "DEALLOCATE [PREPARE] name|ALL":
@@ -819,8 +939,8 @@ static char sql_kind(const char *q, size_t len, char *name, size_t nlen, const c
 	sqllex_init(&lx, q, len);
 	struct sqltok t = sqllex_next(&lx);
 	char kind = tok_is(&t, "prepare") ? 'P' : tok_is(&t, "execute") ? 'E' : tok_is(&t, "deallocate") ? 'D' : 0;
-	if (!kind)
-		return 0;
+	if (!kind || (kind == 'P' && sql_is_prepare_transaction(&lx)))
+		return 0; /* PREPARE TRANSACTION 'id' is two-phase commit */
 	t = sqllex_next(&lx);
 	if (kind == 'D' && tok_is(&t, "prepare"))
 		t = sqllex_next(&lx);

@@ -43,6 +43,15 @@ enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct sen
 bool prep_parse_local(struct client *c, const struct msg_parse *mp, struct sendplan *p, enum verdict *v,
 		      struct refusal *r);
 enum verdict prep_bind(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r);
+/* DEALLOCATE sent as the unnamed statement (psycopg's statement cache):
+ * prep_parse_unnamed deallocates the client's name and answers; it and
+ * prep_unnamed_message answer what follows for that statement and its
+ * portal (Bind through prep_bind), V_FORWARD for everything else.
+ * prep_unnamed_answered: is the client's unnamed statement one of these? */
+enum verdict prep_parse_unnamed(struct client *c, const struct msg_parse *mp, unsigned scan, struct sendplan *p,
+				struct refusal *r);
+enum verdict prep_unnamed_message(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r);
+bool prep_unnamed_answered(const struct client *c);
 enum verdict prep_describe(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r);
 enum verdict prep_close(struct client *c, const struct pmsg *m, struct sendplan *p, struct refusal *r);
 /* PREPARE / EXECUTE / DEALLOCATE in a simple Query. false: not one of

@@ -50,7 +50,7 @@ struct sendplan {
 	bool owes_client;          /* in: at a request group's start, some owed reply goes to the client */
 	bool emit_due;             /* out: answer the synthesized replies now due */
 	/* The client's answer when no server is involved (or none is needed). */
-	uint8_t reply;             /* an empty backend message (ParseComplete...), or 0 */
+	uint8_t reply;             /* an answer for pkt_synth (ParseComplete...), or 0 */
 	const char *reply_tag;     /* a CommandComplete tag, or NULL */
 };
 

@@ -183,20 +183,7 @@ static void emit_due(struct server *s)
 			client_close(c, "53200", "out of memory");
 			return;
 		}
-		switch (what) {
-		case SYNTH_PREPARE:
-			pkt_command_complete(&pb, "PREPARE");
-			break;
-		case SYNTH_DEALLOCATE:
-			pkt_command_complete(&pb, "DEALLOCATE");
-			break;
-		case SYNTH_DEALLOCATE_ALL:
-			pkt_command_complete(&pb, "DEALLOCATE ALL");
-			break;
-		default:
-			pkt_empty(&pb, (uint8_t)what);
-			break;
-		}
+		pkt_synth(&pb, what);
 		if (type == FE_QUERY) {
 			pkt_rfq(&pb, s->status);
 			c->status = s->status;

@@ -937,6 +937,16 @@ static void skip_statement(struct sqllex *lx)
 	}
 }
 
+bool sql_is_prepare_transaction(const struct sqllex *after_prepare)
+{
+	struct sqllex lx = *after_prepare;
+	struct sqltok t = sqllex_next(&lx);
+	if (!tok_is(&t, "transaction"))
+		return false;
+	t = sqllex_next(&lx);
+	return t.type == TK_STRING;
+}
+
 /* One statement, from its first token to its ';' (consumed) or the end. */
 static void sess_statement(struct sess_walk *w, struct sqllex *lx, struct sqltok t, int depth)
 {
@@ -994,6 +1004,8 @@ static void sess_statement(struct sess_walk *w, struct sqllex *lx, struct sqltok
 				o->flags |= SE_LOAD;
 				continue;
 			}
+			if (tok_is(&t, "prepare") && sql_is_prepare_transaction(lx))
+				continue; /* PREPARE TRANSACTION 'id': two-phase commit */
 			if (tok_is(&t, "prepare") || tok_is(&t, "execute") || tok_is(&t, "deallocate")) {
 				if (depth == 0)
 					o->flags |= SE_PREPARE_STMT;

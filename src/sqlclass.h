@@ -43,6 +43,9 @@ void sqllex_init(struct sqllex *lx, const char *s, size_t len);
 struct sqltok sqllex_next(struct sqllex *lx);
 /* Case-insensitive keyword test on a TK_WORD token. */
 bool tok_is(const struct sqltok *t, const char *kw);
+/* After a PREPARE token: is it PREPARE TRANSACTION 'id' (two-phase
+ * commit), not a prepared statement? lx is not advanced. */
+bool sql_is_prepare_transaction(const struct sqllex *after_prepare);
 /* Value of a string literal or identifier token, unescaped, into buf
  * (truncated to len-1). Returns false for tokens it cannot decode. */
 bool tok_text(const struct sqltok *t, char *buf, size_t len);

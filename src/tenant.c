@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pktbuf.h"
 #include "proto.h"
+#include "session.h"
 #include "util/strbuf.h"
 
 #define TENANT_ID_MAX 1024       /* hard cap, whatever tenant_pattern says */
@@ -196,9 +197,18 @@ void tenant_attach(struct client *c, struct tenant *t)
 
 bool tenant_in_effect(const struct server *s, const struct client *c, bool replies_owed)
 {
-	/* Only what this very client set (another client's own SETs never
-	 * count), with no group open that could still undo it. */
-	if (!s->tenant_known || s->unsynced || s->tenant_client != c->id || s->tenant_val != c->tenant)
+	/* The value this client needs, with no group open that could still
+	 * undo it. Set for this very client; or for another, when the two are
+	 * application clients (no bound user, whose SQL is not trusted, on
+	 * either side) of the same tenant or both of none: then nothing pgtide
+	 * can see changed it (its lexer forgets the value on any statement that
+	 * names the setting), and what a trusted client's own functions do to
+	 * it is the application's business, as for any setting between its own
+	 * clients. tenant_switch_reset = always asks for the SET every time. */
+	if (!s->tenant_known || s->unsynced || s->tenant_val != c->tenant)
+		return false;
+	if (s->tenant_client != c->id &&
+	    (s->tenant_bound || c->user->tenant || S()->tenant_switch_reset == TSR_ALWAYS))
 		return false;
 	/* A reply still owed may end the transaction the SET is part of and
 	 * roll it back. Not when the SET is committed, nor inside an explicit
@@ -283,6 +293,7 @@ void tenant_set_sent(struct server *s, const struct client *c, const struct tena
 	s->tenant_known = true;
 	s->tenant_pending = true;
 	s->tenant_client = c->id;
+	s->tenant_bound = c->user->tenant != NULL;
 }
 
 struct tenant *tenant_next(struct tenant *t, size_t *it)

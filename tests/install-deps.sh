@@ -12,6 +12,7 @@ PKGS=(
 	openssl bc procps util-linux iproute2 curl
 	clang libclang-rt-14-dev valgrind
 	libpostgresql-jdbc-java
+	dpkg-dev debhelper lintian
 )
 # pgjdbc's test needs a JDK; a machine that has one already keeps it
 command -v javac >/dev/null || PKGS+=(default-jdk-headless)

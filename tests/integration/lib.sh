@@ -172,6 +172,7 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
 max_connections = 200
+max_prepared_transactions = 10
 max_wal_senders = 10
 wal_level = replica
 hot_standby = on

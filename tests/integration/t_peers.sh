@@ -73,7 +73,7 @@ forge() {
 import socket, struct, sys, time
 for _ in range(int(sys.argv[2])):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    s.sendall(struct.pack("!IIII", 16, 80877102, (5 << 20) | 1, 1))
+    s.sendall(struct.pack("!IIII", 16, 80877102, 0x40000000 | (5 << 19) | 1, 1))
     s.close()
     time.sleep(0.01)
 PY
@@ -117,7 +117,7 @@ assert_eq "... every query ran to its end" "$N" "$(field lost "$out")"
 import socket, struct, sys
 for peer in (1, 2, 3, 4, 9):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    s.sendall(struct.pack("!IIII", 16, 80877102, 0x80000000 | (peer << 20) | 1, 12345))
+    s.sendall(struct.pack("!IIII", 16, 80877102, 0x80000000 | 0x40000000 | (peer << 19) | 1, 12345))
     s.close()
 PY
 sleep 0.5
@@ -134,7 +134,7 @@ before=$(total_fwd)
 import socket, struct, sys
 for _ in range(20):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    s.sendall(struct.pack("!IIII", 16, 80877102, 0x80000000 | (3 << 20) | 7, 1))
+    s.sendall(struct.pack("!IIII", 16, 80877102, 0x80000000 | 0x40000000 | (3 << 19) | 7, 1))
     s.close()
 PY
 sleep 0.5

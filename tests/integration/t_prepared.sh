@@ -67,6 +67,45 @@ sv=$(show_col "show servers" prepared_statements type=S | sort -n | tail -1)
 [ "$sv" -le 3 ] || fail "server holds $sv statements over a limit of 3"
 ok "LRU at max_prepared_statements=3: 10 statements round-robin, right results, $sv held"
 
+# DEALLOCATE sent as the unnamed statement of the extended protocol, as
+# psycopg does when its statement cache is full (prepared_max): the name is
+# the client's, which pgtide maps, so pgtide answers it; with a server
+# linked (in a transaction) and without one
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "extended DEALLOCATE"
+import sys, psycopg
+from psycopg import pq
+port = int(sys.argv[1])
+conn = psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=app", autocommit=True)
+pg = conn.pgconn
+OK, ERR = pq.ExecStatus.COMMAND_OK, pq.ExecStatus.FATAL_ERROR
+for in_txn in (False, True):
+    if in_txn:
+        assert pg.exec_(b"begin").status == OK
+    assert pg.prepare(b"s1", b"select 41 + $1::int").status == OK
+    r = pg.exec_prepared(b"s1", [b"1"])
+    assert r.get_value(0, 0) == b"42", r.error_message
+    r = pg.exec_params(b"DEALLOCATE s1", None)
+    assert r.status == OK and r.command_status == b"DEALLOCATE", (in_txn, r.status, r.error_message)
+    r = pg.exec_prepared(b"s1", None)
+    assert r.status == ERR and r.error_field(pq.DiagnosticField.SQLSTATE) == b"26000", r.error_message
+    if in_txn:
+        assert pg.exec_(b"rollback").status == OK
+    r = pg.exec_params(b"deallocate s1", None)
+    assert r.status == ERR and r.error_field(pq.DiagnosticField.SQLSTATE) == b"26000", r.error_message
+    assert pg.prepare(b"s2", b"select 2").status == OK
+    r = pg.exec_params(b"DEALLOCATE ALL", None)
+    assert r.status == OK and r.command_status == b"DEALLOCATE ALL", r.error_message
+    assert pg.exec_prepared(b"s2", None).status == ERR
+# psycopg's own statement cache past prepared_max: evictions DEALLOCATE
+conn = psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=app", autocommit=True,
+                       prepare_threshold=0)
+conn.prepared_max = 5
+for rnd in range(3):
+    for i in range(20):
+        assert conn.execute(f"select {i} + %s::int", (rnd,)).fetchone()[0] == i + rnd
+PY
+ok "DEALLOCATE as the unnamed statement (psycopg's statement cache past prepared_max), in and out of a transaction"
+
 # max_prepared_statements = 0: the feature is off, names pass through
 write_config "$T/off.ini" main "default_pool_size = 1" "max_prepared_statements = 0" "pool_mode = session"
 pgtide_start "$T/off.ini"

@@ -24,6 +24,38 @@ ok "errors keep the connection usable, 25P02 in an aborted block"
 "$TESTBIN/pqtool" cancel "$CI" || fail "cancel"
 ok "PQcancel interrupts pg_sleep with 57014"
 
+# What a client is told of itself: a backend pid that no real backend can
+# have (Linux pids stay below 2^22), so pg_terminate_backend() on it hits
+# nothing; client_encoding in Postgres's own spelling, whatever the client
+# wrote; and PREPARE TRANSACTION is two-phase commit, not a statement name
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "what a client is told"
+import sys, psycopg
+port = int(sys.argv[1])
+ci = f"host=127.0.0.1 port={port} user=postgres dbname=app"
+with psycopg.connect(ci, autocommit=True) as c:
+    pid = c.info.backend_pid
+    assert pid >= 1 << 22 and pid < 1 << 31, pid
+    assert c.execute("select pg_terminate_backend(%s)", (pid,)).fetchone()[0] is False
+    assert c.execute("select 1").fetchone()[0] == 1
+for spelled in ("utf8", "UTF-8", "unicode"):
+    with psycopg.connect(ci, client_encoding=spelled) as c:
+        assert c.info.parameter_status("client_encoding") == "UTF8", (spelled, c.info.parameter_status("client_encoding"))
+        assert c.execute("show client_encoding").fetchone()[0] == "UTF8"
+with psycopg.connect(ci, client_encoding="latin1") as c:
+    assert c.info.parameter_status("client_encoding") == "LATIN1"
+with psycopg.connect(ci, autocommit=True) as c:
+    c.execute("create table if not exists twophase (k int)")
+    c.execute("begin")
+    c.execute("insert into twophase values (1)")
+    c.execute("prepare transaction 'pgtide-2pc'")
+    c.execute("commit prepared 'pgtide-2pc'")
+    assert c.execute("select count(*) from twophase").fetchone()[0] == 1
+    c.execute("begin; insert into twophase values (2); prepare transaction 'pgtide-2pc2'")
+    c.execute("rollback prepared 'pgtide-2pc2'")
+    assert c.execute("select count(*) from twophase").fetchone()[0] == 1
+PY
+ok "backend pid beyond any real pid; client_encoding as Postgres spells it; PREPARE TRANSACTION passes"
+
 # large messages both ways (bigger than an I/O buffer)
 big=$(tsql -c "select length(repeat('x', 5000000))")
 assert_eq "5 MB result row" "5000000" "$big"

@@ -123,6 +123,27 @@ START_TEST(forget_unreported)
 }
 END_TEST
 
+START_TEST(canonical_encoding)
+{
+	int enc = param_index("client_encoding");
+	ck_assert_str_eq(param_canonical(enc, "utf8"), "UTF8");
+	ck_assert_str_eq(param_canonical(enc, "UTF-8"), "UTF8");
+	ck_assert_str_eq(param_canonical(enc, "unicode"), "UTF8");
+	ck_assert_str_eq(param_canonical(enc, "eucjp"), "EUC_JP");
+	ck_assert_str_eq(param_canonical(enc, "EUC_JP"), "EUC_JP");
+	ck_assert_str_eq(param_canonical(enc, "iso-8859-1"), "LATIN1");
+	ck_assert_str_eq(param_canonical(enc, "Windows-1252"), "WIN1252");
+	ck_assert_str_eq(param_canonical(enc, "sql_ascii"), "SQL_ASCII");
+	/* not an encoding Postgres knows: as given, Postgres refuses it */
+	ck_assert_str_eq(param_canonical(enc, "klingon"), "klingon");
+	ck_assert_str_eq(param_canonical(enc, ""), "");
+	const char *longname = "utf8utf8utf8utf8utf8utf8utf8utf8utf8utf8utf8";
+	ck_assert_str_eq(param_canonical(enc, longname), longname);
+	/* other parameters are as given */
+	ck_assert_str_eq(param_canonical(param_index("application_name"), "utf8"), "utf8");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("params");
@@ -131,6 +152,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, quote_literal_buffer_edges);
 	tcase_add_test(tc, diff_sets_and_resets);
 	tcase_add_test(tc, forget_unreported);
+	tcase_add_test(tc, canonical_encoding);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -386,6 +386,11 @@ START_TEST(session_binding)
 	ck_assert_uint_eq(se("prepare p as select 1"), SE_PREPARE_STMT);
 	ck_assert_uint_eq(se("select 1; deallocate all"), SE_PREPARE_STMT | SE_DEALLOCATE | SE_MULTI);
 	ck_assert_uint_eq(se("select 1; execute p"), SE_PREPARE_STMT | SE_MULTI);
+	/* two-phase commit is not a prepared statement */
+	ck_assert_uint_eq(se("prepare transaction 'x'"), 0);
+	ck_assert_uint_eq(se("begin; PREPARE TRANSACTION 'gid-1'"), SE_MULTI);
+	ck_assert_uint_eq(se("prepare transaction as select 1"), SE_PREPARE_STMT); /* a statement named "transaction" */
+	ck_assert_uint_eq(se("prepare transaction"), SE_PREPARE_STMT);          /* cut short: the conservative answer */
 	/* hostile input: nothing is read past the end, nothing crashes */
 	ck_assert_uint_eq(se("create temp table 'unterminated"), SE_TEMP);
 	ck_assert_uint_eq(se("do $$ unterminated"), 0);
