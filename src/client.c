@@ -513,6 +513,16 @@ static void deliver_notifications(struct client *c)
 		sbuf_flush(&c->sb);
 }
 
+void client_ready_after_sync(struct client *c, char status)
+{
+	if (c->state == CL_JUSTFREE)
+		return;
+	deliver_notifications(c);
+	emit_rfq(c, status);
+	sbuf_flush(&c->sb);
+	sbuf_continue(&c->sb);
+}
+
 /* ---- answering without a server ---- */
 
 /* Refuse one request: Query/FunctionCall get their ReadyForQuery now;
@@ -1443,9 +1453,13 @@ static struct step read_request(struct client *c, struct request *rq)
 			rq->tlen = rq->mp.query_len;
 		}
 	}
-	if (c->skip_to_sync && (!c->server || rq_empty(c->server)))
+	/* skipping to the Sync after a refusal: nothing of the client's is
+	 * owed by its server (pgtide's own question may be in flight) */
+	if (c->skip_to_sync && (!c->server || !rq_owes_client(c->server)))
 		return stop(emulate(c, m));
 	session_effects(c, m, rq->text, rq->tlen, &rq->mp, &rq->se);
+	if ((rq->se.scan & QS_NOTIFY) && listen_client_count(c))
+		c->notify_sent = true; /* its ReadyForQuery waits for its own notification */
 	return NEXT;
 }
 
@@ -1839,6 +1853,7 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 	case FE_SYNC:
 		s->skipping = false;
 		s->unsynced = false;
+		c->skip_to_sync = false; /* the server's ReadyForQuery ends it */
 		rq_push(s, FE_SYNC, cf);
 		break;
 	case FE_FLUSH:

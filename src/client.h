@@ -70,6 +70,9 @@ void client_reply_command(struct client *c, const char *tag);
 void client_listen_fail(struct client *c, const char *sqlstate, const char *msg);
 void client_listen_answer(struct client *c, const char *err);
 void client_notify(struct client *c, const uint8_t *msg, size_t len);
+/* listen.c has made sure the notifications c's transaction sent to itself
+ * are in: deliver what is held, then the transaction's ReadyForQuery. */
+void client_ready_after_sync(struct client *c, char status);
 
 void client_free_pending(void);
 struct client *client_by_id(uint32_t id);

@@ -4,9 +4,11 @@
  * read waits for a replica to catch up (read_your_writes).
  *
  * Owns: the check in progress of each host (the check fields of struct
- * route_target, see route.h), over a check connection of a pool (a server
- * of pgtide's own, server.c) or, with replica_check_user set, over libpq's
- * asynchronous API driven by the event loop; never a blocking call. The
+ * route_target, see route.h), over one of the pool's own servers lent for
+ * the check and given back after it (so the pool's size, caps,
+ * server_idle_timeout and server_lifetime account for every connection a
+ * check uses), or, with replica_check_user set, over libpq's asynchronous
+ * API driven by the event loop; never a blocking call. The
  * check timer. Judging an answer is route.c's (route_check_succeeded /
  * route_check_failed); acting on the verdict is here: a moved primary and
  * a host that fails are handed to pool.c. Must not judge roles or health
@@ -65,11 +67,17 @@ static void fail(struct route_target *t, const char *reason)
 		pool_primary_moved(t->rd->db, "the primary moved to another host");
 }
 
-/* A check's answer: in recovery or not, and the WAL position. */
+/* A check's answer: in recovery or not, and the WAL position. The server
+ * it ran on goes back to its pool. */
 static void succeed(struct route_target *t, bool in_recovery, uint64_t lsn)
 {
 	t->phase = PH_IDLE;
 	t->backoff = 0;
+	struct server *s = t->checker;
+	if (s) {
+		t->checker = NULL;
+		pool_check_return(s);
+	}
 	if (route_check_succeeded(t, in_recovery, lsn, t->sent_seq))
 		pool_primary_moved(t->rd->db, "the primary moved to another host");
 }
@@ -256,9 +264,7 @@ static struct pool *check_pool(struct route_target *t)
 		if (!best)
 			best = p;
 	}
-	if (!best && db->cfg->user)
-		/* every pool of the database logs in as its user= */
-		return pool_get_target(db, user_find_or_add(db->cfg->user), t);
+	/* none: no client has used this database yet, and no check runs for it */
 	return best ? pool_get_target(db, best->user, t) : NULL;
 }
 
@@ -285,20 +291,24 @@ static void checker_launch(struct route_target *t)
 	}
 	if (p->next_launch && now_usec() < p->next_launch)
 		return; /* its logins fail: try again with the pool's own retry */
-	t->checker = server_launch_checker(p, t);
-	if (!t->checker) {
-		fail(t, "out of memory");
+	struct server *s = pool_check_server(p, t);
+	if (!s)
+		return; /* every server of the pool is busy: checked at a later period */
+	t->checker = s;
+	if (s->state == SV_CHECK) {
+		send_health(t); /* an idle server, ready now */
 		return;
 	}
-	t->phase = PH_CONNECTING;
+	t->phase = PH_CONNECTING; /* a new one: health_checker_ready */
 	t->phase_started = now_usec();
 }
 
-void health_checker_ready(struct server *s, struct route_target *t)
+bool health_checker_ready(struct server *s, struct route_target *t)
 {
 	if (t->checker != s || t->phase != PH_CONNECTING)
-		return;
+		return false;
 	send_health(t);
+	return true;
 }
 
 bool health_row(struct route_target *t, const struct pmsg *m)
@@ -374,6 +384,7 @@ static void check_start(struct route_target *t)
 		checker_launch(t);
 }
 
+
 static void check_all(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -416,10 +427,10 @@ void health_probe(struct database *db)
 		if (!route_readable(t) || t->phase != PH_IDLE || now - t->last_probe < RYW_PROBE_USEC)
 			continue;
 		t->last_probe = now;
-		if (t->checker)
-			send_health(t);
-		else if (t->conn && PQstatus(t->conn) == CONNECTION_OK)
+		if (t->conn && PQstatus(t->conn) == CONNECTION_OK)
 			send_query(t);
+		else if (!t->conn && t->phase == PH_IDLE)
+			checker_launch(t);
 	}
 }
 

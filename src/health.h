@@ -21,10 +21,11 @@ void health_probe(struct database *db);
 /* Stop t's check (it left its database's configuration, or is suspect). */
 void health_check_stop(struct route_target *t);
 
-/* The check connection of a target (server.c, pool.c): it logged in; a
+/* The server lent to a target's check (server.c, pool.c): it logged in
+ * (false: the check does not want it any more: back to the pool); a
  * DataRow of the check (false: malformed); its ReadyForQuery; an error;
  * it closed. */
-void health_checker_ready(struct server *s, struct route_target *t);
+bool health_checker_ready(struct server *s, struct route_target *t);
 bool health_row(struct route_target *t, const struct pmsg *m);
 void health_done(struct route_target *t);
 void health_error(struct route_target *t, const char *msg);

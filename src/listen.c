@@ -50,6 +50,8 @@ struct listen_client {
 	size_t pending_bytes;
 	int n_subs;
 	int waiting;           /* subscriptions waiting for their LISTEN */
+	struct listen_op *sync; /* the listener's answer its ReadyForQuery waits for */
+	char sync_status;       /* ... and that ReadyForQuery's status */
 };
 
 struct note {
@@ -60,7 +62,8 @@ struct note {
 
 struct listen_op {
 	struct list node;
-	struct listen_chan *ch; /* NULL: an UNLISTEN of a channel already gone */
+	struct listen_chan *ch; /* NULL: an UNLISTEN of a channel already gone, or a sync */
+	struct client *c;       /* a sync ('S'): the client waiting for it, or NULL once gone */
 	char kind;
 	bool failed;
 	char err[200];
@@ -245,6 +248,34 @@ void listen_conn_error(struct server *s, const char *err)
 	snprintf(op->err, sizeof(op->err), "%s", err);
 }
 
+/* A sync's answer is in: every notification committed before it was
+ * sent has come through the listener (Postgres delivers them to an idle
+ * session before its ReadyForQuery), so the client's may go on. */
+static void sync_done(struct listen_op *op)
+{
+	struct client *c = op->c;
+	op->c = NULL;
+	c->listen->sync = NULL;
+	client_ready_after_sync(c, c->listen->sync_status);
+}
+
+bool listen_sync(struct client *c, char status)
+{
+	struct listen_pool *lp = c->pool->listen;
+	struct listen_client *lc = c->listen;
+	if (!lp || !lc || !lc->n_subs || lc->sync || !lp->conn || !lp->conn_ready)
+		return false;
+	if (!server_own_query(lp->conn, "", RQ_SIDE))
+		return false;
+	struct listen_op *op = xcalloc(1, sizeof(*op));
+	op->kind = 'S';
+	op->c = c;
+	list_add_tail(&lp->ops, &op->node);
+	lc->sync = op;
+	lc->sync_status = status;
+	return true;
+}
+
 void listen_conn_done(struct server *s)
 {
 	struct listen_pool *lp = s->pool->listen;
@@ -253,6 +284,8 @@ void listen_conn_done(struct server *s)
 		return;
 	struct listen_op *op = container_of(first, struct listen_op, node);
 	list_del(&op->node);
+	if (op->kind == 'S' && op->c)
+		sync_done(op);
 	struct listen_chan *ch = op->ch;
 	if (ch) {
 		if (op->kind == 'L') {
@@ -284,6 +317,8 @@ void listen_conn_gone(struct server *s, const char *why)
 		list_del(&op->node);
 		if (op->ch)
 			op->ch->in_flight--;
+		if (op->kind == 'S' && op->c)
+			sync_done(op); /* what it waited for is lost with the connection */
 		free(op);
 	}
 	if (!lp->n_chans)
@@ -379,7 +414,7 @@ enum listen_verdict listen_request(struct client *c, char kind, const char *chan
 
 bool listen_client_waiting(const struct client *c)
 {
-	return c->listen && c->listen->waiting > 0;
+	return c->listen && (c->listen->waiting > 0 || c->listen->sync);
 }
 
 int listen_client_count(const struct client *c)
@@ -446,6 +481,8 @@ void listen_client_free(struct client *c)
 	struct listen_client *lc = c->listen;
 	if (!lc)
 		return;
+	if (lc->sync)
+		lc->sync->c = NULL; /* its answer finds no one */
 	struct list *ln, *tmp;
 	list_for_each_safe(ln, tmp, &lc->subs) {
 		struct listen_sub *sub = container_of(ln, struct listen_sub, client_node);

@@ -51,6 +51,11 @@ void listen_conn_gone(struct server *s, const char *why);
 void listen_client_free(struct client *c);
 /* Does the client wait for its LISTEN to take effect? */
 bool listen_client_waiting(const struct client *c);
+/* c's transaction, which may have sent a notification c listens for, has
+ * ended with status: true when c's ReadyForQuery is to wait for the pool's
+ * listener to have delivered it (client_ready_after_sync sends it then);
+ * false: send it now (no listener to ask). */
+bool listen_sync(struct client *c, char status);
 /* Keep a notification for a client in a transaction. false: over
  * LISTEN_PENDING_MAX (the caller closes the client). */
 bool listen_hold(struct client *c, const uint8_t *msg, size_t len);

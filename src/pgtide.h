@@ -130,7 +130,7 @@ struct pool {
 	struct list tested_servers;  /* SV_TESTED: running a check/reset query */
 	struct list login_servers;   /* SV_LOGIN: connecting and authenticating */
 	struct list listen_servers;  /* SV_LISTEN: the shared LISTEN connection (listen.c) */
-	struct list check_servers;   /* SV_CHECK: its host's health check connection (route.c) */
+	struct list check_servers;   /* SV_CHECK: a server lent to its host's health check (health.c) */
 	struct listen_pool *listen;  /* channels its clients listen to, or NULL */
 	struct list active_clients;  /* CL_ACTIVE: logged in */
 	struct list waiting_clients; /* CL_WAITING: FIFO for a server */
@@ -285,6 +285,7 @@ struct client {
 	bool route_primary : 1;        /* the next transaction runs on the primary */
 	bool ryw_write : 1;            /* its transaction on the primary may write (ryw.c) */
 	bool counted : 1;              /* counted in user/db client totals */
+	bool notify_sent : 1;          /* its transaction may NOTIFY, and it listens (listen.c) */
 };
 
 /* ---- servers ---- */
@@ -383,7 +384,7 @@ struct server {
 	struct tenant *pos_tenant;   /* the tenant whose position it raises */
 	bool exit_pending;           /* a COMMIT/ROLLBACK the client sent is in flight */
 	bool listener;               /* the pool's LISTEN connection (listen.c) */
-	bool checker;                /* a host's check connection (route.c) */
+	bool checker;                /* lent to its host's health check (health.c) */
 	struct route_target *check_target; /* ... of this host; NULL once detached */
 	struct route_target *dest;   /* the host a primary pool's server went to (a host list) */
 	bool parked;                 /* released, held back while a cancel is in flight */

@@ -381,7 +381,45 @@ void pool_target_down(struct route_target *t)
 void pool_checker_stop(struct server *s)
 {
 	server_check_detach(s);
-	server_close(s, CR_NOT_NEEDED, "its health check stopped");
+	if (s->state == SV_CHECK && rq_empty(s) && server_is_clean(s)) {
+		pool_check_return(s); /* between checks: back to the pool */
+		return;
+	}
+	server_close(s, CR_NOT_NEEDED, "its health check stopped in the middle");
+}
+
+struct server *pool_check_server(struct pool *p, struct route_target *t)
+{
+	struct server *s = NULL;
+	struct list *ln;
+	list_for_each(ln, &p->idle_servers) {
+		struct server *cand = container_of(ln, struct server, node);
+		if (p->target || !cand->dest || cand->dest == t) { /* a primary pool's server on that host */
+			s = cand;
+			break;
+		}
+	}
+	if (s) {
+		server_set_state(s, SV_CHECK);
+	} else {
+		/* a pool nobody has opened a server of yet (a replica before its
+		 * first read): one server, as a client would open it; a busy
+		 * pool's host is checked at a later period */
+		int maxdb = db_max_connections(p->db), maxuser = user_max_connections(p->user);
+		if (p->n_servers || p->n_waiting || (maxdb > 0 && p->db->server_count >= maxdb) ||
+		    (maxuser > 0 && p->user->server_count >= maxuser) || pool_size_of(p) < 1 || !(s = server_launch(p)))
+			return NULL;
+	}
+	s->checker = true;
+	s->check_target = t;
+	return s;
+}
+
+void pool_check_return(struct server *s)
+{
+	s->checker = false;
+	s->check_target = NULL;
+	pool_server_ready(s);
 }
 
 void pool_stop_waiting(struct client *c)
@@ -490,13 +528,10 @@ void pool_server_ready(struct server *s)
 		return;
 	}
 	if (s->checker) {
-		/* neither does a host's check connection */
-		if (!s->check_target) {
-			server_close(s, CR_NOT_NEEDED, "its health check stopped");
-			return;
-		}
+		/* launched for its host's check: that comes first */
 		server_set_state(s, SV_CHECK);
-		health_checker_ready(s, s->check_target);
+		if (!s->check_target || !health_checker_ready(s, s->check_target))
+			pool_check_return(s);
 		return;
 	}
 	if (s->close_needed || (g.shutting_down && !p->n_waiting)) {
@@ -628,11 +663,11 @@ void pool_server_gone(struct server *s, const char *why)
 		return;
 	}
 	if (s->checker) {
+		/* one of the pool's servers, lent to its host's check */
 		struct route_target *t = s->check_target;
 		s->check_target = NULL;
 		if (t)
 			health_checker_gone(t, why);
-		return;
 	}
 	defer_call(check_admin_waits, NULL);
 	p->n_servers--;

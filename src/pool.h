@@ -57,7 +57,13 @@ void pool_stop_waiting(struct client *c);
 /* A host left the rotation (route.c decided): its pools' idle servers
  * close, their waiting clients are routed again. */
 void pool_target_down(struct route_target *t);
-/* A host's health check connection is no longer wanted. */
+/* Health checks run on the pools' own servers (health.c): a server of p
+ * for t's check (an idle one, moved to SV_CHECK, or a new one if p has
+ * none), NULL when p is busy; pool_check_return gives it back; and
+ * pool_checker_stop when the check is abandoned (back to the pool if
+ * nothing is in flight, else closed). */
+struct server *pool_check_server(struct pool *p, struct route_target *t);
+void pool_check_return(struct server *s);
 void pool_checker_stop(struct server *s);
 /* Open new servers if clients wait and limits allow. */
 void pool_maybe_launch(struct pool *p, bool allow_reserve);

@@ -40,6 +40,7 @@ struct pstmt {
 	bool sql;             /* from SQL PREPARE: query is the text after the name */
 	bool valid;           /* some server parsed it without error */
 	unsigned sess_flags;  /* sql_session_effects of the text, 0 for nearly all */
+	bool notifies;        /* the text may NOTIFY (QS_NOTIFY) */
 	uint16_t nparams;
 	uint32_t qlen;
 	uint8_t *types;       /* nparams * 4 bytes, protocol only */
@@ -146,6 +147,7 @@ static struct pstmt *pstmt_get(const struct pkey *k)
 		struct sql_session se;
 		sql_session_effects(k->query, k->qlen, g.tenant_setting, &se);
 		p->sess_flags = se.flags;
+		p->notifies = (se.scan & QS_NOTIFY) != 0;
 		if (k->nparams) {
 			p->types = xmalloc((size_t)k->nparams * 4);
 			memcpy(p->types, k->types, (size_t)k->nparams * 4);
@@ -811,6 +813,8 @@ static void stmt_session(const struct cstmt *cs, struct sql_session *se)
 {
 	if (cs && cs->ps->sess_flags)
 		sql_session_effects(cs->ps->query, cs->ps->qlen, g.tenant_setting, se);
+	if (cs && cs->ps->notifies)
+		se->scan |= QS_NOTIFY; /* a Bind runs what its statement says */
 }
 
 void prep_bind_session(struct client *c, const struct pmsg *m, struct sql_session *se)
@@ -829,6 +833,25 @@ void prep_bind_session(struct client *c, const struct pmsg *m, struct sql_sessio
  * replies, with what Postgres would say. */
 
 static char sql_kind(const char *q, size_t len, char *name, size_t nlen, const char **rest);
+
+/* DEALLOCATE name | ALL for the client (the server's copies stay, for
+ * others). false: no such name, r says so (26000). */
+static bool deallocate(struct client *c, const char *name, bool all, struct refusal *r)
+{
+	if (all) {
+		prep_client_discard(c);
+		return true;
+	}
+	struct cstmt *cs = client_find(c, name);
+	if (!cs) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
+		refuse(r, V_DENY, "26000", msg);
+		return false;
+	}
+	client_remove(c, cs);
+	return true;
+}
 
 /* Answer a message in the server's place: at once when nothing is in
  * flight, else in its turn (push_synth). */
@@ -868,17 +891,8 @@ enum verdict prep_parse_unnamed(struct client *c, const struct msg_parse *mp, un
 	if (c->server && c->server->skipping)
 		return V_ANSWERED; /* Postgres would skip it: nothing deallocated */
 	bool all = strcmp(name, "all") == 0;
-	if (all) {
-		prep_client_discard(c);
-	} else {
-		struct cstmt *cs = client_find(c, name);
-		if (!cs) {
-			char msg[256];
-			snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
-			return refuse(r, V_DENY, "26000", msg);
-		}
-		client_remove(c, cs); /* the server's copy stays, for others */
-	}
+	if (!deallocate(c, name, all, r))
+		return V_DENY;
 	cstmts(c)->unnamed = all ? SYNTH_DEALLOCATE_ALL : SYNTH_DEALLOCATE;
 	return answer(c, p, r, FE_PARSE, BE_PARSE_COMPLETE);
 }
@@ -988,17 +1002,9 @@ bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p,
 		end--;
 	if (kind == 'D') {
 		bool all = strcmp(name, "all") == 0;
-		if (all) {
-			prep_client_discard(c);
-		} else {
-			struct cstmt *cs = client_find(c, name);
-			if (!cs) {
-				char msg[256];
-				snprintf(msg, sizeof(msg), "prepared statement \"%.200s\" does not exist", name);
-				*v = refuse(r, V_DENY, "26000", msg);
-				return true;
-			}
-			client_remove(c, cs);
+		if (!deallocate(c, name, all, r)) {
+			*v = V_DENY;
+			return true;
 		}
 		/* the server's copies stay for other clients; answer in place */
 		if (s && (!p->queue_empty || p->unsynced))

@@ -871,6 +871,14 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			server_close(s, CR_SESSION_STATE, "client used a transaction in statement pool mode");
 			return SB_CLOSED;
 		}
+		if (st == 'I' && c->notify_sent) {
+			/* Postgres delivers a session's own notifications before the
+			 * ReadyForQuery of the transaction that sent them: this one
+			 * waits until the pool's listener has seen them (listen.c) */
+			c->notify_sent = false;
+			if (listen_sync(c, st))
+				return SB_DROP;
+		}
 	}
 	return SB_FORWARD;
 }
@@ -1475,7 +1483,7 @@ struct server *server_launch(struct pool *p)
 	return s;
 }
 
-/* A side connection (LISTEN, health check): not one of the pool's servers,
+/* A side connection (the shared LISTEN): not one of the pool's servers,
  * so no pool limit counts it. */
 static struct server *launch_side(struct pool *p, const char *what)
 {
@@ -1494,16 +1502,6 @@ struct server *server_launch_listener(struct pool *p)
 	struct server *s = launch_side(p, "the pool's listener connection");
 	if (s)
 		s->listener = true;
-	return s;
-}
-
-struct server *server_launch_checker(struct pool *p, struct route_target *t)
-{
-	struct server *s = launch_side(p, "the health check connection of its host");
-	if (s) {
-		s->checker = true;
-		s->check_target = t;
-	}
 	return s;
 }
 

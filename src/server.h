@@ -39,9 +39,8 @@ static inline void server_close_later(struct server *s, enum close_reason why, c
 }
 /* Open the pool's LISTEN connection (listen.c); no pool limit counts it. */
 struct server *server_launch_listener(struct pool *p);
-/* Open the check connection of host t, in p (a pool towards t); no pool
- * limit counts it. server_check_detach: t no longer wants it. */
-struct server *server_launch_checker(struct pool *p, struct route_target *t);
+/* A server lent to a host's check (pool_check_server) is no longer wanted
+ * by it. */
 void server_check_detach(struct server *s);
 /* Queue the SET of c's tenant ahead of c's next message (tenant.c builds
  * it). wait: as a query of its own, whose ReadyForQuery c waits for. */

@@ -1187,6 +1187,8 @@ unsigned sql_quick_scan(const char *q, size_t len, const char *word)
 			out |= QS_TXN_END;
 		if (head && ((n == 5 && word_is(w, "begin", 5)) || (n == 5 && word_is(w, "start", 5))))
 			out |= QS_TXN_BEGIN;
+		if ((head && n == 6 && word_is(w, "notify", 6)) || (n == 9 && word_is(w, "pg_notify", 9)))
+			out |= QS_NOTIFY;
 		if (wn && n >= wn && run_contains(w, n, word, wn))
 			out |= QS_WORD;
 		head = false;

@@ -60,8 +60,9 @@ bool sql_is_txn_exit(const char *q, size_t len);
  * it names set_config; QS_WORD, word (lowercase identifier characters)
  * occurs in it, in any case; QS_TXN_END, a statement starts with COMMIT,
  * ROLLBACK, END or ABORT (sql_is_txn_exit says whether it ends a block);
- * QS_TXN_BEGIN, one starts with BEGIN or START. */
-enum { QS_SESSION = 1, QS_SET_CONFIG = 2, QS_WORD = 4, QS_TXN_END = 8, QS_TXN_BEGIN = 16 };
+ * QS_TXN_BEGIN, one starts with BEGIN or START; QS_NOTIFY, one starts with
+ * NOTIFY or pg_notify occurs. */
+enum { QS_SESSION = 1, QS_SET_CONFIG = 2, QS_WORD = 4, QS_TXN_END = 8, QS_TXN_BEGIN = 16, QS_NOTIFY = 32 };
 unsigned sql_quick_scan(const char *q, size_t len, const char *word);
 
 /* Case-insensitive substring search (needle is lowercase). */

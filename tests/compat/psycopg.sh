@@ -21,31 +21,11 @@ TAG=3.1.7
 work=$builddir/compat-psycopg
 [ -x "$builddir/src/pgtide" ] || { echo "build pgtide first ($builddir/src/pgtide)"; exit 1; }
 
-repo=${PSYCOPG_REPO:-}
-for cand in "$repo" /work/.mirror/psycopg+psycopg/repo "$work/psycopg.git"; do
-	[ -n "$cand" ] && git --git-dir="$cand" rev-parse -q --verify "$TAG^{commit}" >/dev/null 2>&1 && { repo=$cand; break; }
-	[ -n "$cand" ] && git -C "$cand" rev-parse -q --verify "$TAG^{commit}" >/dev/null 2>&1 && { repo=$(cd "$cand" && cd "$(git rev-parse --git-dir)" && pwd); break; }
-	repo=
-done
-if [ -z "$repo" ]; then
-	mkdir -p "$work"
-	if git clone -q --bare --filter=blob:none https://github.com/psycopg/psycopg "$work/psycopg.git" 2>/dev/null; then
-		repo=$work/psycopg.git
-	else
-		echo "SKIP: psycopg's repository is not here and cannot be cloned (set PSYCOPG_REPO)"
-		exit 77
-	fi
-fi
-
-# Debian's packages for the suite
-need=()
-for p in python3-psycopg python3-pytest python3-pytest-asyncio python3-anyio python3-dnspython python3-pytest-timeout; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-	$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || { echo "could not install ${need[*]}"; exit 1; }
-fi
+. "$here/lib.sh"
+compat_repo "$TAG" https://github.com/psycopg/psycopg /work/.mirror/psycopg+psycopg/repo "$work/psycopg.git" \
+	"${PSYCOPG_REPO:-}"
+compat_need python3-psycopg python3-pytest python3-pytest-asyncio python3-anyio python3-dnspython \
+	python3-pytest-timeout
 
 mkdir -p "$work"
 rm -rf "$work/tree"

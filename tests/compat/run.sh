@@ -16,31 +16,12 @@ work=$builddir/compat
 PGTIDE=${PGTIDE:-$builddir/src/pgtide}
 [ -x "$PGTIDE" ] || { echo "build pgtide first ($PGTIDE)"; exit 1; }
 
-repo=${PGBOUNCER_REPO:-}
-for cand in "$repo" /work/.mirror/pgbouncer+pgbouncer/repo "$work/pgbouncer.git"; do
-	[ -n "$cand" ] && git --git-dir="$cand" rev-parse -q --verify "$TAG^{commit}" >/dev/null 2>&1 && { repo=$cand; break; }
-	[ -n "$cand" ] && git -C "$cand" rev-parse -q --verify "$TAG^{commit}" >/dev/null 2>&1 && { repo=$(git -C "$cand" rev-parse --git-dir); repo=$(cd "$cand" && cd "$repo" && pwd); break; }
-	repo=
-done
-if [ -z "$repo" ]; then
-	mkdir -p "$work"
-	if git clone -q --bare --filter=blob:none https://github.com/pgbouncer/pgbouncer "$work/pgbouncer.git" 2>/dev/null; then
-		repo=$work/pgbouncer.git
-	else
-		echo "SKIP: PgBouncer's repository is not here and cannot be cloned (set PGBOUNCER_REPO)"
-		exit 77
-	fi
-fi
-
+. "$here/lib.sh"
+compat_repo "$TAG" https://github.com/pgbouncer/pgbouncer /work/.mirror/pgbouncer+pgbouncer/repo \
+	"$work/pgbouncer.git" "${PGBOUNCER_REPO:-}"
 # Debian's packages for the suite's Python needs
-need=()
-for p in python3-pytest python3-pytest-asyncio python3-pytest-xdist python3-pytest-timeout python3-filelock python3-psycopg; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-	$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || { echo "could not install ${need[*]}"; exit 1; }
-fi
+compat_need python3-pytest python3-pytest-asyncio python3-pytest-xdist python3-pytest-timeout python3-filelock \
+	python3-psycopg
 
 rm -rf "$work/tree"
 mkdir -p "$work/tree"

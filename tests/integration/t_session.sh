@@ -251,6 +251,21 @@ time.sleep(0.2); a.execute("SELECT 1")
 check("UNLISTEN stops delivery", got["a"] == ["one", "during a transaction"], got["a"])
 binds = direct("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' AND usename = 'app'")[0][0]
 check("LISTEN binds no server (one shared listener)", binds <= 1, binds)
+# a session's own NOTIFY reaches it before the reply to the NOTIFY, as
+# from Postgres, every time (simple and extended protocol, pg_notify)
+own = []
+a.add_notify_handler(lambda x: own.append(x.payload))
+a.execute("LISTEN mine")
+late = []
+for i in range(15):
+    before = len(own)
+    a.execute(f"NOTIFY mine, 'n{i}'")
+    if len(own) == before:
+        late.append(i)
+    a.execute("SELECT pg_notify('mine', %s)", (f"p{i}",))
+    if len(own) == before + 1:
+        late.append(f"p{i}")
+check("a session's own notification arrives before its NOTIFY's reply (15 of 15)", not late, late)
 a.close(); b.close(); n.close()
 
 # what no lexer can see: a bound user's function leaves a temp table and a
