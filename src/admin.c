@@ -222,7 +222,7 @@ static void show_help(struct client *c)
 	pkt_put_byte(&pb, 'D');
 	pkt_put_cstr(&pb, "\n\tSHOW HELP|VERSION|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS\n"
 			  "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS|MEM|STATE\n"
-			  "\tSHOW TENANTS|REPLICAS|HOSTS|PEERS|SERVER_CLOSES\n"
+			  "\tSHOW TENANTS|REPLICAS|HOSTS|PEERS|PEER_POOLS|SERVER_CLOSES\n"
 			  "\tSET key = arg\n\tRELOAD\n\tPAUSE [<db>]\n\tRESUME [<db>]\n\tSUSPEND\n"
 			  "\tDISABLE <db>\n\tENABLE <db>\n\tRECONNECT [<db>]\n\tKILL <db>\n\tKILL_CLIENT <id>\n"
 			  "\tWAIT_CLOSE [<db>]\n\tSHUTDOWN\n");
@@ -828,6 +828,31 @@ static void show_peers(struct client *c)
 	result_end(c, &r, "SHOW");
 }
 
+/* SHOW PEER_POOLS: PgBouncer's view of the cancels on their way to each
+ * other peer. pgtide forwards a cancel at once on a connection of its own
+ * and closes the client's cancel connection, so no client waits: only
+ * sv_login (forwards resolving or connecting) is ever above 0. */
+static void show_peer_pools(struct client *c)
+{
+	static const char *const names[] = { "peer_id", "cl_active_cancel_req", "cl_waiting_cancel_req",
+					     "sv_active_cancel", "sv_login" };
+	static const uint32_t types[] = { I, I, I, I, I };
+	struct result r;
+	result_begin(&r, 5, names, types);
+	struct peer_info pi;
+	for (int i = 0; peer_info(i, &pi); i++) {
+		if (pi.self)
+			continue;
+		cell_int(&r, pi.id);
+		cell_int(&r, 0);
+		cell_int(&r, 0);
+		cell_int(&r, 0);
+		cell_int(&r, pi.in_flight);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
 /* ---- commands ---- */
 
 static struct database *db_arg(struct client *c, const char *name)
@@ -979,6 +1004,7 @@ static void admin_command(struct client *c, const char *q)
 			{ "SERVERS", show_servers }, { "USERS", show_users }, { "LISTS", show_lists },
 			{ "MEM", show_mem }, { "STATE", show_state }, { "TENANTS", show_tenants },
 			{ "REPLICAS", show_replicas }, { "HOSTS", show_hosts }, { "PEERS", show_peers },
+			{ "PEER_POOLS", show_peer_pools },
 			{ "SERVER_CLOSES", show_server_closes },
 		};
 		for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++)

@@ -67,6 +67,29 @@ static const char *auth_user_of(const struct db_config *dc)
 	return u && *u ? u : NULL;
 }
 
+/* Where the lookup runs: the client's database, or the one auth_dbname
+ * names (the database line's, else the global setting), so that one
+ * database holds the lookup function for all. NULL: the login failed. */
+static const struct db_config *auth_db_config(struct client *c, const struct db_config *dc)
+{
+	const char *name = dc->auth_dbname && *dc->auth_dbname ? dc->auth_dbname : S()->auth_dbname;
+	if (!name || !*name)
+		return dc;
+	struct database *db = database_find(name);
+	const struct db_config *adc = db && !db->removed ? db->cfg : config_find_db(g.cfg, name);
+	if (!adc || strcmp(name, "*") == 0) {
+		log_warn("authentication database \"%s\" is not configured (auth_dbname)", name);
+		client_login_fail(c, "F0000", "bouncer config error: authentication database \"%s\" is not configured",
+				  name);
+		return NULL;
+	}
+	if (db && db->disabled) {
+		client_login_fail(c, "57P03", "authentication database \"%s\" is disabled", name);
+		return NULL;
+	}
+	return adc;
+}
+
 bool authq_wanted(struct client *c)
 {
 	struct login_state *l = c->login;
@@ -312,8 +335,10 @@ bool authq_start(struct client *c)
 			return true;
 		}
 	}
-	const struct db_config *dc = db_config_for(l->db_name);
-	const char *au = auth_user_of(dc);
+	const struct db_config *dc = auth_db_config(c, db_config_for(l->db_name));
+	if (!dc)
+		return false;
+	const char *au = auth_user_of(db_config_for(l->db_name)); /* the client's database's */
 	struct lookup *q = xcalloc(1, sizeof(*q));
 	q->db = xstrdup(l->db_name);
 	q->user = xstrdup(l->user_name);
@@ -330,7 +355,8 @@ bool authq_start(struct client *c)
 	if (!pw && u && u->kind == SECRET_PLAIN)
 		pw = u->secret;
 	q->password = pw ? xstrdup(pw) : NULL;
-	const char *sql = dc->auth_query && *dc->auth_query ? dc->auth_query : S()->auth_query;
+	const struct db_config *cdc = db_config_for(l->db_name);
+	const char *sql = cdc->auth_query && *cdc->auth_query ? cdc->auth_query : S()->auth_query;
 	q->query = xstrdup(sql);
 	snprintf(q->port_s, sizeof(q->port_s), "%d", q->port);
 	snprintf(q->timeout_s, sizeof(q->timeout_s), "%lld", (long long)(AUTHQ_TIMEOUT / USEC));

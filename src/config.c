@@ -93,6 +93,7 @@ static const struct cfg_key keys[] = {
 	{ "auth_file", T_STR, OFF(auth_file), "", R, NULL, 0, 0 },
 	{ "auth_hba_file", T_STR, OFF(auth_hba_file), "", R, NULL, 0, 0 },
 	{ "auth_user", T_STR, OFF(auth_user), "", R, NULL, 0, 0 },
+	{ "auth_dbname", T_STR, OFF(auth_dbname), "", R, NULL, 0, 0 },
 	{ "auth_query", T_STR, OFF(auth_query),
 	  "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END "
 	  "FROM pg_authid WHERE rolname=$1 AND rolcanlogin", R, NULL, 0, 0 },
@@ -801,6 +802,8 @@ static bool db_kv(void *arg, const char *k, const char *v, char *err, size_t err
 		return set_str(&db->auth_user, v);
 	if (strcmp(k, "auth_query") == 0)
 		return set_str(&db->auth_query, v);
+	if (strcmp(k, "auth_dbname") == 0)
+		return set_str(&db->auth_dbname, v);
 	if (strcmp(k, "connect_query") == 0)
 		return set_str(&db->connect_query, v);
 	if (strcmp(k, "client_encoding") == 0)
@@ -899,6 +902,7 @@ void db_config_free(struct db_config *db)
 	free(db->password);
 	free(db->auth_user);
 	free(db->auth_query);
+	free(db->auth_dbname);
 	free(db->connect_query);
 	free(db->client_encoding);
 	free(db->datestyle);
@@ -1584,6 +1588,7 @@ struct db_config *db_config_dup(const struct db_config *s)
 	db->password = dup_or_null(s->password);
 	db->auth_user = dup_or_null(s->auth_user);
 	db->auth_query = dup_or_null(s->auth_query);
+	db->auth_dbname = dup_or_null(s->auth_dbname);
 	db->connect_query = dup_or_null(s->connect_query);
 	db->client_encoding = dup_or_null(s->client_encoding);
 	db->datestyle = dup_or_null(s->datestyle);

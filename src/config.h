@@ -44,6 +44,7 @@ struct settings {
 	char *auth_hba_file;
 	char *auth_user;
 	char *auth_query;
+	char *auth_dbname;           /* the database auth_query runs in ("": the client's) */
 	char *admin_users;
 	char *stats_users;
 
@@ -153,6 +154,7 @@ struct db_config {
 	char *password;
 	char *auth_user;
 	char *auth_query;
+	char *auth_dbname;
 	char *connect_query;
 	char *client_encoding;
 	char *datestyle;

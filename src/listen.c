@@ -19,6 +19,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "peer.h"
 #include "pool.h"
 #include "server.h"
 #include "util/strbuf.h"
@@ -422,6 +423,22 @@ int listen_client_count(const struct client *c)
 	return c->listen ? c->listen->n_subs : 0;
 }
 
+/* The client whose transaction ran on the server with backend pid be_pid
+ * (0: not a server of this pool, or none yet). */
+static uint32_t sender_client(const struct pool *p, uint32_t be_pid)
+{
+	const struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->check_servers };
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		const struct list *ln;
+		list_for_each(ln, lists[i]) {
+			const struct server *s = container_of(ln, struct server, node);
+			if (s->be_pid == be_pid)
+				return s->last_client_id;
+		}
+	}
+	return 0;
+}
+
 void listen_notification(struct server *s, const struct pmsg *m)
 {
 	struct listen_pool *lp = s->pool->listen;
@@ -435,12 +452,26 @@ void listen_notification(struct server *s, const struct pmsg *m)
 	if (!hn)
 		return;
 	struct listen_chan *ch = container_of(hn, struct listen_chan, hn);
+	/* The sender is named by its backend pid; a client of this pool is
+	 * told pgtide's pid for the client whose transaction sent it, the one
+	 * that client was given (BackendKeyData), not its server's. */
+	uint8_t small[512];
+	const uint8_t *msg = m->body - PROTO_HDR;
+	uint8_t *copy = NULL;
+	uint32_t client_id = sender_client(lp->pool, proto_get32(m->body));
+	if (client_id && (copy = m->len <= sizeof(small) ? small : malloc(m->len))) {
+		memcpy(copy, msg, m->len);
+		proto_put32(copy + PROTO_HDR, peer_cancel_pid(client_id));
+		msg = copy;
+	}
 	struct list *ln, *tmp;
 	list_for_each_safe(ln, tmp, &ch->subs) {
 		struct listen_sub *sub = container_of(ln, struct listen_sub, chan_node);
 		if (!sub->waiting)
-			client_notify(sub->c, m->body - PROTO_HDR, m->len);
+			client_notify(sub->c, msg, m->len);
 	}
+	if (copy && copy != small)
+		free(copy);
 }
 
 bool listen_hold(struct client *c, const uint8_t *msg, size_t len)

@@ -210,5 +210,9 @@ bool peer_info(int i, struct peer_info *out)
 	out->failed = st->failed;
 	out->received = st->received;
 	out->last_error = st->last_error;
+	out->in_flight = 0;
+	struct list *ln;
+	list_for_each(ln, &in_flight)
+		out->in_flight += container_of(ln, struct fwd, node)->peer == p->id;
 	return true;
 }

@@ -52,6 +52,7 @@ struct peer_info {
 	uint64_t forwarded;     /* cancels sent to it */
 	uint64_t failed;        /* ... that could not be delivered */
 	uint64_t received;      /* forwarded cancels it sent us (self: from any peer) */
+	int in_flight;          /* cancels on their way to it (resolving or connecting) */
 	const char *last_error;
 };
 /* The i-th configured peer; false past the last. */

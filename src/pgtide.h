@@ -343,6 +343,7 @@ struct server {
 	usec_t query_start;          /* query_timeout */
 	uint32_t id;
 	uint32_t be_pid, be_key;
+	uint32_t last_client_id;     /* the client it serves or served last (NOTIFY's sender, listen.c) */
 	uint8_t state;
 	char status;                 /* transaction status from its last ReadyForQuery */
 	bool unsynced;               /* extended messages sent since the last Sync */

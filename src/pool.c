@@ -339,6 +339,7 @@ void pool_link(struct client *c, struct server *s)
 	server_set_state(s, SV_ACTIVE);
 	sched_linked(s->pool, c);
 	s->client = c;
+	s->last_client_id = c->id;
 	s->cancel_sent = s->timeout_cancel = false; /* a query_timeout is the last client's */
 	s->request_time = now_usec();
 	s->cancel_sent = false;

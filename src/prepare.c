@@ -41,6 +41,7 @@ struct pstmt {
 	bool valid;           /* some server parsed it without error */
 	unsigned sess_flags;  /* sql_session_effects of the text, 0 for nearly all */
 	bool notifies;        /* the text may NOTIFY (QS_NOTIFY) */
+	bool detached;        /* out of the cache: a Parse of its text makes a new one */
 	uint16_t nparams;
 	uint32_t qlen;
 	uint8_t *types;       /* nparams * 4 bytes, protocol only */
@@ -162,7 +163,8 @@ static void pstmt_unref(struct pstmt *p)
 {
 	if (!p || --p->refs)
 		return;
-	htab_remove(&cache, &p->hn);
+	if (!p->detached)
+		htab_remove(&cache, &p->hn);
 	free(p->types);
 	free(p);
 }
@@ -221,7 +223,7 @@ static void client_remove(struct client *c, struct cstmt *cs)
 	free(cs);
 }
 
-void prep_client_discard(struct client *c)
+static void client_drop_all(struct client *c, bool detach)
 {
 	if (!c->stmts)
 		return;
@@ -229,15 +231,30 @@ void prep_client_discard(struct client *c)
 	struct hnode *n, *next;
 	for (n = htab_next(&c->stmts->tab, NULL, &it); n; n = next) {
 		next = htab_next(&c->stmts->tab, n, &it);
-		client_remove(c, container_of(n, struct cstmt, hn));
+		struct cstmt *cs = container_of(n, struct cstmt, hn);
+		/* A client drops all its statements after a schema change
+		 * (psycopg does after DROP and ALTER), to have them prepared
+		 * afresh: so the same texts get new statements on the servers,
+		 * not the shared ones made before the change (which may name a
+		 * type that is gone). Those stay for whoever uses them. */
+		if (detach && !cs->ps->detached) {
+			htab_remove(&cache, &cs->ps->hn);
+			cs->ps->detached = true;
+		}
+		client_remove(c, cs);
 	}
+}
+
+void prep_client_discard(struct client *c)
+{
+	client_drop_all(c, true);
 }
 
 void prep_client_free(struct client *c)
 {
 	if (!c->stmts)
 		return;
-	prep_client_discard(c);
+	client_drop_all(c, false); /* a client that leaves: its texts stay shared */
 	htab_free(&c->stmts->tab);
 	free(c->stmts);
 	c->stmts = NULL;
@@ -596,8 +613,14 @@ bool prep_retry_wanted(const struct server *s, const char *sqlstate, const char 
 {
 	const struct server_stmts *st = s->stmts;
 	const struct retained *r = retain_active(st) ? st->retain : NULL;
-	return r && r->complete && s->client && strcmp(sqlstate, "0A000") == 0 &&
-	       strstr(message, "cached plan must not change result type");
+	/* The statement was prepared before a schema change it cannot survive:
+	 * its result type changed, or a type it names was dropped (and maybe
+	 * made again: DROP TYPE, CREATE TYPE). Postgres itself would fail the
+	 * same way, but a client that prepared afresh (psycopg clears its
+	 * statements after DROP) gets pgtide's shared copy, made before. */
+	return r && r->complete && s->client &&
+	       ((strcmp(sqlstate, "0A000") == 0 && strstr(message, "cached plan must not change result type")) ||
+		(strcmp(sqlstate, "XX000") == 0 && strncmp(message, "cache lookup failed for type", 28) == 0));
 }
 
 bool prep_retry_plan(struct server *s, struct sendplan *p, char *name, size_t nlen)

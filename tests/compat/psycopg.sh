@@ -33,13 +33,15 @@ mkdir -p "$work/tree"
 git --git-dir="$repo" archive "$TAG" tests pyproject.toml 2>/dev/null | tar -x -C "$work/tree" ||
 	git --git-dir="$repo" archive "$TAG" tests | tar -x -C "$work/tree"
 # the typing tests run mypy over the sources, which are not here
-rm -f "$work/tree/tests/test_typing.py"
+rm -f "$work/tree/tests/test_typing.py" "$work/tree/tests/crdb/test_typing.py"
 
 . "$top/tests/integration/lib.sh"
 pg_start main
+# the same database name through pgtide as directly: tests compare
+# conn.info.dbname with what Postgres reports (pg_prepared_xacts.database)
 write_config "$T/pgtide.ini" main "default_pool_size = 10" "max_client_conn = 500" \
 	"log_connections = 0" "log_disconnections = 0"
-sed -i "s/^app = .*/app = host=127.0.0.1 port=$PORT_main dbname=postgres/" "$T/pgtide.ini"
+sed -i "s/^app = .*/postgres = host=127.0.0.1 port=$PORT_main dbname=postgres/" "$T/pgtide.ini"
 pgtide_start "$T/pgtide.ini"
 
 suite() { # suite NAME DSN [PYTEST ARGS]
@@ -56,7 +58,7 @@ if [ "${PSYCOPG_DIRECT:-1}" != 0 ] || [ ! -f "$work/direct.xml" ]; then
 	suite direct "host=127.0.0.1 port=$PORT_main user=postgres dbname=postgres" "$@"
 fi
 echo "# psycopg $TAG tests through pgtide"
-suite pgtide "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=app" "$@"
+suite pgtide "host=127.0.0.1 port=$PGTIDE_PORT user=postgres dbname=postgres" "$@"
 
 /usr/bin/python3 - "$work/direct.xml" "$work/pgtide.xml" <<'PY' | tee "$work/summary.txt"
 import sys, xml.etree.ElementTree as ET

@@ -95,6 +95,8 @@ base "${PEERS4[@]}"
 start_all 4 peers
 assert_eq "SHOW PEERS lists the four, this one marked" "1|no 2|yes 3|no 4|no" \
 	"$(adm_p 2 "show peers" | cut -d'|' -f1,4 | xargs)"
+assert_eq "SHOW PEER_POOLS: a row for each other peer, no cancel in flight" "1|0 3|0 4|0" \
+	"$(adm_p 2 "show peer_pools" | cut -d'|' -f1,5 | xargs)"
 out=$(cancels 127.0.0.1 "$PORT") || fail "cancels with peers: $out"
 log "4 processes, peers: $out"
 assert_eq "with peers: cancels that landed, of $N" "$N" "$(field landed "$out")"

@@ -96,6 +96,19 @@ for in_txn in (False, True):
     r = pg.exec_params(b"DEALLOCATE ALL", None)
     assert r.status == OK and r.command_status == b"DEALLOCATE ALL", r.error_message
     assert pg.exec_prepared(b"s2", None).status == ERR
+# a type dropped and made again under a prepared statement: psycopg clears
+# its statements after a DROP and prepares afresh; pgtide's shared copy
+# on the server names the old type, and is prepared again transparently
+conn2 = psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=app", prepare_threshold=0)
+for rnd in range(2):  # in one transaction, as psycopg's own test does
+    conn2.execute("drop table if exists preptable")
+    conn2.execute("drop type if exists prepenum")
+    conn2.execute("create type prepenum as enum ('foo', 'bar', 'baz')")
+    conn2.execute("create table preptable (id integer, bar prepenum[])")
+    conn2.cursor().execute("insert into preptable (bar) values (%(e)s::prepenum[])", {"e": ["foo"]})
+    assert conn2.execute("select count(*) from preptable").fetchone()[0] == 1, rnd
+conn2.rollback()
+conn2.close()
 # psycopg's own statement cache past prepared_max: evictions DEALLOCATE
 conn = psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=app", autocommit=True,
                        prepare_threshold=0)

@@ -254,7 +254,8 @@ check("LISTEN binds no server (one shared listener)", binds <= 1, binds)
 # a session's own NOTIFY reaches it before the reply to the NOTIFY, as
 # from Postgres, every time (simple and extended protocol, pg_notify)
 own = []
-a.add_notify_handler(lambda x: own.append(x.payload))
+pids = set()
+a.add_notify_handler(lambda x: (own.append(x.payload), pids.add(x.pid)))
 a.execute("LISTEN mine")
 late = []
 for i in range(15):
@@ -266,6 +267,7 @@ for i in range(15):
     if len(own) == before + 1:
         late.append(f"p{i}")
 check("a session's own notification arrives before its NOTIFY's reply (15 of 15)", not late, late)
+check("... naming as its sender the pid the client was given", pids == {a.info.backend_pid}, (pids, a.info.backend_pid))
 a.close(); b.close(); n.close()
 
 # what no lexer can see: a bound user's function leaves a temp table and a

@@ -51,6 +51,7 @@ pgsql main -c "create role scram_user login password 'scram-pw'" \
 	-c "create role alice login password 'alice-pw'" \
 	-c "create role sasl_user login password 'p@ss\u{2168}'" \
 	-c "create role query_user login password 'query-pw'" \
+	-c "create role dbname_user login password 'dbname-pw'" \
 	-c "create role nossl_user login password 'x'" || fail "roles"
 # psql does not expand \u: set the SASLprep password from Python instead
 "$PYTHON" - "$PORT_main" <<'PY' || fail "sasl role"
@@ -66,7 +67,7 @@ cat >"$T/users.txt" <<USERS
 "alice" "$(secret alice)"
 "sasl_user" "$(secret sasl_user)"
 "postgres" ""
-"admin" ""
+"admin" "admin-pw"
 USERS
 grep -q 'SCRAM-SHA-256\$' "$T/users.txt" || fail "no SCRAM secrets"
 grep -v -e '^"postgres"' -e '^"admin"' "$T/users.txt" | grep -qv 'SCRAM-SHA-256\$' && fail "a non-SCRAM secret in users.txt"
@@ -290,7 +291,25 @@ tls_config "$T/p7.ini" prefer verify-full "auth_user = postgres"
 # app: a least-privilege auth_user and its own query; everything else: the
 # global auth_user (a superuser here) with PgBouncer's default query
 sed -i "s|^app = .*|app = host=localhost port=$PORT_main dbname=postgres auth_user=lookup auth_query='SELECT uname, phash FROM public.pgtide_lookup(\$1)'|" "$T/p7.ini"
+# auth_dbname: template1 has no lookup function; its lines look secrets up
+# in app's database (postgres), or name a database that is not there
+LQ="auth_user=lookup auth_query='SELECT uname, phash FROM public.pgtide_lookup(\$1)'"
+sed -i "/^app = /a nolookup = host=localhost port=$PORT_main dbname=template1 $LQ\\
+lookupdb = host=localhost port=$PORT_main dbname=template1 auth_dbname=app $LQ\\
+badauth = host=localhost port=$PORT_main dbname=template1 auth_dbname=nosuchdb $LQ" "$T/p7.ini"
 pgtide_start "$T/p7.ini"
+assert_contains "without auth_dbname the lookup runs in the client's database (no function there)" \
+	'could not look up the password for user "dbname_user"' "$(tconn dbname-pw "$VF user=dbname_user dbname=nolookup")"
+assert_eq "auth_dbname: the lookup runs in the database it names" "dbname_user@template1" \
+	"$(tconn dbname-pw "$VF user=dbname_user dbname=lookupdb" "select current_user || '@' || current_database()")"
+assert_contains "auth_dbname naming no database: a config error, named" \
+	'bouncer config error: authentication database "nosuchdb" is not configured' \
+	"$(tconn x "$VF user=ghost dbname=badauth")"
+assert_contains "... and logged" 'authentication database "nosuchdb" is not configured (auth_dbname)' "$(cat "$T/pgtide.log")"
+PGPASSWORD=admin-pw psql -X -q "host=$T port=$PGTIDE_PORT dbname=pgtide user=admin" -c "disable app" >/dev/null || fail "disable app"
+assert_contains "auth_dbname naming a disabled database" 'authentication database "app" is disabled' \
+	"$(tconn x "$VF user=ghost dbname=lookupdb")"
+PGPASSWORD=admin-pw psql -X -q "host=$T port=$PGTIDE_PORT dbname=pgtide user=admin" -c "enable app" >/dev/null || fail "enable app"
 assert_eq "auth_query (per database, security definer function)" "query_user" \
 	"$(tconn query-pw "$VF user=query_user channel_binding=require")"
 assert_eq "auth_query (global auth_user, default query)" "query_user" \

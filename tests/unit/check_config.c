@@ -329,13 +329,22 @@ START_TEST(unknown_setting_is_warning_at_run_time)
 	cfg_diag_free(&d);
 	/* a database line with a newer PgBouncer's parameter: that database is
 	 * skipped with a warning, the others load */
-	c = load("[databases]\nnew = host=x auth_dbname=y\nold = host=x\n[pgbouncer]\nauth_type = any\n", &d, false);
+	c = load("[databases]\nnew = host=x load_balance_hosts=y\nold = host=x\n[pgbouncer]\nauth_type = any\n", &d, false);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(d.errors, 0);
-	ck_assert(has_msg(&d, ":2: warning: database \"new\": unknown parameter \"auth_dbname\""));
+	ck_assert(has_msg(&d, ":2: warning: database \"new\": unknown parameter \"load_balance_hosts\""));
 	ck_assert(has_msg(&d, "the database is skipped"));
 	ck_assert_ptr_null(config_find_db(c, "new"));
 	ck_assert_ptr_nonnull(config_find_db(c, "old"));
+	config_free(c);
+	cfg_diag_free(&d);
+	/* auth_dbname, on a line and globally */
+	c = load("[databases]\nauthdb = host=x\napp = host=x auth_dbname=authdb\n[pgbouncer]\nauth_type = any\n"
+		 "auth_dbname = other\n", &d, false);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(d.errors, 0);
+	ck_assert_str_eq(config_find_db(c, "app")->auth_dbname, "authdb");
+	ck_assert_str_eq(c->s.auth_dbname, "other");
 	config_free(c);
 	cfg_diag_free(&d);
 }
