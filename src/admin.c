@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "bufpool.h"
 #include "client.h"
+#include "dns.h"
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
@@ -221,8 +222,8 @@ static void show_help(struct client *c)
 	pkt_put_cstr(&pb, "Console usage");
 	pkt_put_byte(&pb, 'D');
 	pkt_put_cstr(&pb, "\n\tSHOW HELP|VERSION|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS\n"
-			  "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS|MEM|STATE\n"
-			  "\tSHOW TENANTS|REPLICAS|HOSTS|PEERS|PEER_POOLS|SERVER_CLOSES\n"
+			  "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|LISTS|MEM|STATE|DNS_HOSTS|DNS_ZONES\n"
+			  "\tSHOW TENANTS|REPLICAS|HOSTS|PEERS|PEER_POOLS|SOCKETS|ACTIVE_SOCKETS|SERVER_CLOSES\n"
 			  "\tSET key = arg\n\tRELOAD\n\tPAUSE [<db>]\n\tRESUME [<db>]\n\tSUSPEND\n"
 			  "\tDISABLE <db>\n\tENABLE <db>\n\tRECONNECT [<db>]\n\tKILL <db>\n\tKILL_CLIENT <id>\n"
 			  "\tWAIT_CLOSE [<db>]\n\tSHUTDOWN\n");
@@ -406,6 +407,7 @@ static const char *const conn_cols[] = { "type", "user", "database", "state", "a
 					 /* pgtide */ "id", "tenant", "prepared_statements", "bound", "listens" };
 static const uint32_t conn_types[] = { T, T, T, T, T, I, T, I, T, T, I, I, I, T, T, I, T, T, I, T, I, T, I };
 #define CONN_NCOLS 23
+#define CONN_PGB_NCOLS 18 /* up to application_name: PgBouncer's */
 
 /* PgBouncer's "tls" column: protocol/cipher, empty when not on TLS. */
 static void tls_cell(struct result *r, struct sbuf *sb)
@@ -414,7 +416,10 @@ static void tls_cell(struct result *r, struct sbuf *sb)
 	cellf(r, "%s", sb->tls && sb->tls_state == SB_TLS_ON ? tls_describe(sb->tls, d, sizeof(d)) : "");
 }
 
-static void client_row(struct result *r, struct client *c, usec_t now)
+static void socket_cells(struct result *r, const struct sbuf *sb);
+
+/* levels: SHOW SOCKETS's buffer columns after PgBouncer's own */
+static void client_row_cells(struct result *r, struct client *c, usec_t now, bool levels)
 {
 	char addr[64], laddr[64], t1[40], t2[40];
 	int lport;
@@ -444,11 +449,18 @@ static void client_row(struct result *r, struct client *c, usec_t now)
 	cell_int(r, 0);
 	tls_cell(r, &c->sb);
 	cellf(r, "%s", param_value(c->params, P_APPLICATION_NAME));
+	if (levels)
+		socket_cells(r, &c->sb);
 	cell_int(r, c->id);
 	cellf(r, "%s", c->tenant ? c->tenant->id : "");
 	cell_int(r, (long long)prep_client_count(c));
 	cellf(r, "%s", session_bound_reason(c));
 	cell_int(r, listen_client_count(c));
+}
+
+static void client_row(struct result *r, struct client *c, usec_t now)
+{
+	client_row_cells(r, c, now, false);
 	row_end(r);
 }
 
@@ -472,7 +484,7 @@ static void show_clients(struct client *c)
 	result_end(c, &r, "SHOW");
 }
 
-static void server_row(struct result *r, struct server *s)
+static void server_row_cells(struct result *r, struct server *s, bool levels)
 {
 	char addr[64], laddr[64], t1[40], t2[40];
 	int port, lport;
@@ -508,11 +520,18 @@ static void server_row(struct result *r, struct server *s)
 	cell_int(r, s->be_pid);
 	tls_cell(r, &s->sb);
 	cellf(r, "%s", s->client ? param_value(s->client->params, P_APPLICATION_NAME) : "");
+	if (levels)
+		socket_cells(r, &s->sb);
 	cell_int(r, s->id);
 	cellf(r, "%s", s->tenant_known && s->tenant_val ? s->tenant_val->id : "");
 	cell_int(r, (long long)prep_server_count(s));
 	cellf(r, "%s", s->client ? session_bound_reason(s->client) : "");
 	cell_int(r, 0);
+}
+
+static void server_row(struct result *r, struct server *s)
+{
+	server_row_cells(r, s, false);
 	row_end(r);
 }
 
@@ -525,11 +544,88 @@ static void show_servers(struct client *c)
 		struct pool *p = container_of(pn, struct pool, all_node);
 		struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers,
 					 &p->listen_servers, &p->check_servers };
-		for (size_t i = 0; i < 5; i++)
+		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 			list_for_each(ln, lists[i])
 				server_row(&r, container_of(ln, struct server, node));
 	}
 	result_end(c, &r, "SHOW");
+}
+
+/* SHOW SOCKETS, SHOW ACTIVE_SOCKETS: every client and server with its
+ * buffer levels, PgBouncer's columns (pkt_pos is where parsing stands,
+ * pkt_remain what a message forwarded in pieces still lacks). ACTIVE:
+ * only those with bytes buffered either way. */
+static bool socket_active(const struct sbuf *sb)
+{
+	struct sbuf_levels lv;
+	sbuf_levels(sb, &lv);
+	return lv.recv_end > lv.recv_pos || lv.send_pending || lv.stream_left;
+}
+
+static void socket_cells(struct result *r, const struct sbuf *sb)
+{
+	struct sbuf_levels lv;
+	sbuf_levels(sb, &lv);
+	cell_int(r, lv.recv_end);
+	cell_int(r, lv.recv_pos);
+	cell_int(r, lv.stream_left);
+	cell_int(r, 0);
+	cell_u64(r, lv.send_pending);
+	cell_int(r, lv.recv_cap - lv.recv_end);
+	cell_int(r, 0);
+}
+
+static void show_sockets_rows(struct client *c, bool active_only)
+{
+	static const char *const lv_names[] = { "recv_pos", "pkt_pos", "pkt_remain", "send_pos", "send_remain",
+						"pkt_avail", "send_avail" };
+	const char *names[CONN_NCOLS + 7];
+	uint32_t types[CONN_NCOLS + 7];
+	/* PgBouncer's connection columns, its buffer columns, then pgtide's */
+	int n = 0;
+	for (int i = 0; i < CONN_PGB_NCOLS; i++, n++)
+		names[n] = conn_cols[i], types[n] = conn_types[i];
+	for (int i = 0; i < 7; i++, n++)
+		names[n] = lv_names[i], types[n] = I;
+	for (int i = CONN_PGB_NCOLS; i < CONN_NCOLS; i++, n++)
+		names[n] = conn_cols[i], types[n] = conn_types[i];
+	struct result r;
+	result_begin(&r, CONN_NCOLS + 7, names, types);
+	usec_t now = now_usec();
+	struct list *ln, *pn;
+	list_for_each(pn, &g.pools) {
+		struct pool *p = container_of(pn, struct pool, all_node);
+		struct list *cl[] = { &p->active_clients, &p->waiting_clients };
+		for (size_t i = 0; i < sizeof(cl) / sizeof(cl[0]); i++)
+			list_for_each(ln, cl[i]) {
+				struct client *x = container_of(ln, struct client, node);
+				if (active_only && !socket_active(&x->sb))
+					continue;
+				client_row_cells(&r, x, now, true);
+				row_end(&r);
+			}
+		struct list *sl[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->login_servers,
+				      &p->listen_servers, &p->check_servers };
+		for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
+			list_for_each(ln, sl[i]) {
+				struct server *x = container_of(ln, struct server, node);
+				if (active_only && !socket_active(&x->sb))
+					continue;
+				server_row_cells(&r, x, true);
+				row_end(&r);
+			}
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_sockets(struct client *c)
+{
+	show_sockets_rows(c, false);
+}
+
+static void show_active_sockets(struct client *c)
+{
+	show_sockets_rows(c, true);
 }
 
 static void show_stats(struct client *c, int kind)
@@ -593,6 +689,83 @@ static void show_stats(struct client *c, int kind)
 		}
 		row_end(&r);
 	}
+	result_end(c, &r, "SHOW");
+}
+
+/* SHOW TOTALS: SHOW STATS summed over every database, as name/value rows
+ * (PgBouncer's shape); the average times weighted by each database's
+ * transactions (or queries). */
+static void show_totals(struct client *c)
+{
+	static const char *const names[] = { "name", "value" };
+	static const uint32_t types[] = { T, N };
+	struct stat_totals t = { 0 }, a = { 0 };
+	uint64_t axt = 0, aqt = 0, awt = 0;
+	size_t it;
+	struct hnode *n;
+	for (n = htab_next(&g.databases, NULL, &it); n; n = htab_next(&g.databases, n, &it)) {
+		struct database *db = container_of(n, struct database, hn);
+		struct stat_totals dt, da;
+		stats_db_totals(db, &dt);
+		stats_db_averages(db, &da);
+		t.xact_count += dt.xact_count, t.query_count += dt.query_count;
+		t.bytes_in += dt.bytes_in, t.bytes_out += dt.bytes_out;
+		t.xact_time += dt.xact_time, t.query_time += dt.query_time, t.wait_time += dt.wait_time;
+		a.xact_count += da.xact_count, a.query_count += da.query_count;
+		a.bytes_in += da.bytes_in, a.bytes_out += da.bytes_out;
+		axt += da.xact_time * da.xact_count, aqt += da.query_time * da.query_count;
+		awt += da.wait_time * da.xact_count;
+	}
+	const struct {
+		const char *name;
+		uint64_t v;
+	} rows[] = {
+		{ "total_xact_count", t.xact_count }, { "total_query_count", t.query_count },
+		{ "total_received", t.bytes_in }, { "total_sent", t.bytes_out },
+		{ "total_xact_time", t.xact_time }, { "total_query_time", t.query_time },
+		{ "total_wait_time", t.wait_time }, { "avg_xact_count", a.xact_count },
+		{ "avg_query_count", a.query_count }, { "avg_recv", a.bytes_in }, { "avg_sent", a.bytes_out },
+		{ "avg_xact_time", a.xact_count ? axt / a.xact_count : 0 },
+		{ "avg_query_time", a.query_count ? aqt / a.query_count : 0 },
+		{ "avg_wait_time", a.xact_count ? awt / a.xact_count : 0 },
+	};
+	struct result r;
+	result_begin(&r, 2, names, types);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cell(&r, rows[i].name);
+		cell_u64(&r, rows[i].v);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+/* SHOW DNS_HOSTS: the resolver's cache. SHOW DNS_ZONES: PgBouncer's
+ * columns, no rows: pgtide keeps no zone serials (a name is asked again
+ * when its answer is 30 s old). */
+static void show_dns_hosts(struct client *c)
+{
+	static const char *const names[] = { "hostname", "ttl", "addrs" };
+	static const uint32_t types[] = { T, N, T };
+	struct result r;
+	result_begin(&r, 3, names, types);
+	const char *host;
+	long ttl;
+	char addr[64];
+	for (int i = 0; dns_cached(i, &host, &ttl, addr, sizeof(addr)); i++) {
+		cellf(&r, "%s", host);
+		cell_int(&r, ttl);
+		cellf(&r, "%s", addr);
+		row_end(&r);
+	}
+	result_end(c, &r, "SHOW");
+}
+
+static void show_dns_zones(struct client *c)
+{
+	static const char *const names[] = { "zonename", "serial", "count" };
+	static const uint32_t types[] = { T, N, I };
+	struct result r;
+	result_begin(&r, 3, names, types);
 	result_end(c, &r, "SHOW");
 }
 
@@ -1004,7 +1177,9 @@ static void admin_command(struct client *c, const char *q)
 			{ "SERVERS", show_servers }, { "USERS", show_users }, { "LISTS", show_lists },
 			{ "MEM", show_mem }, { "STATE", show_state }, { "TENANTS", show_tenants },
 			{ "REPLICAS", show_replicas }, { "HOSTS", show_hosts }, { "PEERS", show_peers },
-			{ "PEER_POOLS", show_peer_pools },
+			{ "PEER_POOLS", show_peer_pools }, { "SOCKETS", show_sockets },
+			{ "ACTIVE_SOCKETS", show_active_sockets }, { "TOTALS", show_totals },
+			{ "DNS_HOSTS", show_dns_hosts }, { "DNS_ZONES", show_dns_zones },
 			{ "SERVER_CLOSES", show_server_closes },
 		};
 		for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++)

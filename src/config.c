@@ -788,6 +788,17 @@ static bool db_kv(void *arg, const char *k, const char *v, char *err, size_t err
 				db->hosts[kept++] = db->hosts[i];
 		}
 		db->n_hosts = kept;
+		if (kept == 1) {
+			/* one server after all: a plain host, nothing to find out
+			 * by checks (PgBouncer's test.ini writes a,a) */
+			free(db->primary.host);
+			db->primary.host = db->hosts[0].host;
+			if (db->hosts[0].port)
+				db->primary.port = db->hosts[0].port;
+			free(db->hosts);
+			db->hosts = NULL;
+			db->n_hosts = 0;
+		}
 		return true;
 	}
 	if (strcmp(k, "port") == 0)

@@ -102,6 +102,25 @@ static struct dns_cache *cache_find(const char *host)
 	return NULL;
 }
 
+bool dns_cached(int i, const char **host, long *ttl_left, char *addr, size_t alen)
+{
+	usec_t now = now_usec();
+	const struct dns_cache *c = cache;
+	for (; c && (c->expires < now || i > 0); c = c->next)
+		if (c->expires >= now)
+			i--;
+	if (!c)
+		return false;
+	*host = c->host;
+	*ttl_left = (long)((c->expires - now) / USEC);
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+						  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if (!inet_ntop(sa->sa_family, a, addr, (socklen_t)alen))
+		snprintf(addr, alen, "?");
+	return true;
+}
+
 static void dns_done(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct dns_req *r = arg;

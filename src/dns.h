@@ -22,5 +22,8 @@ void dns_shutdown(void);
 void dns_resolve(const char *host, int port, dns_cb cb, void *arg);
 /* Cancel a pending resolution for arg (the caller is going away). */
 void dns_cancel(void *arg);
+/* The i-th cached answer (SHOW DNS_HOSTS): its host name, seconds it is
+ * kept for yet, and the address; false past the last. */
+bool dns_cached(int i, const char **host, long *ttl_left, char *addr, size_t alen);
 
 #endif

@@ -327,6 +327,20 @@ bool sbuf_has_output(const struct sbuf *sb)
 	return sb->out && sb->out->head < sb->out->nseg;
 }
 
+void sbuf_levels(const struct sbuf *sb, struct sbuf_levels *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sb->in) {
+		out->recv_pos = sb->in->pos;
+		out->recv_end = sb->in->end;
+		out->recv_cap = sb->in->cap;
+	}
+	out->stream_left = sb->stream_left;
+	const struct outq *q = sb->out;
+	for (int i = q ? q->head : 0; q && i < q->nseg; i++)
+		out->send_pending += q->seg[i].iov_len; /* written parts are cut off the head */
+}
+
 bool sbuf_peek(struct sbuf *sb, size_t *off, struct pmsg *m)
 {
 	struct iobuf *b = sb->in;

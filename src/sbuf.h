@@ -148,6 +148,13 @@ bool sbuf_queue_heap(struct sbuf *sb, void *block, size_t len);
  * output area when they fit, else as a heap block of their own. */
 bool sbuf_put_bytes(struct sbuf *sb, const void *data, size_t len);
 bool sbuf_has_output(const struct sbuf *sb);
+/* Buffer levels for the console (SHOW SOCKETS). */
+struct sbuf_levels {
+	uint32_t recv_pos, recv_end, recv_cap; /* input: parsed up to, read up to, room */
+	uint32_t stream_left;                  /* of a message forwarded in pieces */
+	uint64_t send_pending;                 /* queued, not yet written */
+};
+void sbuf_levels(const struct sbuf *sb, struct sbuf_levels *out);
 /* Is a message of sb's being forwarded in pieces, part of it already in
  * dst's queue? dst must then get the rest before anything else. */
 static inline bool sbuf_forwarding_partial(const struct sbuf *sb)

@@ -62,6 +62,11 @@ assert a[3] - b[3] >= 20 * 30, ("bytes_sent", b, a)
 assert a[4] > b[4] and a[5] > b[5], ("times", b, a)
 PY
 ok "SHOW STATS_TOTALS counts 20 transactions, their queries and bytes"
+tot=$(adm "show totals" | grep '^total_xact_count|' | cut -d'|' -f2)
+stx=$(adm "show stats_totals" | awk -F'|' '{s += $2} END {print s}')
+assert_eq "SHOW TOTALS: transactions of every database, summed" "$stx" "$tot"
+assert_eq "SHOW DNS_ZONES: PgBouncer's columns" "zonename|serial|count" \
+	"$(psql -X -q -A -F '|' -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c 'show dns_zones' | head -1)"
 assert_contains "SHOW POOLS lists the pool" "app|postgres|" "$(adm 'show pools')"
 assert_contains "SHOW DATABASES lists app" "app|127.0.0.1|$PORT_main|postgres|" "$(adm 'show databases')"
 assert_contains "SHOW CLIENTS shows this console session" "C|admin|pgtide|active|127.0.0.1|" "$(adm 'show clients')"
@@ -70,6 +75,43 @@ assert_contains "SHOW CONFIG shows a setting" "default_pool_size|3|20|yes" "$(ad
 assert_contains "SHOW USERS" "postgres|" "$(adm 'show users')"
 assert_contains "SHOW LISTS" "pools|" "$(adm 'show lists')"
 assert_contains "SHOW MEM" "iobuf_cache|" "$(adm 'show mem')"
+# SHOW SOCKETS: PgBouncer's buffer columns after its connection columns;
+# ACTIVE_SOCKETS: a client that asked for 20 MB and reads none of it is
+# there, with bytes waiting to be sent to it
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "SHOW SOCKETS"
+import socket, struct, sys, time, psycopg2
+port = int(sys.argv[1])
+adm = psycopg2.connect(host="127.0.0.1", port=port, user="admin", dbname="pgbouncer")
+adm.autocommit = True
+cur = adm.cursor()
+cur.execute("SHOW SOCKETS")
+names = [d.name for d in cur.description]
+assert names[16:25] == ["tls", "application_name", "recv_pos", "pkt_pos", "pkt_remain", "send_pos",
+                        "send_remain", "pkt_avail", "send_avail"], names
+assert any(r[0] == "S" for r in cur.fetchall()), "no server in SHOW SOCKETS"
+s = socket.create_connection(("127.0.0.1", port))
+body = b"user\0postgres\0database\0app\0application_name\0nonreader\0\0"
+s.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+buf = b""
+while not buf.endswith(b"Z\0\0\0\x05I"):
+    buf += s.recv(65536)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+q = b"select repeat('x', 1000) from generate_series(1, 20000)\0"
+s.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
+for _ in range(200):
+    cur.execute("SHOW ACTIVE_SOCKETS")
+    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    mine = [r for r in rows if r["type"] == "C" and r["application_name"] == "nonreader"]
+    if mine and int(mine[0]["send_remain"]) > 0:
+        break
+    time.sleep(0.05)
+else:
+    raise SystemExit("the non-reading client never showed bytes waiting: %r" % rows)
+cur.execute("SHOW SOCKETS")
+assert len(cur.fetchall()) >= len(rows)
+s.close()
+PY
+ok "SHOW SOCKETS / ACTIVE_SOCKETS: a client that reads nothing has bytes waiting"
 assert_contains "commands are case-insensitive" "default_pool_size" "$(adm 'sHoW cOnFiG;')"
 assert_contains "unknown command" "invalid command 'SHOW NONSENSE'" "$(adm 'show nonsense')"
 assert_contains "unknown verb" "invalid command 'FROB'" "$(adm 'frob')"

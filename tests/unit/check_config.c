@@ -189,7 +189,9 @@ START_TEST(host_lists)
 	ck_assert_int_eq(db->hosts[2].port, 5434);
 	ck_assert_str_eq(db->hosts[3].host, "c");
 	ck_assert_int_eq(db->primary.port, 6000);
-	ck_assert_int_eq(config_find_db(c, "ha2")->n_hosts, 1);
+	/* a list of one host after all is that host: no role checks */
+	ck_assert_int_eq(config_find_db(c, "ha2")->n_hosts, 0);
+	ck_assert_str_eq(config_find_db(c, "ha2")->primary.host, "x");
 	ck_assert_int_eq(config_find_db(c, "one")->n_hosts, 0);
 	ck_assert_str_eq(config_find_db(c, "one")->primary.host, "solo");
 	ck_assert_str_eq(c->s.replica_check_user, "monitor");
