@@ -499,6 +499,8 @@ static void server_row_cells(struct result *r, struct server *s, bool levels)
 	const char *state = server_state_name(s->state);
 	if (s->state == SV_IDLE && server_needs_check_now(s))
 		state = "used";
+	else if (s->state == SV_CHECK)
+		state = "tested"; /* PgBouncer's word for the pooler's own query */
 	cell(r, "S");
 	cell(r, s->pool->user->name);
 	cell(r, s->pool->db->name);

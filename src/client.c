@@ -225,8 +225,27 @@ static void client_finish_close(struct client *c, const char *reason)
  * pool it waits for, or its home pool when active); NULL for the global
  * lists and for an admin console client.
  */
+/* Which state may follow which: a client is born logging in (on no list
+ * yet); a cancel connection only closes; the justfree list is for good.
+ * Anything else is a bug, logged with "please report this" (the tests fail
+ * on it). */
+#define CL_BIT(st) (1u << (st))
+static const unsigned cl_next[] = {
+	[CL_LOGIN] = CL_BIT(CL_WAITING) | CL_BIT(CL_ACTIVE) | CL_BIT(CL_CANCEL) | CL_BIT(CL_JUSTFREE),
+	[CL_WAITING] = CL_BIT(CL_ACTIVE) | CL_BIT(CL_JUSTFREE),
+	[CL_ACTIVE] = CL_BIT(CL_WAITING) | CL_BIT(CL_ACTIVE) | CL_BIT(CL_JUSTFREE),
+	[CL_CANCEL] = CL_BIT(CL_JUSTFREE),
+	[CL_JUSTFREE] = 0,
+};
+
 void client_set_state(struct client *c, enum client_state st, struct pool *p)
 {
+	bool born = !list_linked(&c->node) && st == CL_LOGIN;
+	if (!born && !(cl_next[c->state] & CL_BIT(st))) {
+		struct client probe = { .state = st };
+		client_log(c, LV_WARNING, "state %s -> %s is not expected: please report this", client_state_name(c),
+			   client_state_name(&probe));
+	}
 	list_del(&c->node);
 	switch (st) {
 	case CL_LOGIN: list_add_tail(&g.login_clients, &c->node); break;
@@ -1438,7 +1457,6 @@ static struct step read_request(struct client *c, struct request *rq)
 {
 	const struct pmsg *m = rq->m;
 	c->request_time = now_usec();
-	c->pool->bytes_in += m->len;
 	if (log_enabled(LV_NOISE))
 		client_log(c, LV_NOISE, "message '%c' (server S-%u rq %u)", m->type, c->server ? c->server->id : 0,
 			   c->server ? rq_count(c->server) : 0);
@@ -1902,6 +1920,8 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 	return SB_FORWARD;
 }
 
+static enum sb_verdict client_request_chain(struct client *c, struct request *rq);
+
 static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool complete)
 {
 	struct client *c = container_of(sb, struct client, sb);
@@ -1910,7 +1930,22 @@ static enum sb_verdict client_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	if (c->admin)
 		return admin_on_msg(c, m);
 
+	/* A stage that stops (SB_STOP: wait for a server, for room, for a
+	 * LISTEN) has the whole chain run again from the top when the client
+	 * continues, so every stage must be safe to run twice for one message:
+	 * each decides from the message and the connections' state alone and
+	 * changes that state only on the way to its final verdict. What is
+	 * counted once per message is counted here, at the verdict. */
 	struct request rq = { .m = m, .complete = complete };
+	enum sb_verdict v = client_request_chain(c, &rq);
+	if (v == SB_FORWARD || v == SB_DROP)
+		c->pool->bytes_in += m->len;
+	return v;
+}
+
+static enum sb_verdict client_request_chain(struct client *c, struct request *rq_)
+{
+	struct request rq = *rq_;
 	struct step st;
 	if ((st = check_type(c, &rq)).done ||             /* Terminate, COPY, unknown types */
 	    (st = read_request(c, &rq)).done ||           /* the SQL; a lost transaction's answers */

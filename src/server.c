@@ -52,7 +52,7 @@ struct server_login {
 
 static const char *const state_names[] = {
 	[SV_LOGIN] = "login", [SV_IDLE] = "idle", [SV_ACTIVE] = "active",
-	[SV_TESTED] = "tested", [SV_LISTEN] = "listen", [SV_JUSTFREE] = "closed",
+	[SV_TESTED] = "tested", [SV_LISTEN] = "listen", [SV_CHECK] = "check", [SV_JUSTFREE] = "closed",
 };
 
 const char *server_state_name(int st)
@@ -94,9 +94,32 @@ const char *server_prefix(const struct server *s, char *buf, size_t len)
  * servers are taken from the head: the most recently used first, so the
  * others can age out (server_idle_timeout).
  */
+/* Which state may follow which. A server is born logging in (on no list
+ * yet) and goes to the justfree list once, for good; the pool's LISTEN
+ * connection serves nothing else. Any other change is a bug: logged with
+ * "please report this", which fails the tests. */
+#define SV_BIT(st) (1u << (st))
+static const unsigned sv_next[] = {
+	[SV_LOGIN] = SV_BIT(SV_IDLE) | SV_BIT(SV_ACTIVE) | SV_BIT(SV_TESTED) | SV_BIT(SV_LISTEN) | SV_BIT(SV_CHECK) |
+		     SV_BIT(SV_JUSTFREE),
+	[SV_IDLE] = SV_BIT(SV_ACTIVE) | SV_BIT(SV_TESTED) | SV_BIT(SV_CHECK) | SV_BIT(SV_JUSTFREE),
+	/* active -> active: handed straight to the next client (a waiter) */
+	[SV_ACTIVE] = SV_BIT(SV_ACTIVE) | SV_BIT(SV_IDLE) | SV_BIT(SV_TESTED) | SV_BIT(SV_CHECK) | SV_BIT(SV_JUSTFREE),
+	/* tested -> tested: a second query of pgtide's own (a reset, then a check) */
+	[SV_TESTED] = SV_BIT(SV_TESTED) | SV_BIT(SV_IDLE) | SV_BIT(SV_ACTIVE) | SV_BIT(SV_CHECK) |
+		      SV_BIT(SV_JUSTFREE),
+	[SV_LISTEN] = SV_BIT(SV_JUSTFREE),
+	[SV_CHECK] = SV_BIT(SV_IDLE) | SV_BIT(SV_ACTIVE) | SV_BIT(SV_TESTED) | SV_BIT(SV_JUSTFREE),
+	[SV_JUSTFREE] = 0,
+};
+
 void server_set_state(struct server *s, enum server_state st)
 {
 	struct pool *p = s->pool;
+	bool born = !list_linked(&s->node) && st == SV_LOGIN;
+	if (!born && !(sv_next[s->state] & SV_BIT(st)))
+		server_log(s, LV_WARNING, "state %s -> %s is not expected: please report this",
+			   state_names[s->state], state_names[st]);
 	list_del(&s->node);
 	switch (st) {
 	case SV_LOGIN: list_add_tail(&p->login_servers, &s->node); break;

@@ -316,6 +316,19 @@ pgtide_wait_log() {
 	fail "log did not show [$pat]"
 }
 
+# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds, and
+# fail naming WHAT if it never does. For conditions that come late (a
+# timer fired, a count dropped): never a fixed sleep before an assertion.
+wait_for() {
+	local secs=$1 what=$2
+	shift 2
+	for _ in $(seq $((secs * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "$what (waited ${secs} s)"
+}
+
 # node_modules with pg and postgres.js, installed once per build tree (a
 # lock: tests run in parallel). Prints the directory, or nothing when node
 # or npm is missing or the install failed.
