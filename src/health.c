@@ -247,7 +247,8 @@ static void resolved(void *arg, int err, const struct sockaddr *sa, socklen_t le
 }
 
 /* The pool whose login the check uses: of a user who logged in to this
- * database (best: one whose pool has connected), towards this host. */
+ * database (best: one whose pool has connected), towards this host: its
+ * home pool for the primary, the host's own pool for a replica. */
 static struct pool *check_pool(struct route_target *t)
 {
 	struct database *db = t->rd->db;
@@ -265,7 +266,14 @@ static struct pool *check_pool(struct route_target *t)
 			best = p;
 	}
 	/* none: no client has used this database yet, and no check runs for it */
-	return best ? pool_get_target(db, best->user, t) : NULL;
+	if (!best)
+		return NULL;
+	/* the primary is checked on the pool whose servers already go there
+	 * (the home pool): a pool of its own would be a second pool_size of
+	 * connections to the same host */
+	if (route_write_target(db) == t)
+		return best;
+	return pool_get_target(db, best->user, t);
 }
 
 static void send_health(struct route_target *t)
@@ -289,8 +297,16 @@ static void checker_launch(struct route_target *t)
 			 "(or set replica_check_user)");
 		return;
 	}
-	if (p->next_launch && now_usec() < p->next_launch)
-		return; /* its logins fail: try again with the pool's own retry */
+	if (p->next_launch && now_usec() < p->next_launch) {
+		/* its logins fail: try again with the pool's own retry. For the
+		 * primary (checked on the home pool, whose servers go there)
+		 * that is the check's answer: the host does not take logins,
+		 * and a promoted replica must not look like a second primary
+		 * beside it. */
+		if (!p->target)
+			fail(t, "its pool's connections to it fail (server_login_retry)");
+		return;
+	}
 	struct server *s = pool_check_server(p, t);
 	if (!s)
 		return; /* every server of the pool is busy: checked at a later period */

@@ -395,7 +395,9 @@ struct server *pool_check_server(struct pool *p, struct route_target *t)
 	struct list *ln;
 	list_for_each(ln, &p->idle_servers) {
 		struct server *cand = container_of(ln, struct server, node);
-		if (p->target || !cand->dest || cand->dest == t) { /* a primary pool's server on that host */
+		/* the host's own pool, or the home pool's server connected to
+		 * that host (the primary): never one that went elsewhere */
+		if (p->target || cand->dest == t) {
 			s = cand;
 			break;
 		}

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 pg_start main
+pgsql main -c "create database quietdb" -c "create database smalldb" >/dev/null || fail "databases"
 pgsql main >/dev/null <<'SQL' || fail "schema"
 CREATE ROLE app LOGIN;
 CREATE TABLE t (id int PRIMARY KEY, v text);
@@ -43,7 +44,7 @@ adm() { psql -X -q -At -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "$1" 2>
 wait_state() { # wait_state PORT STATE [seconds]: in every database
 	local out total
 	for _ in $(seq $((${3:-20} * 10))); do
-		out=$(adm "show replicas")
+		out=$(adm "show replicas" | grep -v -e '^quiet|' -e '^small|')
 		total=$(echo "$out" | grep -c "|127.0.0.1|$1|")
 		[ "$total" -gt 0 ] && [ "$total" = "$(echo "$out" | grep -c "|127.0.0.1|$1|$2|")" ] && return 0
 		sleep 0.1
@@ -57,6 +58,36 @@ for db in auto exp off sess; do TDB=$db tsql -c "select 1" >/dev/null || fail "f
 wait_state "$R1" healthy
 wait_state "$R2" healthy
 ok "both replicas healthy after their first checks"
+
+# Health checks hold no connection of their own: a database no client has
+# used gets none on any host, and a pool of one server has at most one
+# backend per host, checks included (a check borrows a pool's idle server).
+# The checks are seen running (small's replicas turn healthy) before the
+# counts are read.
+cp "$T/pgtide.ini" "$T/pgtide.ini.before"
+cat >>"$T/pgtide.ini" <<INI
+quiet = host=127.0.0.1 port=$P dbname=quietdb $REPL read_routing=auto
+small = host=127.0.0.1 port=$P dbname=smalldb $REPL read_routing=auto pool_size=1
+INI
+adm reload >/dev/null
+backends() { pgsql "$1" -c "select count(*) from pg_stat_activity where datname = '$2'"; }
+for i in $(seq 20); do TDB=small tsql -c "select 1" >/dev/null || fail "a read of small"; done
+small_checked() { [ "$(show_col "show replicas" state database=small | grep -c healthy)" = 2 ]; }
+wait_for 20 "small's replicas were never checked healthy" small_checked
+most=0
+for _ in $(seq 30); do
+	for h in main r1 r2; do
+		n=$(backends "$h" smalldb)
+		[ "$n" -gt "$most" ] && most=$n
+	done
+	sleep 0.1
+done
+assert_eq "pool_size = 1: at most one backend per host, checks included" "1" "$most"
+for h in main r1 r2; do
+	assert_eq "no connection to $h for a database no client has used" "0" "$(backends "$h" quietdb)"
+done
+cp "$T/pgtide.ini.before" "$T/pgtide.ini"
+adm reload >/dev/null # quiet and small stay listed while they have servers: wait_state skips them
 
 cols=$(psql -X -q -h 127.0.0.1 -p "$PGTIDE_PORT" -U admin pgtide -c "show replicas" | head -1 | tr -d ' ')
 assert_eq "SHOW REPLICAS columns" "database|host|port|state|lag_bytes|transactions|last_check|reason|ryw_reads" "$cols"
