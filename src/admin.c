@@ -377,7 +377,7 @@ static void show_pools(struct client *c)
 		cell_int(&r, 0);
 		int canceling = 0, tested = 0;
 		list_for_each(ln, &p->tested_servers) {
-			if (container_of(ln, struct server, node)->parked)
+			if (container_of(ln, struct server, node)->cancel.parked)
 				canceling++;
 			else
 				tested++;
@@ -525,7 +525,7 @@ static void server_row_cells(struct result *r, struct server *s, bool levels)
 	if (levels)
 		socket_cells(r, &s->sb);
 	cell_int(r, s->id);
-	cellf(r, "%s", s->tenant_known && s->tenant_val ? s->tenant_val->id : "");
+	cellf(r, "%s", s->ten.known && s->ten.val ? s->ten.val->id : "");
 	cell_int(r, (long long)prep_server_count(s));
 	cellf(r, "%s", s->client ? session_bound_reason(s->client) : "");
 	cell_int(r, 0);

@@ -173,7 +173,7 @@ static void client_detach_server(struct client *c, const char *why)
 		return;
 	}
 	if (pool_mode_of(s->pool, c->user) == POOL_SESSION && server_is_idle_for_txn(s)) {
-		s->dirty = true;
+		session_mode_used(s);
 		pool_release_server(s);
 		return;
 	}
@@ -1764,7 +1764,7 @@ static struct step ready_server(struct client *c, struct request *rq)
 	if (server_is_idle_for_txn(s)) {
 		if (!c->xact_start)
 			c->xact_start = now_usec();
-		if ((s->params != c->params || s->sess != c->sess) && !prepare_server(c, s, WAIT())) {
+		if ((s->params != c->params || s->ses.sess != c->sess) && !prepare_server(c, s, WAIT())) {
 			client_close(c, "53200", "out of memory");
 			return stop(SB_CLOSED);
 		}
@@ -2044,7 +2044,7 @@ void client_accept(struct listener *l, int fd, const struct sockaddr *sa, sockle
 	}
 	(void)salen;
 	sbuf_init(&c->sb, fd, &client_ops);
-	list_init(&c->ryw_node);
+	list_init(&c->ryw.node);
 	c->sb.raw = true;
 	c->sb.max_msg = (uint32_t)S()->max_packet_size;
 	c->admin_listener = l->admin_only;

@@ -152,17 +152,17 @@ static void check_pool_servers(struct pool *p, usec_t now)
 		list_for_each_safe(ln, tmp, &p->active_servers) {
 			struct server *sv = container_of(ln, struct server, node);
 			if (!rq_empty(sv) && now - sv->query_start > s->query_timeout) {
-				if (!sv->cancel_sent) {
+				if (!sv->cancel.sent) {
 					server_log(sv, LV_LOG, "query timeout (query_timeout %lld s): canceling the running query",
 						   (long long)(s->query_timeout / USEC));
 					server_send_cancel(sv);
-					sv->timeout_cancel = true;
+					sv->cancel.by_timeout = true;
 				} else if (now - sv->query_start > s->query_timeout + 5 * USEC) {
 					server_close(sv, CR_QUERY_TIMEOUT, "query_timeout: the server did not stop after a cancel");
 				}
 			} else if (rq_empty(sv)) {
-				sv->cancel_sent = false;
-				sv->timeout_cancel = false;
+				sv->cancel.sent = false;
+				sv->cancel.by_timeout = false;
 			}
 		}
 	}

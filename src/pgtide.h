@@ -236,16 +236,22 @@ struct client {
 	struct hnode id_hn;          /* clients by id (cancel, KILL_CLIENT) */
 	struct pool *pool;           /* home pool: the primary's, for this db and user */
 	struct pool *wait_pool;      /* where it waits (CL_WAITING): home or a replica's */
-	struct list sched_node;      /* in its sched_slot's FIFO while waiting */
-	struct sched_slot *sched_wait;  /* the slot it waits in */
-	/* read your writes (ryw.c) */
-	struct list ryw_node;        /* in the list of reads waiting for a replica */
-	usec_t ryw_since;            /* its read waits since; 0: it does not */
-	uint64_t ryw_lsn;            /* its last commit's position */
-	uint32_t ryw_pending;        /* commits whose position is being asked */
-	struct sched_slot *sched_held;  /* the slot its server counts against */
-	struct pool *sched_pool;        /* that slot's pool */
-	struct tenant *sched_tenant;    /* the tenant its server counts for */
+	/* Sharing pools between tenants: schedule.c's alone to write. */
+	struct client_sched {
+		struct list node;           /* in its slot's FIFO while waiting */
+		struct sched_slot *wait;    /* the slot it waits in */
+		struct sched_slot *held;    /* the slot its server counts against */
+		struct pool *pool;          /* that slot's pool */
+		struct tenant *tenant;      /* the tenant its server counts for */
+	} sched;
+	/* Read your writes: ryw.c's alone to write. */
+	struct client_ryw {
+		struct list node;           /* in the list of reads waiting for a replica */
+		usec_t since;               /* its read waits since; 0: it does not */
+		uint64_t lsn;               /* its last commit's position */
+		uint32_t pending;           /* commits whose position is being asked */
+		bool write;                 /* its transaction on the primary may write */
+	} ryw;
 	struct server *server;       /* linked server */
 	struct user *user;
 	struct database *db;
@@ -283,7 +289,6 @@ struct client {
 	bool in_copy : 1;              /* COPY IN from client in progress */
 	bool want_server : 1;          /* waiting is for a transaction */
 	bool route_primary : 1;        /* the next transaction runs on the primary */
-	bool ryw_write : 1;            /* its transaction on the primary may write (ryw.c) */
 	bool counted : 1;              /* counted in user/db client totals */
 	bool notify_sent : 1;          /* its transaction may NOTIFY, and it listens (listen.c) */
 };
@@ -353,43 +358,52 @@ struct server {
 	bool close_needed;           /* close when released (reload, lifetime) */
 	const char *close_why;       /* static words for the log when that comes; NULL: "close needed" */
 	uint8_t close_reason;        /* enum close_reason it will be counted under */
-	bool dirty;                  /* session state may be left (session mode) */
 	bool waiting_check;          /* a check query gates its next use */
 	bool in_copy;
 	bool rq_blocked;             /* client stopped: reply queue was full */
-	bool cancel_sent;
-	bool timeout_cancel;         /* ... by pgtide, for query_timeout */
-	/* tenant context (tenant.c) */
-	bool tenant_known;           /* tenant_val is what the session has */
-	bool tenant_pending;         /* ... but its transaction is still open */
-	bool tenant_bound;           /* ... and was set for a bound user */
 	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
 	bool portal_suspendable;     /* the client ran the unnamed portal with a row limit */
 	bool group_start;            /* the message being handled starts a request group */
 	bool route_retry;            /* a replica refused a write: replay on the primary */
-	uint32_t tenant_client;      /* the client that SET went with */
-	struct tenant *tenant_val;
-	char *wait_error;            /* a waited-for SET failed: "SQLSTATE message" */
+	/* The tenant its session has: tenant.c's alone to write. */
+	struct server_tenant {
+		struct tenant *val;
+		uint32_t client;     /* the client that SET went with */
+		char *wait_error;    /* a waited-for SET failed: "SQLSTATE could not set ..." */
+		bool known;          /* val is what the session has */
+		bool pending;        /* ... but its transaction is still open */
+		bool bound;          /* ... and was set for a bound user */
+	} ten;
 	struct server_stmts *stmts;  /* statements prepared here (prepare.c) */
-	/* session state (session.c) */
-	struct sset *sess;           /* settings its session has, beyond params */
-	struct sess_capture *cap;    /* asking what a transaction left */
-	struct tenant *last_tenant;  /* tenant of the last client it served */
-	uint8_t reset;               /* enum sess_reset: before the next client */
-	bool used;                   /* served a client since it was clean */
-	bool last_bound_user;        /* ... and that client was a bound user */
-	bool discard_seen;           /* a client sent DISCARD ALL */
+	/* What its session carries: session.c's alone to write. */
+	struct server_session {
+		struct sset *sess;           /* settings its session has, beyond params */
+		struct sess_capture *cap;    /* asking what a transaction left */
+		struct tenant *last_tenant;  /* tenant of the last client it served */
+		uint8_t reset;               /* enum sess_reset: before the next client */
+		bool used;                   /* served a client since it was clean */
+		bool last_bound_user;        /* ... and that client was a bound user */
+		bool discard_seen;           /* a client sent DISCARD ALL */
+		bool dirty;                  /* session mode: its client's session may be left */
+	} ses;
 	bool capturing;              /* a capture or position query is in flight */
-	bool pos_pending;            /* the position query is in flight (ryw.c) */
-	uint64_t pos_lsn;            /* its answer */
-	struct tenant *pos_tenant;   /* the tenant whose position it raises */
+	/* The commit position asked after a write: ryw.c's alone to write. */
+	struct server_pos {
+		bool pending;        /* the position query is in flight */
+		uint64_t lsn;        /* its answer */
+		struct tenant *tenant; /* the tenant whose position it raises */
+	} pos;
 	bool exit_pending;           /* a COMMIT/ROLLBACK the client sent is in flight */
 	bool listener;               /* the pool's LISTEN connection (listen.c) */
 	bool checker;                /* lent to its host's health check (health.c) */
 	struct route_target *check_target; /* ... of this host; NULL once detached */
 	struct route_target *dest;   /* the host a primary pool's server went to (a host list) */
-	bool parked;                 /* released, held back while a cancel is in flight */
 	struct cancel_conn *cancels; /* CancelRequests in flight for it (server.c) */
+	struct server_cancel {
+		bool sent;           /* a cancel went to its backend for this client */
+		bool by_timeout;     /* ... by pgtide, for query_timeout */
+		bool parked;         /* released, held back while a cancel is in flight */
+	} cancel;
 	struct pktbuf holdback;      /* replies held until the request ran (replay); */
 	bool holding;                /* its buffer is kept for the next one */
 	uint16_t rq_head, rq_len;

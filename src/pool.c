@@ -340,9 +340,9 @@ void pool_link(struct client *c, struct server *s)
 	sched_linked(s->pool, c);
 	s->client = c;
 	s->last_client_id = c->id;
-	s->cancel_sent = s->timeout_cancel = false; /* a query_timeout is the last client's */
+	s->cancel.sent = s->cancel.by_timeout = false; /* a query_timeout is the last client's */
 	s->request_time = now_usec();
-	s->cancel_sent = false;
+	s->cancel.sent = false;
 	session_linked(s, c);
 	c->server = s;
 	c->sb.dst = &s->sb;
@@ -583,7 +583,7 @@ void pool_release_server(struct server *s)
 		return;
 	}
 	enum sess_reset r = session_on_release(s, c);
-	bool session_mode = s->dirty && pool_mode_of(s->pool, c ? c->user : NULL) == POOL_SESSION;
+	bool session_mode = s->ses.dirty && pool_mode_of(s->pool, c ? c->user : NULL) == POOL_SESSION;
 	if (c)
 		pool_unlink(c);
 	s->release_time = now_usec();
@@ -605,20 +605,20 @@ void pool_release_server(struct server *s)
 		/* never handed on with its session: an empty reset query means
 		 * DISCARD ALL (README "What a session keeps") */
 		const char *reset = S()->server_reset_query;
-		s->dirty = false;
+		session_mode_reset(s);
 		server_run_check(s, reset && *reset ? reset : "DISCARD ALL", true);
 		return;
 	}
-	if (r == SR_DISCARD && s->reset < SR_DISCARD)
-		s->reset = SR_DISCARD;
+	if (r == SR_DISCARD)
+		session_state_unknown(s);
 	if (s->cancels) {
 		/* a client's cancel may still land: no one else gets it before */
 		server_set_state(s, SV_TESTED);
-		s->parked = true;
+		s->cancel.parked = true;
 		server_log(s, LV_DEBUG, "held back until its cancel request is done");
 		return;
 	}
-	if (s->reset == SR_DISCARD) {
+	if (s->ses.reset == SR_DISCARD) {
 		reset_server(s, "its last client left session state on it");
 		return;
 	}
@@ -627,8 +627,8 @@ void pool_release_server(struct server *s)
 
 void pool_cancel_settled(struct server *s)
 {
-	s->parked = false;
-	if (s->reset == SR_DISCARD) {
+	s->cancel.parked = false;
+	if (s->ses.reset == SR_DISCARD) {
 		reset_server(s, "its last client left session state on it");
 		return;
 	}

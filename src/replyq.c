@@ -79,8 +79,8 @@ static void rq_skipped(struct server *s, uint16_t flags)
 		pset_unref(s->params);
 		s->params = pset_empty(); /* every parameter set again */
 	}
-	if ((flags & RQ_SESS) && s->reset < SR_DISCARD)
-		s->reset = SR_DISCARD; /* its settings are not what pgtide thinks */
+	if (flags & RQ_SESS)
+		session_state_unknown(s); /* its settings are not what pgtide thinks */
 	if ((flags & RQ_WAIT) && s->client)
 		sbuf_continue(&s->client->sb); /* what the client waits for will not come */
 	if (flags & RQ_CAPTURE) {
@@ -88,8 +88,7 @@ static void rq_skipped(struct server *s, uint16_t flags)
 		session_capture_drop(s);
 		ryw_commit_done(s, false);
 		s->capturing = rq_has_flags(s, RQ_CAPTURE);
-		if (s->reset < SR_DISCARD)
-			s->reset = SR_DISCARD;
+		session_state_unknown(s);
 	}
 }
 

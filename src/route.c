@@ -549,7 +549,7 @@ enum route_where route_pick(struct client *c, const struct pmsg *m, const char *
 	bool hold = false;
 	*tp = NULL;
 	*err = NULL;
-	c->ryw_write = false;
+	ryw_write_forget(c);
 	if (c->route_primary) {
 		c->route_primary = false;
 		return to_primary(c);

@@ -4,7 +4,7 @@
  * Owns: struct ryw_db (a database's tenant positions, its floor and
  * counters), struct ryw_pos (one tenant's last commit position), the list
  * of reads waiting for a replica and the timer that ends their wait. A
- * client's own position lives in struct client (ryw_lsn, ryw_pending).
+ * client's own position lives in struct client (its ryw: lsn, pending).
  *
  * How a position is learned: when a transaction that may have written ends
  * on a primary server (its ReadyForQuery already went to the client),
@@ -58,7 +58,7 @@ struct ryw_db {
 
 static void (*resume_fn)(struct client *c);
 static void (*probe_fn)(struct database *db);
-static struct list waiting = LIST_INIT(waiting); /* struct client.ryw_node */
+static struct list waiting = LIST_INIT(waiting); /* struct client, by ryw.node */
 static struct event tick_ev;
 static bool tick_init, tick_armed;
 
@@ -142,8 +142,8 @@ int ryw_mode(const struct client *c)
 
 uint64_t ryw_floor(const struct client *c, bool *pending)
 {
-	uint64_t f = c->ryw_lsn;
-	*pending = c->ryw_pending > 0;
+	uint64_t f = c->ryw.lsn;
+	*pending = c->ryw.pending > 0;
 	if (ryw_mode(c) == RYW_TENANT) {
 		const struct ryw_db *r = c->db->ryw;
 		const struct ryw_pos *e = pos_find(r, c->tenant);
@@ -162,22 +162,27 @@ const char ryw_position_sql[] = "SELECT pg_catalog.pg_current_wal_insert_lsn()";
 
 void ryw_note_write(struct client *c)
 {
-	c->ryw_write = ryw_mode(c) != RYW_OFF;
+	c->ryw.write = ryw_mode(c) != RYW_OFF;
+}
+
+void ryw_write_forget(struct client *c)
+{
+	c->ryw.write = false;
 }
 
 bool ryw_commit_due(const struct client *c)
 {
-	return c->ryw_write;
+	return c->ryw.write;
 }
 
 void ryw_commit_sent(struct server *s, struct client *c)
 {
-	c->ryw_pending++;
-	s->pos_pending = true;
-	s->pos_lsn = 0;
+	c->ryw.pending++;
+	s->pos.pending = true;
+	s->pos.lsn = 0;
 	if (ryw_mode(c) == RYW_TENANT) {
 		pos_get(rdb_get(c->db), c->tenant)->pending++;
-		s->pos_tenant = tenant_ref(c->tenant);
+		s->pos.tenant = tenant_ref(c->tenant);
 	}
 }
 
@@ -206,8 +211,8 @@ bool ryw_position_row(struct server *s, const struct pmsg *m)
 	const uint8_t *v = r.bad || n == 0xFFFFFFFFu ? NULL : preader_bytes(&r, n);
 	if (!v || !preader_done(&r))
 		return false;
-	s->pos_lsn = ryw_parse_lsn((const char *)v, n);
-	return s->pos_lsn != 0;
+	s->pos.lsn = ryw_parse_lsn((const char *)v, n);
+	return s->pos.lsn != 0;
 }
 
 static void raise_to(uint64_t *at, uint64_t lsn)
@@ -218,11 +223,11 @@ static void raise_to(uint64_t *at, uint64_t lsn)
 
 void ryw_commit_done(struct server *s, bool ok)
 {
-	if (!s->pos_pending)
+	if (!s->pos.pending)
 		return;
-	s->pos_pending = false;
+	s->pos.pending = false;
 	struct database *db = s->pool->db;
-	uint64_t lsn = ok ? s->pos_lsn : 0;
+	uint64_t lsn = ok ? s->pos.lsn : 0;
 	if (!lsn)
 		/* Not known (the server went, or the query failed): the
 		 * highest position any host reported is the best bound left. */
@@ -230,12 +235,12 @@ void ryw_commit_done(struct server *s, bool ok)
 	struct ryw_db *r = rdb_get(db);
 	r->st.commits++;
 	struct client *c = s->client;
-	if (c && c->ryw_pending) {
-		c->ryw_pending--;
-		raise_to(&c->ryw_lsn, lsn);
+	if (c && c->ryw.pending) {
+		c->ryw.pending--;
+		raise_to(&c->ryw.lsn, lsn);
 	}
-	struct tenant *t = s->pos_tenant;
-	s->pos_tenant = NULL;
+	struct tenant *t = s->pos.tenant;
+	s->pos.tenant = NULL;
 	if (t) {
 		struct ryw_pos *e = pos_find(r, t);
 		if (e) {
@@ -303,15 +308,15 @@ static void resume_some(struct database *db)
 	struct list *ln, *next;
 	for (ln = waiting.next; ln != &waiting; ln = next) {
 		next = ln->next;
-		struct client *c = container_of(ln, struct client, ryw_node);
+		struct client *c = container_of(ln, struct client, ryw.node);
 		if (db ? c->db != db || !satisfiable(c) : !ryw_wait_expired(c))
 			continue;
-		list_del(&c->ryw_node);
-		list_add_tail(&again, &c->ryw_node);
+		list_del(&c->ryw.node);
+		list_add_tail(&again, &c->ryw.node);
 	}
 	while (!list_empty(&again)) {
-		struct client *c = container_of(list_first(&again), struct client, ryw_node);
-		list_del(&c->ryw_node);
+		struct client *c = container_of(list_first(&again), struct client, ryw.node);
+		list_del(&c->ryw.node);
 		resume_fn(c);
 	}
 }
@@ -328,7 +333,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	struct list *ln;
 	struct database *last = NULL;
 	list_for_each(ln, &waiting) {
-		struct client *c = container_of(ln, struct client, ryw_node);
+		struct client *c = container_of(ln, struct client, ryw.node);
 		if (c->db != last)
 			probe_fn(c->db);
 		last = c->db;
@@ -338,34 +343,34 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 
 void ryw_hold(struct client *c)
 {
-	if (!c->ryw_since)
-		c->ryw_since = now_usec();
-	if (!list_linked(&c->ryw_node))
-		list_add_tail(&waiting, &c->ryw_node);
+	if (!c->ryw.since)
+		c->ryw.since = now_usec();
+	if (!list_linked(&c->ryw.node))
+		list_add_tail(&waiting, &c->ryw.node);
 	probe_fn(c->db);
 	arm();
 }
 
 bool ryw_waiting(const struct client *c)
 {
-	return c->ryw_since != 0;
+	return c->ryw.since != 0;
 }
 
 bool ryw_wait_expired(const struct client *c)
 {
-	return c->ryw_since && now_usec() - c->ryw_since >= S()->read_your_writes_timeout;
+	return c->ryw.since && now_usec() - c->ryw.since >= S()->read_your_writes_timeout;
 }
 
 void ryw_routed(struct client *c, enum ryw_outcome o)
 {
 	struct ryw_db *r = rdb_get(c->db);
-	usec_t waited = c->ryw_since ? now_usec() - c->ryw_since : 0;
+	usec_t waited = c->ryw.since ? now_usec() - c->ryw.since : 0;
 	struct tenant *t = c->tenant;
 	if (o == RYW_PRIMARY) {
 		r->st.reads_primary++;
 		if (t)
 			t->ryw_primary++;
-	} else if (c->ryw_since) {
+	} else if (c->ryw.since) {
 		r->st.reads_waited++;
 		if (t)
 			t->ryw_waited++;
@@ -382,9 +387,9 @@ void ryw_routed(struct client *c, enum ryw_outcome o)
 
 void ryw_forget(struct client *c)
 {
-	c->ryw_since = 0;
-	if (list_linked(&c->ryw_node))
-		list_del(&c->ryw_node);
+	c->ryw.since = 0;
+	if (list_linked(&c->ryw.node))
+		list_del(&c->ryw.node);
 }
 
 void ryw_positions_changed(struct database *db)
@@ -396,7 +401,7 @@ void ryw_positions_changed(struct database *db)
 	 * rather than at the next tick */
 	struct list *ln;
 	list_for_each(ln, &waiting) {
-		if (container_of(ln, struct client, ryw_node)->db == db) {
+		if (container_of(ln, struct client, ryw.node)->db == db) {
 			probe_fn(db);
 			break;
 		}

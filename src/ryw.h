@@ -35,9 +35,11 @@ int ryw_mode(const struct client *c);
 uint64_t ryw_floor(const struct client *c, bool *pending);
 
 /* The transaction c runs on a primary server may write: ask for its commit
- * position when it ends (ryw_commit_due; server.c clears c->ryw_write and
- * sends the query, then ryw_commit_sent). */
+ * position when it ends (ryw_commit_due; server.c calls ryw_write_forget
+ * and sends the query, then ryw_commit_sent). ryw_write_forget: nothing to
+ * ask (asked now, or a new transaction is being routed). */
 void ryw_note_write(struct client *c);
+void ryw_write_forget(struct client *c);
 bool ryw_commit_due(const struct client *c);
 /* The query whose one row is the commit position. */
 extern const char ryw_position_sql[];

@@ -37,7 +37,7 @@ enum slot_place { SP_NONE, SP_RING, SP_HELD };
 struct sched_slot {
 	struct hnode hn;         /* pool->sched.slots, keyed by tenant */
 	struct tenant *t;        /* NULL: the clients with no tenant */
-	struct list waiters;     /* clients (sched_node), oldest first */
+	struct list waiters;     /* clients (by sched.node), oldest first */
 	struct list link;        /* in the ring, the held list or spare */
 	enum slot_place where;
 	int n_waiting;
@@ -250,8 +250,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 void sched_wait(struct pool *p, struct client *c)
 {
 	struct sched_slot *sl = slot_get(p, c->tenant);
-	c->sched_wait = sl;
-	list_add_tail(&sl->waiters, &c->sched_node);
+	c->sched.wait = sl;
+	list_add_tail(&sl->waiters, &c->sched.node);
 	if (sl->where != SP_RING)
 		p->sched.blocked++;
 	sl->n_waiting++;
@@ -262,12 +262,12 @@ void sched_wait(struct pool *p, struct client *c)
 
 void sched_unwait(struct client *c)
 {
-	struct sched_slot *sl = c->sched_wait;
+	struct sched_slot *sl = c->sched.wait;
 	if (!sl)
 		return;
 	struct pool *p = c->wait_pool;
-	c->sched_wait = NULL;
-	list_del(&c->sched_node);
+	c->sched.wait = NULL;
+	list_del(&c->sched.node);
 	if (sl->where != SP_RING)
 		p->sched.blocked--;
 	sl->n_waiting--;
@@ -296,7 +296,7 @@ struct client *sched_next(struct pool *p)
 			if (sl->where != SP_RING)
 				continue;
 		}
-		struct client *c = container_of(list_first(&sl->waiters), struct client, sched_node);
+		struct client *c = container_of(list_first(&sl->waiters), struct client, sched.node);
 		if (--sl->turns <= 0) {
 			list_del(&sl->link);
 			list_add_tail(&p->sched.ring, &sl->link);
@@ -326,7 +326,7 @@ void sched_linked(struct pool *p, struct client *c)
 	struct tenant *t = c->tenant;
 	if (!t)
 		return;
-	c->sched_tenant = tenant_ref(t);
+	c->sched.tenant = tenant_ref(t);
 	t->servers++;
 	if (S()->tenant_xact_rate > 0) {
 		refill(t, now_usec());
@@ -336,8 +336,8 @@ void sched_linked(struct pool *p, struct client *c)
 	 * to keep per transaction otherwise */
 	if (db_max_tenant_servers(g.cfg, p->db->cfg) > 0) {
 		struct sched_slot *sl = slot_get(p, t);
-		c->sched_held = sl;
-		c->sched_pool = p;
+		c->sched.held = sl;
+		c->sched.pool = p;
 		sl->n_servers++;
 		place(p, sl, now_usec()); /* it may be at its limit now */
 	}
@@ -345,16 +345,16 @@ void sched_linked(struct pool *p, struct client *c)
 
 void sched_unlinked(struct client *c)
 {
-	struct tenant *t = c->sched_tenant;
+	struct tenant *t = c->sched.tenant;
 	if (!t)
 		return;
-	c->sched_tenant = NULL;
+	c->sched.tenant = NULL;
 	t->servers--;
-	struct sched_slot *sl = c->sched_held;
+	struct sched_slot *sl = c->sched.held;
 	if (sl) {
-		struct pool *p = c->sched_pool;
-		c->sched_held = NULL;
-		c->sched_pool = NULL;
+		struct pool *p = c->sched.pool;
+		c->sched.held = NULL;
+		c->sched.pool = NULL;
 		sl->n_servers--;
 		place(p, sl, now_usec());
 	}
@@ -368,7 +368,7 @@ int sched_runnable(const struct pool *p)
 
 const char *sched_wait_reason(const struct client *c, char *buf, size_t len)
 {
-	const struct sched_slot *sl = c->sched_wait;
+	const struct sched_slot *sl = c->sched.wait;
 	buf[0] = '\0';
 	if (!sl || !sl->t)
 		return buf;

@@ -356,7 +356,9 @@ bool server_queue_tenant_set(struct server *s, struct client *c, bool wait)
 	sbuf_gen_commit(&s->sb, &pb);
 	for (int i = 0; i < ts.n; i++)
 		rq_push(s, ts.owed[i].type, ts.owed[i].flags);
-	tenant_set_sent(s, c, &ts);
+	if (!ts.wait)
+		s->unsynced = true; /* the SET has no Sync of its own */
+	tenant_set_sent(s, c);
 	return true;
 }
 
@@ -466,7 +468,7 @@ static void cancel_done(struct cancel_conn *cc)
 			pp = &(*pp)->next;
 		if (*pp)
 			*pp = cc->next;
-		if (!s->cancels && s->state == SV_TESTED && s->parked)
+		if (!s->cancels && s->state == SV_TESTED && s->cancel.parked)
 			pool_cancel_settled(s);
 	}
 	close(cc->fd);
@@ -524,7 +526,7 @@ void server_send_cancel(struct server *s)
 	event_assign(&cc->ev, g.base, fd, EV_WRITE, cancel_cb, cc);
 	struct timeval tv = { 5, 0 };
 	event_add(&cc->ev, &tv);
-	s->cancel_sent = true;
+	s->cancel.sent = true;
 	server_log(s, LV_DEBUG, "sent cancel request for backend %u", s->be_pid);
 }
 
@@ -625,9 +627,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 			char buf[600];
 			snprintf(buf, sizeof(buf), "%s could not set %s: %s", parsed ? err.sqlstate : "08006",
 				 g.tenant_setting, parsed ? err.message : "?");
-			free(s->wait_error);
-			s->wait_error = xstrdup(buf);
-			tenant_server_forget(s);
+			tenant_wait_failed(s, buf);
 		} else if (e->flags & RQ_SESS) {
 			server_log(s, LV_WARNING, "could not apply a client's session settings: %s", parsed ? err.message : "?");
 			if (s->client)
@@ -643,7 +643,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 				server_close(s, CR_RESET_FAILED, "a client's session settings failed to apply");
 				return SB_CLOSED;
 			}
-			s->reset = SR_DISCARD; /* its settings are not what pgtide thinks */
+			session_state_unknown(s); /* its settings are not what pgtide thinks */
 		} else if ((e->flags & RQ_SIDE) && s->checker) {
 			if (s->check_target)
 				health_error(s->check_target, parsed ? err.message : "?");
@@ -657,7 +657,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 		} else if (e->flags & RQ_CAPTURE) {
 			server_log(s, LV_WARNING, "could not read the session's settings: %s", parsed ? err.message : "?");
 			session_capture_drop(s);
-			s->reset = SR_DISCARD;
+			session_state_unknown(s);
 		} else if (parsed && strcmp(err.sqlstate, "25P02") == 0 && s->client &&
 			   !(e->flags & (RQ_CHECK | RQ_SESS | RQ_CAPTURE | RQ_SIDE)) &&
 			   (e->type == FE_QUERY || e->type == FE_FUNCTION_CALL || rq_has_sync(s))) {
@@ -699,11 +699,11 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 		server_close_later(s, CR_SERVER_ERROR, "the server reported a FATAL error");
 	s->txn_bad = true;
 	e->flags |= RQ_FAILED;
-	if (s->timeout_cancel && s->client && !s->holding && parsed && strcmp(err.sqlstate, "57014") == 0 &&
+	if (s->cancel.by_timeout && s->client && !s->holding && parsed && strcmp(err.sqlstate, "57014") == 0 &&
 	    !(e->flags & (RQ_CONSUME | RQ_CONSUME_OK))) {
 		/* pgtide canceled it for query_timeout, and Postgres says "due to
 		 * user request": the client is told which limit it hit */
-		s->timeout_cancel = false;
+		s->cancel.by_timeout = false;
 		struct pktbuf pb;
 		if (sbuf_gen_begin(&s->client->sb, &pb)) {
 			pkt_error(&pb, "ERROR", "57014", "canceling statement due to query_timeout (%lld s)",
@@ -742,7 +742,7 @@ static bool ask_position(struct server *s, struct client *c)
 	 * at its Sync's ReadyForQuery) */
 	if (s->unsynced || !ryw_commit_due(c))
 		return false;
-	c->ryw_write = false;
+	ryw_write_forget(c);
 	if (s->pool->target || !queue_query(s, ryw_position_sql, RQ_CAPTURE))
 		return false;
 	rq_at(s, (int)rq_count(s) - 1)->aux = CAP_POSITION;
@@ -777,12 +777,10 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		}
 		if ((flags & RQ_WAIT) && s->client) {
 			struct client *wc = s->client;
-			if (s->wait_error) {
-				client_fail_request(wc, s->wait_error);
-				free(s->wait_error);
-				s->wait_error = NULL;
-			} else if (st == 'I') {
-				s->tenant_pending = false; /* its own transaction committed */
+			char *werr = tenant_wait_done(s, st);
+			if (werr) {
+				client_fail_request(wc, werr);
+				free(werr);
 			}
 			sbuf_continue(&wc->sb);
 			return SB_DROP;
@@ -836,8 +834,11 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		p->query_time += (uint64_t)(now - c->query_start);
 		c->query_start = 0;
 	}
-	if (st == 'I')
-		tenant_server_txn_end(s);
+	if (st == 'I') {
+		tenant_server_txn_end(s); /* reads txn_bad: before it is cleared */
+		s->portal_suspendable = false; /* portals end with the transaction */
+		s->txn_bad = false;
+	}
 	if (rq_empty(s))
 		prep_group_end(s);
 	if (rq_empty(s) && !s->unsynced) {
@@ -861,7 +862,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			s->release_pending = true;
 		} else if (session_holds_server(c)) {
 			if (mode == POOL_SESSION)
-				s->dirty = true;
+				session_mode_used(s);
 			else if (st == 'I') {
 				/* its transactions pick no route: each may have written */
 				ryw_note_write(c);
@@ -877,7 +878,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 				const char *sql = session_capture_sql(s);
 				if (!sql || !queue_query(s, sql, RQ_CAPTURE)) {
 					session_capture_drop(s);
-					s->reset = SR_DISCARD;
+					session_state_unknown(s);
 				} else {
 					s->capturing = true;
 					asking = true;
@@ -910,7 +911,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
  * made in that transaction. */
 static void note_command(struct server *s, const struct pmsg *m)
 {
-	if (!s->tenant_pending || m->body_len < 8)
+	if (!s->ten.pending || m->body_len < 8)
 		return;
 	const char *tag = (const char *)m->body;
 	if (strncmp(tag, "ROLLBACK", 8) == 0 || strncmp(tag, "PREPARE ", 8) == 0)
@@ -1488,7 +1489,7 @@ struct server *server_launch(struct pool *p)
 	s->pool = p;
 	s->status = 'I';
 	s->params = pset_empty();
-	s->sess = sset_empty();
+	session_server_init(s);
 	s->connect_time = now_usec();
 	s->login = xcalloc(1, sizeof(*s->login));
 	list_init(&s->node);

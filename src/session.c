@@ -123,8 +123,8 @@ void session_bind(struct client *c, struct server *s, unsigned reason)
 	client_log(c, LV_LOG, "server S-%u kept for this client until it disconnects: %s", s->id,
 		   session_reason_words(reason));
 	/* nothing to capture any more: the server stays with its settings */
-	if (s->cap)
-		s->cap->due = false;
+	if (s->ses.cap)
+		s->ses.cap->due = false;
 }
 
 static void unbind(struct client *c, struct pool *p)
@@ -145,11 +145,11 @@ const char *session_bound_reason(const struct client *c)
 
 static struct sess_capture *cap_get(struct server *s)
 {
-	if (!s->cap) {
-		s->cap = xcalloc(1, sizeof(*s->cap));
-		sset_builder_init(&s->cap->rows);
+	if (!s->ses.cap) {
+		s->ses.cap = xcalloc(1, sizeof(*s->ses.cap));
+		sset_builder_init(&s->ses.cap->rows);
 	}
-	return s->cap;
+	return s->ses.cap;
 }
 
 static void cap_add_name(struct sess_capture *cap, const char *name)
@@ -170,7 +170,7 @@ static void cap_add_name(struct sess_capture *cap, const char *name)
 
 void session_capture_drop(struct server *s)
 {
-	struct sess_capture *cap = s->cap;
+	struct sess_capture *cap = s->ses.cap;
 	if (!cap)
 		return;
 	sset_builder_free(&cap->rows);
@@ -178,7 +178,7 @@ void session_capture_drop(struct server *s)
 		istr_unref(cap->names[i]);
 	free(cap->names);
 	free(cap);
-	s->cap = NULL;
+	s->ses.cap = NULL;
 }
 
 void session_note_sent(struct client *c, struct server *s, const struct sql_session *se)
@@ -192,7 +192,7 @@ void session_note_sent(struct client *c, struct server *s, const struct sql_sess
 	}
 	if (f & SE_DISCARD_ALL) {
 		prep_client_discard(c);
-		s->discard_seen = true;
+		s->ses.discard_seen = true;
 	}
 	if (f & (SE_DISCARD_ALL | SE_RESET_ALL)) {
 		tenant_server_forget(s);
@@ -205,8 +205,8 @@ void session_note_sent(struct client *c, struct server *s, const struct sql_sess
 	if (session_holds_server(c))
 		return; /* the server is the client's: nothing to carry elsewhere */
 	if (f & SE_UNKNOWN) {
-		if (s->reset < SR_DISCARD)
-			s->reset = SR_DISCARD;
+		if (s->ses.reset < SR_DISCARD)
+			s->ses.reset = SR_DISCARD;
 		client_log(c, LV_LOG, "a statement changed session state pgtide cannot follow by name: S-%u is reset "
 			   "before another client uses it, and this client's next transaction may not see that change",
 			   s->id);
@@ -223,12 +223,12 @@ void session_note_sent(struct client *c, struct server *s, const struct sql_sess
 
 const char *session_apply_sql(const struct server *s, const struct client *c)
 {
-	return sset_apply_sql(s->sess, c->sess, &text) ? text.data : NULL;
+	return sset_apply_sql(s->ses.sess, c->sess, &text) ? text.data : NULL;
 }
 
 void session_applied(struct server *s, struct client *c)
 {
-	set_slot(&s->sess, c->sess);
+	set_slot(&s->ses.sess, c->sess);
 }
 
 void session_apply_failed(struct server *s, struct client *c)
@@ -245,12 +245,12 @@ void session_apply_failed(struct server *s, struct client *c)
 
 bool session_capture_due(const struct server *s)
 {
-	return s->cap && s->cap->due && s->client && !session_holds_server(s->client);
+	return s->ses.cap && s->ses.cap->due && s->client && !session_holds_server(s->client);
 }
 
 const char *session_capture_sql(struct server *s)
 {
-	struct sess_capture *cap = s->cap;
+	struct sess_capture *cap = s->ses.cap;
 	const struct sset *cur = s->client ? s->client->sess : NULL;
 	/* custom (dotted) settings the client has are asked for by name too:
 	 * pg_settings does not list them */
@@ -279,7 +279,7 @@ const char *session_capture_sql(struct server *s)
 
 bool session_capture_row(struct server *s, const struct pmsg *m)
 {
-	struct sess_capture *cap = s->cap;
+	struct sess_capture *cap = s->ses.cap;
 	if (!cap)
 		return true;
 	const char *name, *value;
@@ -321,20 +321,20 @@ bool session_capture_row(struct server *s, const struct pmsg *m)
 
 bool session_capture_done(struct server *s)
 {
-	struct sess_capture *cap = s->cap;
+	struct sess_capture *cap = s->ses.cap;
 	if (!cap)
 		return true;
 	struct sset *set = sset_builder_finish(&cap->rows);
 	bool ok = set != NULL;
 	if (!ok) {
 		set = sset_empty();
-		if (s->reset < SR_DISCARD)
-			s->reset = SR_DISCARD;
+		if (s->ses.reset < SR_DISCARD)
+			s->ses.reset = SR_DISCARD;
 		if (s->client)
 			client_log(s->client, LV_WARNING, "session settings over %d entries or %d bytes are not carried "
 				   "to other servers: this client's were reset", SSET_MAX_ENTRIES, SSET_MAX_BYTES);
 	}
-	set_slot(&s->sess, set);
+	set_slot(&s->ses.sess, set);
 	if (s->client)
 		set_slot(&s->client->sess, set);
 	sset_unref(set);
@@ -347,29 +347,29 @@ bool session_capture_done(struct server *s)
 
 bool session_needs_reset(const struct server *s, const struct client *c)
 {
-	if (s->reset != SR_NONE)
+	if (s->ses.reset != SR_NONE)
 		return true;
 	int mode = S()->tenant_switch_reset;
-	if (mode == TSR_OFF || !s->used || s->last_tenant == c->tenant)
+	if (mode == TSR_OFF || !s->ses.used || s->ses.last_tenant == c->tenant)
 		return false;
 	if (mode == TSR_ALWAYS)
 		return true;
-	return s->last_bound_user || c->user->tenant != NULL;
+	return s->ses.last_bound_user || c->user->tenant != NULL;
 }
 
 void session_linked(struct server *s, const struct client *c)
 {
-	if (s->last_tenant != c->tenant) {
-		tenant_unref(s->last_tenant);
-		s->last_tenant = tenant_ref(c->tenant);
+	if (s->ses.last_tenant != c->tenant) {
+		tenant_unref(s->ses.last_tenant);
+		s->ses.last_tenant = tenant_ref(c->tenant);
 	}
-	s->last_bound_user = c->user->tenant != NULL;
-	s->used = true;
+	s->ses.last_bound_user = c->user->tenant != NULL;
+	s->ses.used = true;
 }
 
 enum sess_reset session_on_release(struct server *s, struct client *c)
 {
-	enum sess_reset r = (enum sess_reset)s->reset;
+	enum sess_reset r = (enum sess_reset)s->ses.reset;
 	if (c && c->bound_flags) {
 		/* the client leaves: what it kept on the server goes */
 		r = (c->bound_flags & SE_LOAD) ? SR_CLOSE : SR_DISCARD;
@@ -381,32 +381,53 @@ enum sess_reset session_on_release(struct server *s, struct client *c)
 
 void session_txn_end(struct server *s, struct client *c)
 {
-	if (!s->discard_seen)
+	if (!s->ses.discard_seen)
 		return;
 	/* DISCARD ALL ran: nothing the client kept is left on the server */
-	s->discard_seen = false;
+	s->ses.discard_seen = false;
 	if (c->bound_flags && !(c->bound_flags & SE_LOAD)) {
 		client_log(c, LV_DEBUG, "DISCARD ALL: S-%u is no longer kept for this client", s->id);
 		unbind(c, s->pool);
 	}
 	struct sset *e = sset_empty();
 	set_slot(&c->sess, e);
-	set_slot(&s->sess, e);
+	set_slot(&s->ses.sess, e);
 	sset_unref(e);
-	if (s->cap)
-		s->cap->due = false;
+	if (s->ses.cap)
+		s->ses.cap->due = false;
+}
+
+void session_state_unknown(struct server *s)
+{
+	if (s->ses.reset < SR_DISCARD)
+		s->ses.reset = SR_DISCARD;
+}
+
+void session_mode_used(struct server *s)
+{
+	s->ses.dirty = true;
+}
+
+void session_mode_reset(struct server *s)
+{
+	s->ses.dirty = false;
+}
+
+void session_server_init(struct server *s)
+{
+	s->ses.sess = sset_empty();
 }
 
 void session_server_clean(struct server *s)
 {
 	struct sset *e = sset_empty();
-	set_slot(&s->sess, e);
+	set_slot(&s->ses.sess, e);
 	sset_unref(e);
-	s->reset = SR_NONE;
-	s->used = false;
-	s->discard_seen = false;
-	tenant_unref(s->last_tenant);
-	s->last_tenant = NULL;
+	s->ses.reset = SR_NONE;
+	s->ses.used = false;
+	s->ses.discard_seen = false;
+	tenant_unref(s->ses.last_tenant);
+	s->ses.last_tenant = NULL;
 	session_capture_drop(s);
 }
 
@@ -421,8 +442,8 @@ void session_client_free(struct client *c)
 void session_server_free(struct server *s)
 {
 	session_capture_drop(s);
-	sset_unref(s->sess);
-	s->sess = NULL;
-	tenant_unref(s->last_tenant);
-	s->last_tenant = NULL;
+	sset_unref(s->ses.sess);
+	s->ses.sess = NULL;
+	tenant_unref(s->ses.last_tenant);
+	s->ses.last_tenant = NULL;
 }

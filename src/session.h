@@ -118,6 +118,15 @@ void session_linked(struct server *s, const struct client *c);
 enum sess_reset session_on_release(struct server *s, struct client *c);
 /* s was reset with DISCARD ALL: it carries nothing. */
 void session_server_clean(struct server *s);
+/* What s carries is not what pgtide believes (a failed apply or capture, a
+ * question left unanswered): DISCARD ALL before its next client. */
+void session_state_unknown(struct server *s);
+/* Session pool mode: s served a session, which may be left on it; and
+ * that session was reset (server_reset_query sent). */
+void session_mode_used(struct server *s);
+void session_mode_reset(struct server *s);
+/* A new server's empty session. */
+void session_server_init(struct server *s);
 /* A client goes away. */
 void session_client_free(struct client *c);
 void session_server_free(struct server *s);

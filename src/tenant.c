@@ -205,17 +205,17 @@ bool tenant_in_effect(const struct server *s, const struct client *c, bool repli
 	 * names the setting), and what a trusted client's own functions do to
 	 * it is the application's business, as for any setting between its own
 	 * clients. tenant_switch_reset = always asks for the SET every time. */
-	if (!s->tenant_known || s->unsynced || s->tenant_val != c->tenant)
+	if (!s->ten.known || s->unsynced || s->ten.val != c->tenant)
 		return false;
-	if (s->tenant_client != c->id &&
-	    (s->tenant_bound || c->user->tenant || S()->tenant_switch_reset == TSR_ALWAYS))
+	if (s->ten.client != c->id &&
+	    (s->ten.bound || c->user->tenant || S()->tenant_switch_reset == TSR_ALWAYS))
 		return false;
 	/* A reply still owed may end the transaction the SET is part of and
 	 * roll it back. Not when the SET is committed, nor inside an explicit
 	 * block no COMMIT or ROLLBACK was sent to since (a ROLLBACK TO
 	 * SAVEPOINT there brings back only values this client's own
 	 * transaction set). */
-	return !replies_owed || !s->tenant_pending || (s->status == 'T' && !s->exit_pending);
+	return !replies_owed || !s->ten.pending || (s->status == 'T' && !s->exit_pending);
 }
 
 static void set_val(struct tenant **slot, struct tenant *t)
@@ -228,25 +228,39 @@ static void set_val(struct tenant **slot, struct tenant *t)
 
 void tenant_server_forget(struct server *s)
 {
-	s->tenant_known = false;
-	s->tenant_pending = false;
+	s->ten.known = false;
+	s->ten.pending = false;
+}
+
+void tenant_wait_failed(struct server *s, const char *err)
+{
+	free(s->ten.wait_error);
+	s->ten.wait_error = xstrdup(err);
+	tenant_server_forget(s);
+}
+
+char *tenant_wait_done(struct server *s, char st)
+{
+	char *err = s->ten.wait_error;
+	s->ten.wait_error = NULL;
+	if (!err && st == 'I')
+		s->ten.pending = false; /* its own transaction committed */
+	return err;
 }
 
 void tenant_server_txn_end(struct server *s)
 {
-	s->portal_suspendable = false; /* portals end with the transaction */
-	if (s->tenant_pending && s->txn_bad)
-		s->tenant_known = false; /* rolled back: the SET went with it */
-	s->tenant_pending = false;
-	s->txn_bad = false;
+	if (s->ten.pending && s->txn_bad)
+		s->ten.known = false; /* rolled back: the SET went with it */
+	s->ten.pending = false;
 }
 
 void tenant_server_free(struct server *s)
 {
-	tenant_unref(s->tenant_val);
-	s->tenant_val = NULL;
-	free(s->wait_error);
-	s->wait_error = NULL;
+	tenant_unref(s->ten.val);
+	s->ten.val = NULL;
+	free(s->ten.wait_error);
+	s->ten.wait_error = NULL;
 }
 
 static void owe(struct tenant_set *ts, uint8_t type, uint16_t flags)
@@ -284,16 +298,14 @@ bool tenant_build_set(const struct server *s, const struct client *c, bool wait,
 	return !pb->failed;
 }
 
-void tenant_set_sent(struct server *s, const struct client *c, const struct tenant_set *ts)
+void tenant_set_sent(struct server *s, const struct client *c)
 {
 	struct tenant *t = c->tenant;
-	if (!ts->wait)
-		s->unsynced = true;
-	set_val(&s->tenant_val, t);
-	s->tenant_known = true;
-	s->tenant_pending = true;
-	s->tenant_client = c->id;
-	s->tenant_bound = c->user->tenant != NULL;
+	set_val(&s->ten.val, t);
+	s->ten.known = true;
+	s->ten.pending = true;
+	s->ten.client = c->id;
+	s->ten.bound = c->user->tenant != NULL;
 }
 
 struct tenant *tenant_next(struct tenant *t, size_t *it)

@@ -97,9 +97,16 @@ struct tenant_set {
 struct pktbuf;
 bool tenant_build_set(const struct server *s, const struct client *c, bool wait, struct pktbuf *pb,
 		      struct tenant_set *ts);
-void tenant_set_sent(struct server *s, const struct client *c, const struct tenant_set *ts);
+void tenant_set_sent(struct server *s, const struct client *c);
 /* Server bookkeeping hooks. */
 void tenant_server_forget(struct server *s);       /* unknown state (DISCARD, reset, failures) */
+/* A SET sent ahead of a client's held statement (RQ_WAIT) failed: keep the
+ * error for that client (err: "SQLSTATE could not set ..."); the server's
+ * tenant is unknown. */
+void tenant_wait_failed(struct server *s, const char *err);
+/* The held statement's turn came (its SET answered, status st): the error
+ * to give the client (the caller frees it), or NULL to go on. */
+char *tenant_wait_done(struct server *s, char st);
 void tenant_server_txn_end(struct server *s);      /* ReadyForQuery 'I' from a client group */
 void tenant_server_free(struct server *s);
 

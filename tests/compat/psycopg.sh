@@ -47,6 +47,9 @@ pgtide_start "$T/pgtide.ini"
 suite() { # suite NAME DSN [PYTEST ARGS]
 	local name=$1 dsn=$2
 	shift 2
+	# psycopg's conftest refuses to run after a run that died (its cache
+	# says "segfault"), and an old result must never be read as this one's
+	rm -rf "$work/.cache-$name" "$work/$name.xml" "$work/$name.out"
 	# tests/pool: psycopg_pool is a package of its own
 	(cd "$work/tree" && /usr/bin/python3 -m pytest -o cache_dir="$work/.cache-$name" -o asyncio_mode=auto \
 		--timeout=60 -q -rfE --tb=line --junitxml="$work/$name.xml" --ignore=tests/pool --test-dsn "$dsn" \

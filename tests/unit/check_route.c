@@ -82,7 +82,7 @@ static struct route_target *host(int i)
 static struct client *client_new(void)
 {
 	struct client *c = calloc(1, sizeof(*c));
-	list_init(&c->ryw_node);
+	list_init(&c->ryw.node);
 	c->db = &db;
 	c->pool = &home;
 	c->user = &user;

@@ -71,7 +71,7 @@ static void teardown(void)
 static struct client *client_of(const char *tenant)
 {
 	struct client *c = calloc(1, sizeof(*c));
-	list_init(&c->ryw_node);
+	list_init(&c->ryw.node);
 	c->db = &db;
 	c->pool = &pool;
 	c->tenant = tenant ? tenant_get(tenant) : NULL;
@@ -112,7 +112,7 @@ static void commit_begin(struct server *s, struct client *c)
 	s->client = c;
 	ryw_note_write(c);
 	ck_assert(ryw_commit_due(c));
-	c->ryw_write = false; /* as server.c's ask_position */
+	ryw_write_forget(c); /* as server.c's ask_position */
 	ryw_commit_sent(s, c);
 	ck_assert(!ryw_commit_due(c));
 }
@@ -174,7 +174,7 @@ START_TEST(position_row_hostile)
 	ck_assert(!ryw_position_row(&s, &m));
 	m.body_len = (uint32_t)row(buf, "0/10", false);
 	ck_assert(ryw_position_row(&s, &m));
-	ck_assert_uint_eq(s.pos_lsn, 0x10);
+	ck_assert_uint_eq(s.pos.lsn, 0x10);
 	for (uint32_t cut = 0; cut < m.body_len; cut++) {
 		struct pmsg t = m;
 		t.body_len = cut;
@@ -273,7 +273,7 @@ START_TEST(client_scope)
 	commit(&s, none, "0/200");
 	ck_assert_uint_eq(floor_of(none, NULL), 0x200);
 	/* a read that waits, then goes somewhere: counted, and no longer waits */
-	a->ryw_since = 1;
+	a->ryw.since = 1;
 	ryw_routed(a, RYW_PRIMARY);
 	ck_assert(!ryw_waiting(a));
 	ryw_routed(b, RYW_REPLICA);

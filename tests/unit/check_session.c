@@ -95,7 +95,7 @@ static struct server *server_new(void)
 {
 	struct server *s = calloc(1, sizeof(*s));
 	s->pool = &pool;
-	s->sess = sset_empty();
+	s->ses.sess = sset_empty();
 	return s;
 }
 
@@ -265,7 +265,7 @@ START_TEST(tenant_switch_off)
 	/* but a server marked for a reset is reset whatever the setting */
 	struct client *c = client_new(&user, NULL);
 	struct server *s = server_new();
-	s->reset = SR_DISCARD;
+	s->ses.reset = SR_DISCARD;
 	ck_assert(session_needs_reset(s, c));
 	server_done(s);
 	client_done(c);
