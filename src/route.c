@@ -196,10 +196,23 @@ static void compute_state(struct route_target *t)
 	if (p && p->up && !p->in_recovery) {
 		if (p->seq < t->seq)
 			plsn = p->lsn;
-		else if (p->prev_seq < t->seq)
+		else if (p->prev_seq && p->prev_seq < t->seq)
 			plsn = p->prev_lsn;
 		else if (t->state == TS_HEALTHY || t->state == TS_LAGGING)
 			return; /* no primary sample older than ours: judge at our next check */
+		else if (p->lsn) {
+			/* The first checks: the primary's only sample is later than
+			 * ours, so measured against it the lag can only look larger
+			 * than it was. Small enough even so: healthy now, not a
+			 * check period later. Too large: unknown, judged at our
+			 * next check (it may not be lag at all). */
+			uint64_t bound = p->lsn > t->lsn ? p->lsn - t->lsn : 0;
+			if (bound <= (uint64_t)S()->replica_max_lag) {
+				t->lag = (long long)bound;
+				t->state = TS_HEALTHY;
+			}
+			return;
+		}
 	}
 	if (!plsn) {
 		/* No primary to compare with (it is down, or being replaced): a

@@ -190,6 +190,28 @@ START_TEST(lag_against_the_earlier_sample)
 }
 END_TEST
 
+START_TEST(healthy_at_the_first_answer)
+{
+	struct route_target *p = host(0), *r1 = host(1), *r2 = host(2);
+	/* the first checks answer together; the replicas' answers come first,
+	 * the primary's (a later sample) after them */
+	route_check_succeeded(r1, true, 9900, 1);
+	route_check_succeeded(r2, true, 5000, 2);
+	ck_assert_int_eq(r1->state, TS_UNKNOWN); /* nothing to compare with yet */
+	route_check_succeeded(p, false, 10000, 3);
+	/* measured against a later primary position the lag can only be
+	 * overstated: 100 bytes is healthy at once, not a period later */
+	ck_assert_int_eq(r1->state, TS_HEALTHY);
+	ck_assert(route_readable(r1));
+	/* 5000 may be lag or only the writes between the samples: unknown,
+	 * judged at its next check, never called lagging on that evidence */
+	ck_assert_int_eq(r2->state, TS_UNKNOWN);
+	ck_assert(!route_readable(r2));
+	route_check_succeeded(r2, true, 10000, 4);
+	ck_assert_int_eq(r2->state, TS_HEALTHY);
+}
+END_TEST
+
 /* Both replicas healthy. */
 static void replicas_up(void)
 {
@@ -322,6 +344,7 @@ static Suite *suite(void)
 	tc = tcase_create("replicas");
 	tcase_add_checked_fixture(tc, setup_replicas, teardown);
 	tcase_add_test(tc, lag_against_the_earlier_sample);
+	tcase_add_test(tc, healthy_at_the_first_answer);
 	tcase_add_test(tc, pick_reads_and_writes);
 	tcase_add_test(tc, pick_when_replicas_are_down);
 	suite_add_tcase(s, tc);
