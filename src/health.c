@@ -358,8 +358,16 @@ void health_error(struct route_target *t, const char *msg)
 void health_checker_gone(struct route_target *t, const char *why)
 {
 	t->checker = NULL;
-	if (t->phase != PH_IDLE)
-		fail(t, why);
+	if (t->phase == PH_IDLE)
+		return;
+	if (!why) {
+		/* pgtide closed it itself (the pool reconnects after the
+		 * primary moved): no verdict on the host; checked again at once */
+		t->phase = PH_IDLE;
+		t->next_try = 0;
+		return;
+	}
+	fail(t, why);
 }
 
 static void check_start(struct route_target *t)

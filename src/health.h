@@ -24,7 +24,7 @@ void health_check_stop(struct route_target *t);
 /* The server lent to a target's check (server.c, pool.c): it logged in
  * (false: the check does not want it any more: back to the pool); a
  * DataRow of the check (false: malformed); its ReadyForQuery; an error;
- * it closed. */
+ * it closed (why NULL: pgtide closed it itself, no verdict on the host). */
 bool health_checker_ready(struct server *s, struct route_target *t);
 bool health_row(struct route_target *t, const struct pmsg *m);
 void health_done(struct route_target *t);

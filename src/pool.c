@@ -918,6 +918,12 @@ void pool_reconnect_pool(struct pool *p, const char *why)
 		struct list *sn, *tmp;
 		list_for_each_safe(sn, tmp, lists[i]) {
 			struct server *s = container_of(sn, struct server, node);
+			if (s->checker && s->check_target) {
+				/* its check is not the host's failure: it runs again */
+				struct route_target *t = s->check_target;
+				s->check_target = NULL;
+				health_checker_gone(t, NULL);
+			}
 			server_close_later(s, CR_RECONNECT, why);
 			/* a listener or a check connection comes back at once */
 			if (s->state == SV_IDLE || s->state == SV_LISTEN || s->state == SV_CHECK)
