@@ -454,24 +454,18 @@ void listen_notification(struct server *s, const struct pmsg *m)
 	struct listen_chan *ch = container_of(hn, struct listen_chan, hn);
 	/* The sender is named by its backend pid; a client of this pool is
 	 * told pgtide's pid for the client whose transaction sent it, the one
-	 * that client was given (BackendKeyData), not its server's. */
-	uint8_t small[512];
-	const uint8_t *msg = m->body - PROTO_HDR;
-	uint8_t *copy = NULL;
+	 * that client was given (BackendKeyData), not its server's. Rewritten
+	 * in place: the message is the listener's own, consumed here, and
+	 * client_notify copies it into each subscriber's output. */
 	uint32_t client_id = sender_client(lp->pool, proto_get32(m->body));
-	if (client_id && (copy = m->len <= sizeof(small) ? small : malloc(m->len))) {
-		memcpy(copy, msg, m->len);
-		proto_put32(copy + PROTO_HDR, peer_cancel_pid(client_id));
-		msg = copy;
-	}
+	if (client_id)
+		proto_put32((uint8_t *)m->body, peer_cancel_pid(client_id));
 	struct list *ln, *tmp;
 	list_for_each_safe(ln, tmp, &ch->subs) {
 		struct listen_sub *sub = container_of(ln, struct listen_sub, chan_node);
 		if (!sub->waiting)
-			client_notify(sub->c, msg, m->len);
+			client_notify(sub->c, m->body - PROTO_HDR, m->len);
 	}
-	if (copy && copy != small)
-		free(copy);
 }
 
 bool listen_hold(struct client *c, const uint8_t *msg, size_t len)

@@ -342,7 +342,6 @@ void pool_link(struct client *c, struct server *s)
 	s->last_client_id = c->id;
 	s->cancel.sent = s->cancel.by_timeout = false; /* a query_timeout is the last client's */
 	s->request_time = now_usec();
-	s->cancel.sent = false;
 	session_linked(s, c);
 	c->server = s;
 	c->sb.dst = &s->sb;
