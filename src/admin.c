@@ -513,7 +513,7 @@ static void server_row_cells(struct result *r, struct server *s, bool levels)
 	cellf(r, "%s", t2);
 	cell_int(r, 0);
 	cell_int(r, 0);
-	cell_int(r, s->close_needed);
+	cell_int(r, server_close_due(s));
 	cellf(r, "%p", (void *)s);
 	if (s->client)
 		cellf(r, "%p", (void *)s->client);
@@ -1059,7 +1059,7 @@ static bool db_has_close_needed(const struct database *db)
 		const struct list *lists[] = { &p->active_servers, &p->tested_servers, &p->idle_servers, &p->login_servers };
 		for (size_t i = 0; i < 4; i++)
 			list_for_each(ln, lists[i])
-				if (container_of(ln, struct server, node)->close_needed)
+				if (server_close_due(container_of(ln, struct server, node)))
 					return true;
 	}
 	return false;

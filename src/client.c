@@ -54,9 +54,60 @@ static bool id_eq(const struct hnode *n, const void *key)
 }
 
 /* A read that waited for a replica to catch up (ryw.c) looks again. */
-static void ryw_resume(struct client *c)
+/* ---- reads that wait for a replica (read_your_writes) ----
+ *
+ * ryw.c decides which waiting reads may go; this acts: it resumes them,
+ * asks replicas their position (health_probe), and owns the timer that
+ * ends a wait (read_your_writes_timeout) and paces the probes. */
+static struct event ryw_tick_ev;
+static bool ryw_tick_armed;
+
+static void ryw_arm(void)
 {
-	sbuf_continue(&c->sb);
+	if (ryw_tick_armed || !ryw_waiting_next(NULL))
+		return;
+	struct timeval tv = { 0, RYW_PROBE_USEC };
+	evtimer_add(&ryw_tick_ev, &tv);
+	ryw_tick_armed = true;
+}
+
+static void ryw_resume_ready(struct database *db)
+{
+	/* all are taken first: a resumed read may wait again */
+	struct list ready = LIST_INIT(ready);
+	ryw_take_ready(db, &ready);
+	struct client *c;
+	while ((c = ryw_pop(&ready)))
+		sbuf_continue(&c->sb);
+}
+
+void client_ryw_wake(struct database *db)
+{
+	if (!ryw_waiting_next(NULL))
+		return;
+	ryw_resume_ready(db);
+	/* reads of db still wait: ask again as soon as the pace allows,
+	 * rather than at the next tick */
+	if (ryw_db_waits(db))
+		health_probe(db);
+}
+
+static void ryw_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	ryw_tick_armed = false;
+	ryw_resume_ready(NULL);
+	/* ask the replicas of the databases still waited on where they are
+	 * (once per run of waiters of one database, not once per waiter) */
+	struct database *last = NULL;
+	for (struct client *c = ryw_waiting_next(NULL); c; c = ryw_waiting_next(c)) {
+		if (c->db != last)
+			health_probe(c->db);
+		last = c->db;
+	}
+	ryw_arm();
 }
 
 /* prepare.c's decisions come as a send plan; one is reused for every
@@ -65,7 +116,7 @@ static struct sendplan plan;
 
 void client_module_init(void)
 {
-	ryw_init(ryw_resume, health_probe);
+	evtimer_assign(&ryw_tick_ev, g.base, ryw_tick, NULL);
 	list_init(&g.login_clients);
 	list_init(&g.admin_clients);
 	list_init(&g.cancel_clients);
@@ -75,6 +126,9 @@ void client_module_init(void)
 
 void client_module_free(void)
 {
+	if (ryw_tick_armed)
+		event_del(&ryw_tick_ev);
+	ryw_tick_armed = false;
 	plan_free(&plan);
 }
 
@@ -167,7 +221,7 @@ static void client_detach_server(struct client *c, const char *why)
 		server_close(s, CR_CLIENT_GONE, "%s in the middle of a message", why);
 		return;
 	}
-	if (s->release_pending || (server_is_idle_for_txn(s) && !s->in_copy &&
+	if (s->phase == TX_RELEASING || (server_is_idle_for_txn(s) && !s->in_copy &&
 				   pool_mode_of(s->pool, c->user) != POOL_SESSION)) {
 		pool_release_server(s);
 		return;
@@ -382,7 +436,7 @@ static void server_lost(struct client *c, const char *sqlstate, const char *msg)
 	}
 	char was = s->status;
 	int syncs = rq_pending_syncs(s);
-	bool open_group = s->unsynced;
+	bool open_group = server_unsynced(s);
 	bool told = rq_first_sync_failed(s); /* its error already went out */
 	pool_unlink(c);
 	client_log(c, LV_LOG, "%s", msg);
@@ -391,7 +445,7 @@ static void server_lost(struct client *c, const char *sqlstate, const char *msg)
 	 * 'E' and must ROLLBACK; outside one its next statement starts afresh.
 	 * A COMMIT or ROLLBACK in flight ended the block, whatever became of
 	 * it: the client is outside one. */
-	bool exiting = s->exit_pending;
+	bool exiting = s->phase == TX_EXITING;
 	char after = (was == 'I' || exiting) ? 'I' : 'E';
 	bool first = true;
 	for (int i = 0; i < syncs; i++) {
@@ -493,7 +547,7 @@ void client_listen_answer(struct client *c, const char *err)
 static bool notify_now(const struct client *c)
 {
 	return c->state == CL_ACTIVE && !listen_client_waiting(c) &&
-	       (!c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy && !c->server->capturing));
+	       (!c->server || (server_is_idle_for_txn(c->server) && !c->server->in_copy && c->server->phase != TX_ASKING));
 }
 
 void client_notify(struct client *c, const uint8_t *msg, size_t len)
@@ -551,7 +605,7 @@ void client_ready_after_sync(struct client *c, char status)
 static void release_if_idle(struct client *c)
 {
 	struct server *s = c->server;
-	if (s && server_is_idle_for_txn(s) && !s->in_copy && !s->capturing && !session_holds_server(c))
+	if (s && server_is_idle_for_txn(s) && !s->in_copy && s->phase != TX_ASKING && !session_holds_server(c))
 		pool_release_server(s);
 }
 
@@ -654,11 +708,11 @@ enum sb_verdict client_deny(struct client *c, const struct pmsg *m, const char *
 	struct server *s = c->server;
 	/* nothing of the client's owed (pgtide's own question after its
 	 * transaction may be): the answer is the client's next */
-	if (!s || (!rq_owes_client(s) && !s->unsynced && s->status == 'I')) {
+	if (!s || (!rq_owes_client(s) && !server_unsynced(s) && s->status == 'I')) {
 		refuse(c, m->type, sqlstate, msg);
 		return SB_DROP;
 	}
-	if (s->skipping)
+	if (server_skipping(s))
 		return SB_DROP; /* an earlier error: the server skips this anyway */
 	if (!server_queue_denial(s, m->type, sqlstate, msg)) {
 		client_close(c, "53200", "out of memory");
@@ -1331,7 +1385,7 @@ static bool apply_session(struct client *c, struct server *s, bool wait)
 	} else {
 		for (int i = 0; i < n; i++)
 			rq_push(s, pkt_own_types[i], RQ_CONSUME | RQ_SESS);
-		s->unsynced = true;
+		server_group_sent(s, true);
 	}
 	session_applied(s, c);
 	return true;
@@ -1518,7 +1572,7 @@ static struct step listen_locally(struct client *c, struct request *rq)
 {
 	if (!(rq->se.flags & SE_LISTEN) || rq->m->type != FE_QUERY || c->status != 'I' || c->failed_block ||
 	    c->pending_error || session_holds_server(c) ||
-	    (c->server && (!server_is_idle_for_txn(c->server) || c->server->capturing)) || rq->tlen >= 512)
+	    (c->server && (!server_is_idle_for_txn(c->server) || c->server->phase == TX_ASKING)) || rq->tlen >= 512)
 		return NEXT;
 	char channel[256];
 	char kind = sql_listen_statement(rq->text, rq->tlen, channel, sizeof(channel));
@@ -1537,7 +1591,7 @@ static struct step listen_locally(struct client *c, struct request *rq)
 static struct step session_rules(struct client *c, struct request *rq)
 {
 	if (!(rq->se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) || c->failed_block ||
-	    c->pending_error || c->skip_to_sync || (c->server && c->server->skipping))
+	    c->pending_error || c->skip_to_sync || (c->server && server_skipping(c->server)))
 		return NEXT;
 	char sqlstate[6], smsg[400];
 	enum sess_verdict sv = session_check(c, c->server, &rq->se, sqlstate, smsg, sizeof(smsg));
@@ -1553,7 +1607,7 @@ static struct step session_rules(struct client *c, struct request *rq)
 static struct step server_session_rules(struct client *c, struct request *rq)
 {
 	struct server *s = c->server;
-	if (!(rq->se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) || s->skipping || c->bound_flags)
+	if (!(rq->se.flags & (SE_BINDS | SESS_NAMED_PARSE | SE_PREPARE_STMT)) || server_skipping(s) || c->bound_flags)
 		return NEXT;
 	char sqlstate[6], smsg[400];
 	enum sess_verdict sv = session_check(c, s, &rq->se, sqlstate, smsg, sizeof(smsg));
@@ -1574,7 +1628,7 @@ static struct step server_session_rules(struct client *c, struct request *rq)
  * was idle in a transaction) answers this request. */
 static struct step answer_pending_error(struct client *c, struct request *rq)
 {
-	if (!c->pending_error || (c->server && (!rq_empty(c->server) || c->server->unsynced)))
+	if (!c->pending_error || (c->server && (!rq_empty(c->server) || server_unsynced(c->server))))
 		return NEXT;
 	struct pending_error *pe = c->pending_error;
 	c->pending_error = NULL;
@@ -1660,7 +1714,7 @@ static struct step prepared_without_server(struct client *c, struct request *rq)
 static struct step get_server(struct client *c, struct request *rq)
 {
 	const struct pmsg *m = rq->m;
-	if (c->server && c->server->release_pending && c->server->pool->target)
+	if (c->server && c->server->phase == TX_RELEASING && c->server->pool->target)
 		/* The replica's transaction is over; only its answer is still
 		 * being written to the client. The next one is routed afresh:
 		 * it may write, and only a routed request is kept for a replay
@@ -1687,6 +1741,8 @@ static struct step get_server(struct client *c, struct request *rq)
 	enum route_where where = route_pick(c, m, rq->text, rq->tlen, &target, &rerr);
 	if (where == ROUTE_HOLD) {
 		ryw_hold(c); /* a replica catches up, or its time is up: resumed */
+		health_probe(c->db);
+		ryw_arm();
 		return stop(SB_STOP);
 	}
 	bool replica = where == ROUTE_REPLICA;
@@ -1727,7 +1783,7 @@ static struct step server_room(struct client *c, struct request *rq)
 {
 	(void)rq;
 	struct server *s = c->server;
-	if (s->capturing)
+	if (s->phase == TX_ASKING)
 		return stop(SB_STOP); /* pgtide asks what the last transaction left; continued after */
 	if (rq_full(s)) {
 		/* Too many replies owed: wait for some. Postgres holds replies
@@ -1741,7 +1797,8 @@ static struct step server_room(struct client *c, struct request *rq)
 		}
 		return stop(SB_STOP);
 	}
-	s->release_pending = false;
+	if (s->phase == TX_RELEASING)
+		server_set_phase(s, TX_SERVING); /* the client goes on with it */
 	return NEXT;
 }
 
@@ -1760,7 +1817,7 @@ static struct step ready_server(struct client *c, struct request *rq)
 #define WAIT() (wait < 0 ? (wait = rq->text && sql_needs_own_transaction(rq->text, rq->tlen)) : wait)
 	/* Decided before pgtide puts anything of its own in front: its
 	 * messages leave the server mid-group. */
-	bool group_start = !s->unsynced && m->type != FE_SYNC && m->type != FE_FLUSH;
+	bool group_start = !server_unsynced(s) && m->type != FE_SYNC && m->type != FE_FLUSH;
 	if (server_is_idle_for_txn(s)) {
 		if (!c->xact_start)
 			c->xact_start = now_usec();
@@ -1770,7 +1827,7 @@ static struct step ready_server(struct client *c, struct request *rq)
 		}
 		if (c->replay && !s->holding)
 			server_holdback_begin(s);
-	} else if (c->begin_replay == BR_ANSWERED && !s->unsynced && m->type != FE_SYNC && m->type != FE_FLUSH) {
+	} else if (c->begin_replay == BR_ANSWERED && !server_unsynced(s) && m->type != FE_SYNC && m->type != FE_FLUSH) {
 		join_request(c, s, m);
 	}
 	s->group_start = group_start;
@@ -1783,7 +1840,7 @@ static struct step ready_server(struct client *c, struct request *rq)
 	 * the request waits for its answer (a SET refused in a transaction
 	 * the client's own earlier request aborted is that request's 25P02,
 	 * not a server to close). */
-	if (tenant_enabled() && group_start && !s->skipping && s->status != 'E' && !tenant_in_effect(s, c, owed)) {
+	if (tenant_enabled() && group_start && !server_skipping(s) && s->status != 'E' && !tenant_in_effect(s, c, owed)) {
 		bool w = owed || WAIT();
 		if (!server_queue_tenant_set(s, c, w)) {
 			client_close(c, "53200", "out of memory");
@@ -1794,7 +1851,7 @@ static struct step ready_server(struct client *c, struct request *rq)
 	}
 #undef WAIT
 	if ((rq->se.scan & QS_TXN_END) && (m->type == FE_QUERY || m->type == FE_PARSE) && sql_is_txn_exit(rq->text, rq->tlen))
-		s->exit_pending = true; /* if the server dies now, the transaction is over anyway */
+		server_set_phase(s, TX_EXITING); /* if the server dies now, the transaction is over anyway */
 	session_note_sent(c, s, &rq->se);
 	if (rq->write_attempt)
 		tenant_server_forget(s);
@@ -1869,8 +1926,7 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 	}
 	switch (m->type) {
 	case FE_SYNC:
-		s->skipping = false;
-		s->unsynced = false;
+		server_set_sync(s, SYNC_NONE);
 		c->skip_to_sync = false; /* the server's ReadyForQuery ends it */
 		rq_push(s, FE_SYNC, cf);
 		break;
@@ -1880,9 +1936,9 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 	case FE_FUNCTION_CALL:
 		/* While the server skips to a Sync it discards these too and
 		 * answers nothing: it still waits for that Sync. */
-		if (!s->skipping) {
+		if (!server_skipping(s)) {
 			rq_push(s, m->type, cf);
-			s->unsynced = false;
+			server_group_sent(s, false);
 		}
 		if (m->type == FE_QUERY) {
 			s->pool->query_count++;
@@ -1893,13 +1949,13 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 	case FE_DESCRIBE: {
 		char kind = 'P';
 		const char *name;
-		if (!s->skipping) {
+		if (!server_skipping(s)) {
 			if (rq->complete && proto_parse_describe_close(m, &kind, &name) && kind == 'S')
 				rq_push(s, FE_DESCRIBE, (uint16_t)(RQ_DESC_STMT | cf));
 			else
 				rq_push(s, FE_DESCRIBE, cf);
 		}
-		s->unsynced = true;
+		server_group_sent(s, true);
 		break;
 	}
 	case FE_EXECUTE:
@@ -1911,9 +1967,9 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 			s->portal_suspendable = true;
 		/* fall through */
 	default:
-		if (!s->skipping)
+		if (!server_skipping(s))
 			rq_push(s, m->type, cf);
-		s->unsynced = true;
+		server_group_sent(s, true);
 		break;
 	}
 	s->query_start = now_usec();
@@ -1985,7 +2041,7 @@ static void client_on_drained(struct sbuf *sb)
 {
 	struct client *c = container_of(sb, struct client, sb);
 	struct server *s = c->server;
-	if (s && s->release_pending) {
+	if (s && s->phase == TX_RELEASING) {
 		pool_release_server(s);
 		if (c->close_after_xact) {
 			client_close(c, "57P01", "pgtide is shutting down");
@@ -2002,7 +2058,7 @@ static void client_on_forwarded(struct sbuf *sb)
 {
 	struct client *c = container_of(sb, struct client, sb);
 	struct server *s = c->server;
-	if (s && s->release_pending && !sbuf_has_output(&c->sb))
+	if (s && s->phase == TX_RELEASING && !sbuf_has_output(&c->sb))
 		pool_release_server(s);
 }
 

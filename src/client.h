@@ -18,6 +18,10 @@
 
 void client_module_init(void);
 void client_module_free(void);
+/* Positions of db changed (a commit's position learned, a replica
+ * answered): the reads ryw.c says may go now are resumed, and db's
+ * replicas are probed again while some still wait. */
+void client_ryw_wake(struct database *db);
 /* Act on a policy module's verdict about message m. */
 enum sb_verdict client_act(struct client *c, const struct pmsg *m, enum verdict v, const struct refusal *r);
 /* Change a client's state; the only writer of c->state. */

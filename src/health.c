@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "client.h"
 #include "dns.h"
 #include "log.h"
 #include "pool.h"
@@ -78,7 +79,11 @@ static void succeed(struct route_target *t, bool in_recovery, uint64_t lsn)
 		t->checker = NULL;
 		pool_check_return(s);
 	}
-	if (route_check_succeeded(t, in_recovery, lsn, t->sent_seq))
+	bool moved = route_check_succeeded(t, in_recovery, lsn, t->sent_seq);
+	/* a replica's replay position is news to reads that wait for it */
+	if (t->rd)
+		client_ryw_wake(t->rd->db);
+	if (moved)
 		pool_primary_moved(t->rd->db, "the primary moved to another host");
 }
 

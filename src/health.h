@@ -16,7 +16,7 @@ void health_stop(void);
 /* Check db's hosts now (its first client may be what checks need). */
 void health_kick(struct database *db);
 /* read_your_writes: ask db's readable replicas their position now (at
- * most every RYW_PROBE_USEC each); ryw.c calls it through ryw_init. */
+ * most every RYW_PROBE_USEC each); client.c calls it while reads wait. */
 void health_probe(struct database *db);
 /* Stop t's check (it left its database's configuration, or is suspect). */
 void health_check_stop(struct route_target *t);

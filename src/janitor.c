@@ -125,8 +125,8 @@ static void check_pool_servers(struct pool *p, usec_t now)
 	}
 	list_for_each_safe(ln, tmp, &p->idle_servers) {
 		struct server *sv = container_of(ln, struct server, node);
-		if (sv->close_needed) {
-			server_close(sv, (enum close_reason)sv->close_reason, "close needed");
+		if (server_close_due(sv)) {
+			server_close(sv, (enum close_reason)sv->close_reason, "%s", sv->close_why);
 		} else if (s->server_lifetime > 0 && now - sv->connect_time > s->server_lifetime && p->n_servers > min) {
 			server_close(sv, CR_LIFETIME, "server_lifetime (%lld s) reached", (long long)(s->server_lifetime / USEC));
 		} else if (s->server_idle_timeout > 0 && now - sv->release_time > s->server_idle_timeout &&
@@ -143,9 +143,9 @@ static void check_pool_servers(struct pool *p, usec_t now)
 		list_for_each_safe(ln, tmp, &p->active_servers) {
 			struct server *sv = container_of(ln, struct server, node);
 			struct client *c = sv->client;
-			if (sv->close_needed && c && session_holds_server(c) && server_is_idle_for_txn(sv) && !sv->in_copy)
+			if (server_close_due(sv) && c && session_holds_server(c) && server_is_idle_for_txn(sv) && !sv->in_copy)
 				client_close(c, "57P01", "%s (server_fast_close): this session's server is closed",
-					     sv->close_why ? sv->close_why : "close needed");
+					     sv->close_why);
 		}
 	}
 	if (s->query_timeout > 0) {

@@ -305,6 +305,66 @@ enum server_state {
 	SV_JUSTFREE,    /* justfree list */
 };
 
+/*
+ * Inside a state, two small machines say what a server is in the middle
+ * of; each changes only through its setter in server.c, which checks the
+ * change against its diagram and logs any other with "please report
+ * this" (the integration tests fail on that line).
+ *
+ * The extended protocol as Postgres sees it (server_set_sync):
+ *
+ *            Parse/Bind/Describe/Execute/Close
+ *   SYNC_NONE -------------------------------> SYNC_OPEN
+ *       ^  ^ <------- Sync, or a Query ---------- |
+ *       |  |                                      | an error, its Sync not
+ *       |  |  an error after a Query closed       | yet sent
+ *       |  |  the group (Postgres skips it too)   v
+ *       |  +----------------------------------- SYNC_SKIPPING
+ *       +------------------- Sync -------------------+
+ *
+ * While it skips, Postgres discards everything up to the client's Sync, a
+ * Query included: only a Sync leaves SYNC_SKIPPING.
+ */
+enum server_sync {
+	SYNC_NONE,      /* no extended message since the last Sync */
+	SYNC_OPEN,      /* a group is open: its Sync is not sent yet */
+	SYNC_SKIPPING,  /* an error: the server skips to a Sync not yet sent */
+};
+
+/*
+ * Where a linked server is in its client's transaction (server_set_phase):
+ *
+ *                 the client's COMMIT/ROLLBACK sent
+ *   TX_SERVING ------------------------------------> TX_EXITING
+ *     ^  |  ^  <---------- its ReadyForQuery ----------- |
+ *     |  |  |                                            |
+ *     |  |  +--- answers in --- TX_ASKING <--+           |
+ *     |  |        (session capture, commit   |           |
+ *     |  |         position: pgtide's own)   |           |
+ *     |  +-- the transaction is over --------+           |
+ *     |  |   (asks first when a question is due)         |
+ *     |  v                                               |
+ *     +- TX_RELEASING <----------------------------------+
+ *        (released once the client has read all its replies;
+ *         back to TX_SERVING when the client goes on using it)
+ *
+ * A server that is unlinked, idle, logging in or pgtide's own is
+ * TX_SERVING.
+ */
+enum server_phase {
+	TX_SERVING,     /* serving its client's requests (or nobody's) */
+	TX_EXITING,     /* the client's COMMIT or ROLLBACK is in flight */
+	TX_ASKING,      /* over; pgtide's questions about it are in flight */
+	TX_RELEASING,   /* over; released once the client has its replies */
+};
+
+/* What a server connection is for; set when it is launched or lent. */
+enum server_role {
+	ROLE_POOL,      /* serves the pool's clients */
+	ROLE_LISTENER,  /* the pool's LISTEN connection (listen.c) */
+	ROLE_CHECK,     /* lent to its host's health check (health.c) */
+};
+
 /* One reply the server owes, in order (see server.c). */
 struct rq_entry {
 	uint8_t type;   /* frontend message that asked: Q P B D E C S F */
@@ -349,17 +409,15 @@ struct server {
 	uint32_t id;
 	uint32_t be_pid, be_key;
 	uint32_t last_client_id;     /* the client it serves or served last (NOTIFY's sender, listen.c) */
-	uint8_t state;
+	uint8_t state;               /* enum server_state (server_set_state) */
+	uint8_t sync;                /* enum server_sync (server_set_sync) */
+	uint8_t phase;               /* enum server_phase (server_set_phase) */
+	uint8_t role;                /* enum server_role */
 	char status;                 /* transaction status from its last ReadyForQuery */
-	bool unsynced;               /* extended messages sent since the last Sync */
-	bool skipping;               /* after an error, the server skips to Sync */
-	bool release_pending;        /* idle; released once the client has it all */
 	bool connect_pending;        /* its deferred connect has not run yet (not freed before) */
-	bool close_needed;           /* close when released (reload, lifetime) */
-	const char *close_why;       /* static words for the log when that comes; NULL: "close needed" */
-	uint8_t close_reason;        /* enum close_reason it will be counted under */
-	bool waiting_check;          /* a check query gates its next use */
-	bool in_copy;
+	const char *close_why;       /* close when released (reload, lifetime): static words for the log; NULL: no */
+	uint8_t close_reason;        /* ... and the enum close_reason it will be counted under */
+	bool in_copy;                /* a COPY runs (CopyIn/CopyOut until its end) */
 	bool rq_blocked;             /* client stopped: reply queue was full */
 	bool txn_bad;                /* an error or ROLLBACK in the open transaction */
 	bool portal_suspendable;     /* the client ran the unnamed portal with a row limit */
@@ -386,17 +444,13 @@ struct server {
 		bool discard_seen;           /* a client sent DISCARD ALL */
 		bool dirty;                  /* session mode: its client's session may be left */
 	} ses;
-	bool capturing;              /* a capture or position query is in flight */
 	/* The commit position asked after a write: ryw.c's alone to write. */
 	struct server_pos {
 		bool pending;        /* the position query is in flight */
 		uint64_t lsn;        /* its answer */
 		struct tenant *tenant; /* the tenant whose position it raises */
 	} pos;
-	bool exit_pending;           /* a COMMIT/ROLLBACK the client sent is in flight */
-	bool listener;               /* the pool's LISTEN connection (listen.c) */
-	bool checker;                /* lent to its host's health check (health.c) */
-	struct route_target *check_target; /* ... of this host; NULL once detached */
+	struct route_target *check_target; /* ROLE_CHECK: of this host; NULL once detached */
 	struct route_target *dest;   /* the host a primary pool's server went to (a host list) */
 	struct cancel_conn *cancels; /* CancelRequests in flight for it (server.c) */
 	struct server_cancel {
@@ -521,6 +575,18 @@ static inline int pool_mode_of(const struct pool *p, const struct user *client_u
 	if (p->user->pool_mode >= 0)
 		return p->user->pool_mode;
 	return db_pool_mode(g.cfg, p->db->cfg, NULL);
+}
+
+/* Plain reads of a server's protocol machine (enum server_sync), for every
+ * layer: a group is open or skipping (its Sync not sent yet), or skipping. */
+static inline bool server_unsynced(const struct server *s)
+{
+	return s->sync != SYNC_NONE;
+}
+
+static inline bool server_skipping(const struct server *s)
+{
+	return s->sync == SYNC_SKIPPING;
 }
 
 #endif

@@ -31,6 +31,17 @@ static struct db_config *autodb_template;
 
 static void kick_blocked_pools(struct pool *p);
 
+/* tenant_xact_rate held a tenant of p, and schedule.c's timer says when it
+ * may run again: serve the waiters that may go now. */
+static void on_rate_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pool *p = arg;
+	if (sched_rate_timer(p))
+		pool_serve_waiters(p);
+}
+
 static void check_admin_waits(void *arg)
 {
 	(void)arg;
@@ -49,7 +60,6 @@ static bool db_eq(const struct hnode *n, const void *key)
 
 void objects_init(void)
 {
-	sched_set_kick(pool_serve_waiters);
 	htab_init(&g.users);
 	htab_init(&g.databases);
 	list_init(&g.pools);
@@ -289,7 +299,7 @@ struct pool *pool_get_target(struct database *db, struct user *u, struct route_t
 	list_init(&p->check_servers);
 	list_init(&p->active_clients);
 	list_init(&p->waiting_clients);
-	sched_pool_init(p);
+	sched_pool_init(p, on_rate_timer);
 	list_add_tail(&db->pools, &p->db_node);
 	list_add_tail(&g.pools, &p->all_node);
 	if (!t && db->route)
@@ -358,7 +368,8 @@ void pool_unlink(struct client *c)
 	c->sb.dst = NULL;
 	s->client = NULL;
 	s->sb.dst = NULL;
-	s->release_pending = false;
+	if (s->phase == TX_RELEASING)
+		server_set_phase(s, TX_SERVING);
 }
 
 void pool_target_down(struct route_target *t)
@@ -412,14 +423,14 @@ struct server *pool_check_server(struct pool *p, struct route_target *t)
 		    (maxuser > 0 && p->user->server_count >= maxuser) || pool_size_of(p) < 1 || !(s = server_launch(p)))
 			return NULL;
 	}
-	s->checker = true;
+	s->role = ROLE_CHECK;
 	s->check_target = t;
 	return s;
 }
 
 void pool_check_return(struct server *s)
 {
-	s->checker = false;
+	s->role = ROLE_POOL;
 	s->check_target = NULL;
 	pool_server_ready(s);
 }
@@ -522,22 +533,26 @@ static bool give_to_waiter(struct pool *p, struct server *s)
 void pool_server_ready(struct server *s)
 {
 	struct pool *p = s->pool;
-	s->release_pending = false;
-	if (s->listener) {
+	if (s->phase == TX_RELEASING)
+		server_set_phase(s, TX_SERVING);
+	if (s->role == ROLE_LISTENER) {
 		/* the pool's LISTEN connection serves no client */
 		server_set_state(s, SV_LISTEN);
 		listen_conn_ready(s);
 		return;
 	}
-	if (s->checker) {
+	if (s->role == ROLE_CHECK) {
 		/* launched for its host's check: that comes first */
 		server_set_state(s, SV_CHECK);
 		if (!s->check_target || !health_checker_ready(s, s->check_target))
 			pool_check_return(s);
 		return;
 	}
-	if (s->close_needed || (g.shutting_down && !p->n_waiting)) {
-		server_close(s, s->close_needed ? (enum close_reason)s->close_reason : CR_SHUTDOWN, "%s", !s->close_needed ? "shutting down" : s->close_why ? s->close_why : "close needed");
+	if (server_close_due(s) || (g.shutting_down && !p->n_waiting)) {
+		if (server_close_due(s))
+			server_close(s, (enum close_reason)s->close_reason, "%s", s->close_why);
+		else
+			server_close(s, CR_SHUTDOWN, "shutting down");
 		return;
 	}
 	if (!give_to_waiter(p, s))
@@ -566,7 +581,7 @@ void pool_release_server(struct server *s)
 		/* The client is half way through a message into this server (COPY
 		 * data after the server failed the COPY, say): nobody else may
 		 * have the server before the rest (client.c releases it then). */
-		s->release_pending = true;
+		server_set_phase(s, TX_RELEASING);
 		return;
 	}
 	if (!server_is_clean(s)) {
@@ -575,8 +590,8 @@ void pool_release_server(struct server *s)
 		if (c)
 			pool_unlink(c);
 		server_close(s, CR_UNCLEAN, "released in an unclean protocol state (status %c, %u replies owed%s%s%s%s%s%s)",
-			     s->status, rq_count(s), s->unsynced ? ", no Sync" : "", s->skipping ? ", skipping to Sync" : "",
-			     s->in_copy ? ", in COPY" : "", s->capturing ? ", a capture in flight" : "",
+			     s->status, rq_count(s), s->sync == SYNC_OPEN ? ", no Sync" : "", server_skipping(s) ? ", skipping to Sync" : "",
+			     s->in_copy ? ", in COPY" : "", s->phase == TX_ASKING ? ", a capture in flight" : "",
 			     s->holding ? ", replies held back" : "",
 			     s->sb.fwd_partial ? ", a message half forwarded" : "");
 		return;
@@ -586,9 +601,9 @@ void pool_release_server(struct server *s)
 	if (c)
 		pool_unlink(c);
 	s->release_time = now_usec();
-	if (s->close_needed) {
+	if (server_close_due(s)) {
 		/* no reset for a server that goes anyway */
-		server_close(s, (enum close_reason)s->close_reason, "%s", s->close_why ? s->close_why : "close needed");
+		server_close(s, (enum close_reason)s->close_reason, "%s", s->close_why);
 		return;
 	}
 	if (r == SR_CLOSE) {
@@ -660,11 +675,11 @@ void pool_shutdown_progress(void *arg)
 void pool_server_gone(struct server *s, const char *why)
 {
 	struct pool *p = s->pool;
-	if (s->listener) {
+	if (s->role == ROLE_LISTENER) {
 		listen_conn_gone(s, why);
 		return;
 	}
-	if (s->checker) {
+	if (s->role == ROLE_CHECK) {
 		/* one of the pool's servers, lent to its host's check */
 		struct route_target *t = s->check_target;
 		s->check_target = NULL;
@@ -917,7 +932,7 @@ void pool_reconnect_pool(struct pool *p, const char *why)
 		struct list *sn, *tmp;
 		list_for_each_safe(sn, tmp, lists[i]) {
 			struct server *s = container_of(sn, struct server, node);
-			if (s->checker && s->check_target) {
+			if (s->role == ROLE_CHECK && s->check_target) {
 				/* its check is not the host's failure: it runs again */
 				struct route_target *t = s->check_target;
 				s->check_target = NULL;

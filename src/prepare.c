@@ -691,7 +691,7 @@ bool prep_parse_local(struct client *c, const struct msg_parse *mp, struct sendp
 enum verdict prep_parse(struct client *c, const struct msg_parse *mp, struct sendplan *p, struct refusal *r)
 {
 	struct server *s = c->server;
-	if (s->skipping)
+	if (server_skipping(s))
 		return V_ANSWERED; /* Postgres skips it too: no statement is made */
 	retain_abort(s);
 	if (client_find(c, mp->name)) {
@@ -726,7 +726,7 @@ enum verdict prep_bind(struct client *c, const struct pmsg *m, struct sendplan *
 	}
 	if (!b.stmt[0])
 		return V_FORWARD;
-	if (s->skipping)
+	if (server_skipping(s))
 		return V_ANSWERED;
 	struct cstmt *cs = client_find(c, b.stmt);
 	if (!cs) {
@@ -784,7 +784,7 @@ enum verdict prep_describe(struct client *c, const struct pmsg *m, struct sendpl
 	}
 	if (kind != 'S' || !name[0])
 		return V_FORWARD;
-	if (s->skipping)
+	if (server_skipping(s))
 		return V_ANSWERED;
 	struct cstmt *cs = client_find(c, name);
 	if (!cs) {
@@ -824,7 +824,7 @@ enum verdict prep_close(struct client *c, const struct pmsg *m, struct sendplan 
 		p->reply = BE_CLOSE_COMPLETE;
 		return V_ANSWERED;
 	}
-	if (s->skipping)
+	if (server_skipping(s))
 		return V_ANSWERED;
 	retain_abort(s);
 	push_synth(p, FE_CLOSE, BE_CLOSE_COMPLETE, 0);
@@ -881,7 +881,7 @@ static bool deallocate(struct client *c, const char *name, bool all, struct refu
 static enum verdict answer(struct client *c, struct sendplan *p, struct refusal *r, uint8_t for_type, char what)
 {
 	struct server *s = c->server;
-	if (s && s->skipping)
+	if (s && server_skipping(s))
 		return V_ANSWERED; /* Postgres skips it too: no answer */
 	if (s && (!p->queue_empty || p->unsynced))
 		push_synth(p, for_type, what, 0);
@@ -911,7 +911,7 @@ enum verdict prep_parse_unnamed(struct client *c, const struct msg_parse *mp, un
 		return V_FORWARD;
 	if (mp->nparams)
 		return V_FORWARD; /* not what a driver sends: Postgres says what is wrong */
-	if (c->server && c->server->skipping)
+	if (c->server && server_skipping(c->server))
 		return V_ANSWERED; /* Postgres would skip it: nothing deallocated */
 	bool all = strcmp(name, "all") == 0;
 	if (!deallocate(c, name, all, r))
@@ -1013,7 +1013,7 @@ bool prep_query(struct client *c, const char *q, size_t len, struct sendplan *p,
 	if (!kind)
 		return false;
 	struct server *s = c->server;
-	if (s && s->skipping) {
+	if (s && server_skipping(s)) {
 		/* Postgres ignores a Query while it skips to a Sync: no answer,
 		 * and nothing deallocated or prepared (a Sync of pgtide's own
 		 * here would end the skip the client asked for) */

@@ -12,9 +12,11 @@
 
 #include "replyq.h"
 
+#include "client.h"
 #include "params.h"
 #include "prepare.h"
 #include "ryw.h"
+#include "server.h"
 #include "session.h"
 #include "tenant.h"
 
@@ -45,7 +47,7 @@ void rq_pop(struct server *s)
 
 bool rq_first_sync_failed(const struct server *s)
 {
-	if (s->skipping)
+	if (server_skipping(s))
 		return true; /* the open group already had its error */
 	for (int i = 0; i < s->rq_len; i++) {
 		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
@@ -86,8 +88,10 @@ static void rq_skipped(struct server *s, uint16_t flags)
 	if (flags & RQ_CAPTURE) {
 		/* its question is not answered: what the session holds is unknown */
 		session_capture_drop(s);
-		ryw_commit_done(s, false);
-		s->capturing = rq_has_flags(s, RQ_CAPTURE);
+		if (ryw_commit_done(s, false))
+			client_ryw_wake(s->pool->db);
+		if (!rq_has_flags(s, RQ_CAPTURE))
+			server_set_phase(s, TX_SERVING);
 		session_state_unknown(s);
 	}
 }
@@ -135,7 +139,7 @@ void rq_skip_to_sync(struct server *s)
 	if (sync)
 		sync->flags |= RQ_FAILED; /* its group had an error */
 	else
-		s->skipping = true;
+		server_set_sync(s, SYNC_SKIPPING); /* the Sync is not sent yet */
 }
 
 bool rq_block(struct server *s)

@@ -308,7 +308,6 @@ bool route_check_succeeded(struct route_target *t, bool in_recovery, uint64_t ls
 	if (before != t->state)
 		log_info("%s %s:%d of database \"%s\" is %s (lag %lld bytes)", in_recovery ? "replica" : "host",
 			 t->host, t->port, rd->db->name, tstate_names[t->state], t->lag);
-	ryw_positions_changed(rd->db);
 	return moved;
 }
 

@@ -3,7 +3,7 @@
  *
  * Owns: struct ryw_db (a database's tenant positions, its floor and
  * counters), struct ryw_pos (one tenant's last commit position), the list
- * of reads waiting for a replica and the timer that ends their wait. A
+ * of reads waiting for a replica, and which of them may go now. A
  * client's own position lives in struct client (its ryw: lsn, pending).
  *
  * How a position is learned: when a transaction that may have written ends
@@ -23,9 +23,11 @@
  * kept as the database's floor: a replica that was down, or is new, must
  * reach it before any read of a tenant without an entry goes there.
  *
- * Must not send, close or queue: server.c and health.c act; a waiting
- * read is resumed, and replicas are asked their position, through the
- * functions client.c gives ryw_init.
+ * Must not send, close, queue or resume: server.c and health.c act, and
+ * client.c owns the timer of the reads that wait (client_ryw_wake): it
+ * asks this file which reads may go (ryw_take_ready) and which databases
+ * to probe (ryw_waiting_next), and resumes and probes itself. Nothing
+ * here calls back up.
  */
 #include "autoconf.h"
 
@@ -56,17 +58,7 @@ struct ryw_db {
 	struct ryw_stats st;
 };
 
-static void (*resume_fn)(struct client *c);
-static void (*probe_fn)(struct database *db);
 static struct list waiting = LIST_INIT(waiting); /* struct client, by ryw.node */
-static struct event tick_ev;
-static bool tick_init, tick_armed;
-
-void ryw_init(void (*resume)(struct client *c), void (*probe)(struct database *db))
-{
-	resume_fn = resume;
-	probe_fn = probe;
-}
 
 static struct ryw_db *rdb_get(struct database *db)
 {
@@ -221,10 +213,10 @@ static void raise_to(uint64_t *at, uint64_t lsn)
 		*at = lsn;
 }
 
-void ryw_commit_done(struct server *s, bool ok)
+bool ryw_commit_done(struct server *s, bool ok)
 {
 	if (!s->pos.pending)
-		return;
+		return false;
 	s->pos.pending = false;
 	struct database *db = s->pool->db;
 	uint64_t lsn = ok ? s->pos.lsn : 0;
@@ -253,7 +245,7 @@ void ryw_commit_done(struct server *s, bool ok)
 		}
 		tenant_unref(t);
 	}
-	ryw_positions_changed(db);
+	return true;
 }
 
 void ryw_gc(struct database *db, uint64_t min_replay)
@@ -277,21 +269,6 @@ void ryw_gc(struct database *db, uint64_t min_replay)
 
 /* ---- reads that wait ---- */
 
-static void tick(evutil_socket_t fd, short what, void *arg);
-
-static void arm(void)
-{
-	if (tick_armed || list_empty(&waiting))
-		return;
-	if (!tick_init) {
-		evtimer_assign(&tick_ev, g.base, tick, NULL);
-		tick_init = true;
-	}
-	struct timeval tv = { 0, RYW_PROBE_USEC };
-	evtimer_add(&tick_ev, &tv);
-	tick_armed = true;
-}
-
 /* Could c's read go to a replica now? */
 static bool satisfiable(const struct client *c)
 {
@@ -300,11 +277,8 @@ static bool satisfiable(const struct client *c)
 	return !pending && route_caught_up(c->db, f);
 }
 
-/* Resume the waiting reads whose time is up (db NULL) or that a replica of
- * db can take now. Each is unlinked first: resuming may put it back. */
-static void resume_some(struct database *db)
+void ryw_take_ready(struct database *db, struct list *out)
 {
-	struct list again = LIST_INIT(again);
 	struct list *ln, *next;
 	for (ln = waiting.next; ln != &waiting; ln = next) {
 		next = ln->next;
@@ -312,33 +286,31 @@ static void resume_some(struct database *db)
 		if (db ? c->db != db || !satisfiable(c) : !ryw_wait_expired(c))
 			continue;
 		list_del(&c->ryw.node);
-		list_add_tail(&again, &c->ryw.node);
-	}
-	while (!list_empty(&again)) {
-		struct client *c = container_of(list_first(&again), struct client, ryw.node);
-		list_del(&c->ryw.node);
-		resume_fn(c);
+		list_add_tail(out, &c->ryw.node);
 	}
 }
 
-static void tick(evutil_socket_t fd, short what, void *arg)
+struct client *ryw_pop(struct list *l)
 {
-	(void)fd;
-	(void)what;
-	(void)arg;
-	tick_armed = false;
-	resume_some(NULL);
-	/* ask the replicas of the databases still waited on where they are
-	 * (once per run of waiters of one database, not once per waiter) */
-	struct list *ln;
-	struct database *last = NULL;
-	list_for_each(ln, &waiting) {
-		struct client *c = container_of(ln, struct client, ryw.node);
-		if (c->db != last)
-			probe_fn(c->db);
-		last = c->db;
-	}
-	arm();
+	if (list_empty(l))
+		return NULL;
+	struct client *c = container_of(list_first(l), struct client, ryw.node);
+	list_del(&c->ryw.node);
+	return c;
+}
+
+struct client *ryw_waiting_next(const struct client *prev)
+{
+	const struct list *ln = prev ? prev->ryw.node.next : waiting.next;
+	return ln == &waiting ? NULL : container_of(ln, struct client, ryw.node);
+}
+
+bool ryw_db_waits(const struct database *db)
+{
+	for (struct client *c = ryw_waiting_next(NULL); c; c = ryw_waiting_next(c))
+		if (c->db == db)
+			return true;
+	return false;
 }
 
 void ryw_hold(struct client *c)
@@ -347,8 +319,6 @@ void ryw_hold(struct client *c)
 		c->ryw.since = now_usec();
 	if (!list_linked(&c->ryw.node))
 		list_add_tail(&waiting, &c->ryw.node);
-	probe_fn(c->db);
-	arm();
 }
 
 bool ryw_waiting(const struct client *c)
@@ -390,22 +360,6 @@ void ryw_forget(struct client *c)
 	c->ryw.since = 0;
 	if (list_linked(&c->ryw.node))
 		list_del(&c->ryw.node);
-}
-
-void ryw_positions_changed(struct database *db)
-{
-	if (list_empty(&waiting))
-		return;
-	resume_some(db);
-	/* reads of db still wait: ask again as soon as the pace allows,
-	 * rather than at the next tick */
-	struct list *ln;
-	list_for_each(ln, &waiting) {
-		if (container_of(ln, struct client, ryw.node)->db == db) {
-			probe_fn(db);
-			break;
-		}
-	}
 }
 
 void ryw_db_stats(const struct database *db, struct ryw_stats *out)

@@ -8,7 +8,8 @@
  * replayed it), the reads waiting for a replica to catch up, and their
  * counters. Decides only: route.c asks for a read's floor and picks the
  * replica, server.c asks the primary for a commit's position, client.c
- * holds and resumes a waiting read (through the function ryw_init gets).
+ * holds a read that must wait, and resumes it when this file says it may
+ * go (client_ryw_wake: the timer and the probes are client.c's).
  */
 #ifndef PGTIDE_RYW_H
 #define PGTIDE_RYW_H
@@ -18,9 +19,6 @@
 
 #include "pgtide.h"
 
-/* resume: continue a client whose read waited (client.c); probe: ask
- * db's readable replicas their position now (health_probe). */
-void ryw_init(void (*resume)(struct client *c), void (*probe)(struct database *db));
 void ryw_db_free(struct database *db);
 
 /* The scope c's reads keep to (RYW_OFF, RYW_CLIENT, RYW_TENANT); off where
@@ -45,13 +43,24 @@ bool ryw_commit_due(const struct client *c);
 extern const char ryw_position_sql[];
 void ryw_commit_sent(struct server *s, struct client *c);
 /* Its row (false: malformed), and its end: lsn 0 when it failed or the
- * server went (the scope then takes every host's highest known position). */
+ * server went (the scope then takes every host's highest known position).
+ * true: a position was learned, waiting reads of the server's database may
+ * go now (the caller wakes them: client_ryw_wake). */
 bool ryw_position_row(struct server *s, const struct pmsg *m);
-void ryw_commit_done(struct server *s, bool ok);
+bool ryw_commit_done(struct server *s, bool ok);
 
 /* A read of c waits for a replica to catch up (client.c stops reading its
  * messages); it is resumed when positions change or its time is up. */
 void ryw_hold(struct client *c);
+/* The waiting reads that may go now, moved to out (a list of clients by
+ * ryw.node): those a replica of db can take, or with db NULL those whose
+ * time is up. ryw_pop takes them one by one (NULL: none left). */
+void ryw_take_ready(struct database *db, struct list *out);
+struct client *ryw_pop(struct list *l);
+/* The reads still waiting, oldest first (prev NULL: the first; NULL: no
+ * more), and whether one of db's is among them. */
+struct client *ryw_waiting_next(const struct client *prev);
+bool ryw_db_waits(const struct database *db);
 bool ryw_waiting(const struct client *c);
 bool ryw_wait_expired(const struct client *c);
 /* Where the read went: counted, and the wait ends. */
@@ -59,8 +68,6 @@ enum ryw_outcome { RYW_REPLICA, RYW_PRIMARY };
 void ryw_routed(struct client *c, enum ryw_outcome o);
 /* The client goes while its read waits. */
 void ryw_forget(struct client *c);
-/* A host's position moved (route.c): waiting reads look again. */
-void ryw_positions_changed(struct database *db);
 /* Every replica of db has replayed min_replay: positions below it need no
  * entry any more. */
 void ryw_gc(struct database *db, uint64_t min_replay);

@@ -48,13 +48,6 @@ struct sched_slot {
 				  * of a waiter that times out once back in the ring) */
 };
 
-static void (*kick_fn)(struct pool *p);
-
-void sched_set_kick(void (*kick)(struct pool *p))
-{
-	kick_fn = kick;
-}
-
 static bool slot_eq(const struct hnode *n, const void *key)
 {
 	return container_of(n, struct sched_slot, hn)->t == key;
@@ -65,15 +58,13 @@ static uint64_t tenant_hash(const struct tenant *t)
 	return hash_u64((uint64_t)(uintptr_t)t);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg);
-
-void sched_pool_init(struct pool *p)
+void sched_pool_init(struct pool *p, event_callback_fn on_rate_timer)
 {
 	htab_init(&p->sched.slots);
 	list_init(&p->sched.ring);
 	list_init(&p->sched.held);
 	list_init(&p->sched.spare);
-	evtimer_assign(&p->sched.timer, g.base, on_timer, p);
+	evtimer_assign(&p->sched.timer, g.base, on_rate_timer, p);
 }
 
 void sched_pool_free(struct pool *p)
@@ -227,11 +218,8 @@ static void place(struct pool *p, struct sched_slot *sl, usec_t now)
 }
 
 /* A held slot's tenant may have tokens again: back into the ring. */
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+bool sched_rate_timer(struct pool *p)
 {
-	(void)fd;
-	(void)what;
-	struct pool *p = arg;
 	p->sched.timer_armed = false;
 	usec_t now = now_usec();
 	struct list *ln, *tmp;
@@ -241,8 +229,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		place(p, sl, now);
 		moved |= sl->where == SP_RING;
 	}
-	if (moved && kick_fn)
-		kick_fn(p);
+	return moved;
 }
 
 /* ---- the decisions ---- */

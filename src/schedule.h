@@ -7,10 +7,15 @@
 
 #include "pgtide.h"
 
-void sched_pool_init(struct pool *p);
+/* p's scheduler. on_rate_timer is the connection layer's callback (pool.c)
+ * for the timer this file arms when tenant_xact_rate holds a tenant: it
+ * asks sched_rate_timer() and serves the waiters that may go. Nothing
+ * here calls back up. */
+void sched_pool_init(struct pool *p, event_callback_fn on_rate_timer);
 void sched_pool_free(struct pool *p);
-/* Serve this pool's waiters when a held slot may run again (pool.c). */
-void sched_set_kick(void (*kick)(struct pool *p));
+/* The rate timer fired: true when a held tenant may run again (its
+ * waiters are back in the ring: serve them). */
+bool sched_rate_timer(struct pool *p);
 
 /* c starts waiting in p (its state is CL_WAITING already). */
 void sched_wait(struct pool *p, struct client *c);

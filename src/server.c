@@ -113,13 +113,22 @@ static const unsigned sv_next[] = {
 	[SV_JUSTFREE] = 0,
 };
 
+/* The three machines of a server share this check: a change their table
+ * lacks is logged, and the tests fail on the line. */
+static void check_transition(const struct server *s, const char *machine, const char *const *names,
+			     const unsigned *next, unsigned from, unsigned to)
+{
+	if (!(next[from] & SV_BIT(to)))
+		server_log(s, LV_WARNING, "%s %s -> %s is not expected: please report this", machine, names[from],
+			   names[to]);
+}
+
 void server_set_state(struct server *s, enum server_state st)
 {
 	struct pool *p = s->pool;
 	bool born = !list_linked(&s->node) && st == SV_LOGIN;
-	if (!born && !(sv_next[s->state] & SV_BIT(st)))
-		server_log(s, LV_WARNING, "state %s -> %s is not expected: please report this",
-			   state_names[s->state], state_names[st]);
+	if (!born)
+		check_transition(s, "state", state_names, sv_next, s->state, st);
 	list_del(&s->node);
 	switch (st) {
 	case SV_LOGIN: list_add_tail(&p->login_servers, &s->node); break;
@@ -131,6 +140,48 @@ void server_set_state(struct server *s, enum server_state st)
 	case SV_JUSTFREE: list_add_tail(&g.justfree_servers, &s->node); break;
 	}
 	s->state = st;
+}
+
+/* The extended protocol (enum server_sync): which change may follow
+ * which, as its diagram in pgtide.h draws it. */
+static const char *const sync_names[] = { "none", "open", "skipping" };
+static const unsigned sync_next[] = {
+	[SYNC_NONE] = SV_BIT(SYNC_OPEN) | SV_BIT(SYNC_SKIPPING),
+	[SYNC_OPEN] = SV_BIT(SYNC_NONE) | SV_BIT(SYNC_SKIPPING),
+	[SYNC_SKIPPING] = SV_BIT(SYNC_NONE),
+};
+
+void server_set_sync(struct server *s, enum server_sync to)
+{
+	if (s->sync != to)
+		check_transition(s, "protocol", sync_names, sync_next, s->sync, to);
+	s->sync = (uint8_t)to;
+}
+
+void server_group_sent(struct server *s, bool open)
+{
+	if (open && s->sync == SYNC_NONE)
+		server_set_sync(s, SYNC_OPEN);
+	else if (!open && s->sync == SYNC_OPEN)
+		server_set_sync(s, SYNC_NONE);
+}
+
+/* Where a linked server is in its client's transaction (enum
+ * server_phase): its diagram in pgtide.h. Any phase may go back to
+ * serving (the server is released, relinked or closed). */
+static const char *const phase_names[] = { "serving", "exiting", "asking", "releasing" };
+static const unsigned phase_next[] = {
+	[TX_SERVING] = SV_BIT(TX_EXITING) | SV_BIT(TX_ASKING) | SV_BIT(TX_RELEASING),
+	[TX_EXITING] = SV_BIT(TX_SERVING) | SV_BIT(TX_RELEASING),
+	[TX_ASKING] = SV_BIT(TX_SERVING),
+	[TX_RELEASING] = SV_BIT(TX_SERVING),
+};
+
+void server_set_phase(struct server *s, enum server_phase to)
+{
+	if (s->phase != to)
+		check_transition(s, "phase", phase_names, phase_next, s->phase, to);
+	s->phase = (uint8_t)to;
 }
 
 /* ---- reply queue ---- */
@@ -156,7 +207,7 @@ bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstat
 			return false;
 		sbuf_gen_commit(&s->sb, &pb);
 		rq_push(s, FE_QUERY, 0);
-		s->unsynced = false;
+		server_group_sent(s, false);
 		return true;
 	}
 	/* extended: the error takes the refused message's place; the server
@@ -170,19 +221,19 @@ bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstat
 	rq_push(s, FE_PARSE, RQ_CONSUME);
 	rq_push(s, FE_BIND, RQ_CONSUME);
 	rq_push(s, FE_EXECUTE, 0);
-	s->unsynced = true;
+	server_group_sent(s, true);
 	return true;
 }
 
 
 bool server_is_idle_for_txn(const struct server *s)
 {
-	return s->status == 'I' && rq_empty(s) && !s->unsynced && !s->skipping;
+	return s->status == 'I' && rq_empty(s) && s->sync == SYNC_NONE;
 }
 
 bool server_is_clean(const struct server *s)
 {
-	return server_is_idle_for_txn(s) && !s->in_copy && !s->capturing && !s->holding && !s->sb.fwd_partial;
+	return server_is_idle_for_txn(s) && !s->in_copy && s->phase != TX_ASKING && !s->holding && !s->sb.fwd_partial;
 }
 
 /* Emit the replies pgtide owes for RQ_SYNTH entries now at the head. */
@@ -212,9 +263,9 @@ static void emit_due(struct server *s)
 			c->status = s->status;
 		}
 		sbuf_gen_commit(&c->sb, &pb);
-		if (type == FE_QUERY && rq_empty(s) && !s->unsynced && s->status == 'I' && !session_holds_server(c) &&
+		if (type == FE_QUERY && rq_empty(s) && !server_unsynced(s) && s->status == 'I' && !session_holds_server(c) &&
 		    !session_capture_due(s))
-			s->release_pending = true;
+			server_set_phase(s, TX_RELEASING);
 	}
 }
 
@@ -264,7 +315,7 @@ void server_close(struct server *s, enum close_reason why, const char *fmt, ...)
 	} else if (S()->log_disconnections || s->state == SV_LOGIN) {
 		/* a health check's connection: route.c reports its host's state
 		 * once per change, not once per check */
-		server_log(s, s->checker ? LV_DEBUG : LV_LOG, "closing because: %s (age=%llds)", reason,
+		server_log(s, s->role == ROLE_CHECK ? LV_DEBUG : LV_LOG, "closing because: %s (age=%llds)", reason,
 			   (long long)((now_usec() - s->connect_time) / USEC));
 	}
 
@@ -292,10 +343,11 @@ void server_close(struct server *s, enum close_reason why, const char *fmt, ...)
 		}
 	}
 	s->holding = false;
-	s->capturing = false;
+	server_set_phase(s, TX_SERVING);
 	cancels_forget(s);
 	session_capture_drop(s);
-	ryw_commit_done(s, false);
+	if (ryw_commit_done(s, false))
+		client_ryw_wake(s->pool->db);
 	dns_cancel(s);
 	bool was_counted = true;
 	server_set_state(s, SV_JUSTFREE);
@@ -357,7 +409,7 @@ bool server_queue_tenant_set(struct server *s, struct client *c, bool wait)
 	for (int i = 0; i < ts.n; i++)
 		rq_push(s, ts.owed[i].type, ts.owed[i].flags);
 	if (!ts.wait)
-		s->unsynced = true; /* the SET has no Sync of its own */
+		server_group_sent(s, true); /* the SET has no Sync of its own */
 	tenant_set_sent(s, c);
 	return true;
 }
@@ -366,7 +418,7 @@ void server_plan_begin(struct server *s, struct sendplan *p)
 {
 	plan_reset(p);
 	if (s) {
-		p->unsynced = s->unsynced;
+		p->unsynced = server_unsynced(s);
 		p->queue_empty = rq_empty(s);
 		/* only a Bind that starts a request group asks (prep_bind) */
 		p->owes_client = s->group_start && rq_owes_client(s);
@@ -376,7 +428,7 @@ void server_plan_begin(struct server *s, struct sendplan *p)
 bool server_play(struct server *s, struct client *c, const struct sendplan *p)
 {
 	if (plan_is_empty(p)) {
-		s->unsynced = p->unsynced;
+		server_group_sent(s, p->unsynced);
 		return true;
 	}
 	size_t done = 0;
@@ -407,7 +459,7 @@ bool server_play(struct server *s, struct client *c, const struct sendplan *p)
 			break;
 		}
 	}
-	s->unsynced = p->unsynced;
+	server_group_sent(s, p->unsynced);
 	if (p->emit_due)
 		emit_due(s);
 	return true;
@@ -644,7 +696,7 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 				return SB_CLOSED;
 			}
 			session_state_unknown(s); /* its settings are not what pgtide thinks */
-		} else if ((e->flags & RQ_SIDE) && s->checker) {
+		} else if ((e->flags & RQ_SIDE) && s->role == ROLE_CHECK) {
 			if (s->check_target)
 				health_error(s->check_target, parsed ? err.message : "?");
 		} else if (e->flags & RQ_SIDE) {
@@ -653,7 +705,8 @@ static enum sb_verdict on_error_reply(struct server *s, const struct pmsg *m, st
 		} else if ((e->flags & RQ_CAPTURE) && e->aux == CAP_POSITION) {
 			server_log(s, LV_WARNING, "could not ask for a commit's position (read_your_writes): %s",
 				   parsed ? err.message : "?");
-			ryw_commit_done(s, false);
+			if (ryw_commit_done(s, false))
+				client_ryw_wake(s->pool->db);
 		} else if (e->flags & RQ_CAPTURE) {
 			server_log(s, LV_WARNING, "could not read the session's settings: %s", parsed ? err.message : "?");
 			session_capture_drop(s);
@@ -740,14 +793,14 @@ static bool ask_position(struct server *s, struct client *c)
 {
 	/* not while the client has a group open: a Query would end it (asked
 	 * at its Sync's ReadyForQuery) */
-	if (s->unsynced || !ryw_commit_due(c))
+	if (server_unsynced(s) || !ryw_commit_due(c))
 		return false;
 	ryw_write_forget(c);
 	if (s->pool->target || !queue_query(s, ryw_position_sql, RQ_CAPTURE))
 		return false;
 	rq_at(s, (int)rq_count(s) - 1)->aux = CAP_POSITION;
 	ryw_commit_sent(s, c);
-	s->capturing = true;
+	server_set_phase(s, TX_ASKING);
 	return true;
 }
 
@@ -760,8 +813,8 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	uint32_t aux = e->aux;
 	s->status = st;
 	s->in_copy = false;
-	if (!(flags & RQ_CONSUME))
-		s->exit_pending = false;
+	if (!(flags & RQ_CONSUME) && s->phase == TX_EXITING)
+		server_set_phase(s, TX_SERVING);
 	rq_pop(s);
 	if (flags & RQ_MAPPED)
 		prep_mapped_done(s, !(flags & RQ_FAILED));
@@ -785,7 +838,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			sbuf_continue(&wc->sb);
 			return SB_DROP;
 		}
-		if ((flags & RQ_SIDE) && s->checker) {
+		if ((flags & RQ_SIDE) && s->role == ROLE_CHECK) {
 			if (s->check_target)
 				health_done(s->check_target);
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
@@ -795,19 +848,19 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
 		if (flags & RQ_CAPTURE) {
-			if (aux == CAP_POSITION)
-				ryw_commit_done(s, true);
+			if (aux == CAP_POSITION && ryw_commit_done(s, true))
+				client_ryw_wake(s->pool->db);
 			else
 				session_capture_done(s);
 			struct client *cc = s->client;
 			if (!rq_has_flags(s, RQ_CAPTURE))
-				s->capturing = false; /* both questions answered */
+				server_set_phase(s, TX_SERVING); /* both questions answered */
 			if (cc && rq_empty(s) && session_holds_server(cc)) {
 				sbuf_continue(&cc->sb);
 			} else if (cc && rq_empty(s)) {
 				/* the client had its ReadyForQuery: the server may go */
 				if (sbuf_has_output(&cc->sb))
-					s->release_pending = true;
+					server_set_phase(s, TX_RELEASING);
 				else
 					pool_release_server(s);
 				sbuf_continue(&cc->sb);
@@ -815,9 +868,8 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
 		if ((flags & RQ_CHECK) && s->state == SV_TESTED && rq_empty(s)) {
-			if (s->close_needed)
-				server_close(s, (enum close_reason)s->close_reason, "%s",
-					     s->close_why ? s->close_why : "check or reset query failed");
+			if (server_close_due(s))
+				server_close(s, (enum close_reason)s->close_reason, "%s", s->close_why);
 			else
 				pool_server_ready(s);
 			return SB_DROP;
@@ -841,7 +893,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	}
 	if (rq_empty(s))
 		prep_group_end(s);
-	if (rq_empty(s) && !s->unsynced) {
+	if (rq_empty(s) && !server_unsynced(s)) {
 		int mode = pool_mode_of(p, c->user);
 		if (st == 'I' && c->xact_start) {
 			uint64_t dt = (uint64_t)(now - c->xact_start);
@@ -856,10 +908,10 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 		}
 		if (st == 'I')
 			session_txn_end(s, c);
-		if (s->close_needed && st == 'I' && !session_holds_server(c)) {
+		if (server_close_due(s) && st == 'I' && !session_holds_server(c)) {
 			/* closed at release; a session keeps its server to its end
 			 * (or, with server_fast_close, goes with it: janitor.c) */
-			s->release_pending = true;
+			server_set_phase(s, TX_RELEASING);
 		} else if (session_holds_server(c)) {
 			if (mode == POOL_SESSION)
 				session_mode_used(s);
@@ -871,7 +923,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			}
 		} else if (st == 'I') {
 			bool asking = false;
-			if (session_capture_due(s) && !s->unsynced) {
+			if (session_capture_due(s) && !server_unsynced(s)) {
 				/* ask what the transaction left before the server goes
 				 * (not while the client has a group open: the query
 				 * would end it; asked at its Sync's ReadyForQuery) */
@@ -880,7 +932,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 					session_capture_drop(s);
 					session_state_unknown(s);
 				} else {
-					s->capturing = true;
+					server_set_phase(s, TX_ASKING);
 					asking = true;
 				}
 			}
@@ -889,7 +941,7 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			if (asking)
 				sbuf_flush(&s->sb);
 			else
-				s->release_pending = true;
+				server_set_phase(s, TX_RELEASING);
 		} else if (mode == POOL_STATEMENT) {
 			client_close(c, "08P01", "transaction blocks not allowed in statement pool mode");
 			server_close(s, CR_SESSION_STATE, "client used a transaction in statement pool mode");
@@ -1235,7 +1287,7 @@ static enum sb_verdict server_on_msg(struct sbuf *sb, const struct pmsg *m, bool
 	bool consume = !s->client || (e && (e->flags & RQ_CONSUME));
 	switch (m->type) {
 	case BE_NOTIFICATION:
-		if (s->listener) {
+		if (s->role == ROLE_LISTENER) {
 			listen_notification(s, m);
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
 		}
@@ -1525,7 +1577,7 @@ struct server *server_launch_listener(struct pool *p)
 {
 	struct server *s = launch_side(p, "the pool's listener connection");
 	if (s)
-		s->listener = true;
+		s->role = ROLE_LISTENER;
 	return s;
 }
 

@@ -30,13 +30,27 @@ struct server *server_launch(struct pool *p);
 void server_close(struct server *s, enum close_reason why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Close s when it is next released, not now (it serves a transaction):
- * counted under why, logged with words (a static string). */
+ * counted under why, logged with words (a static string, not NULL). */
 static inline void server_close_later(struct server *s, enum close_reason why, const char *words)
 {
-	s->close_needed = true;
 	s->close_reason = (uint8_t)why;
-	s->close_why = words;
+	s->close_why = words ? words : "close needed";
 }
+/* server_close_later was called: s goes when it is released. */
+static inline bool server_close_due(const struct server *s)
+{
+	return s->close_why != NULL;
+}
+/* The two machines inside a state (enum server_sync, enum server_phase in
+ * pgtide.h, with their diagrams): the only writers of s->sync and
+ * s->phase; a change the diagram lacks is logged "please report this". */
+void server_set_sync(struct server *s, enum server_sync to);
+void server_set_phase(struct server *s, enum server_phase to);
+/* What sending the client's (or pgtide's) messages does to the group:
+ * open: an extended message went (SYNC_NONE -> SYNC_OPEN); not open: a
+ * Query or a plan that ends the group went (SYNC_OPEN -> SYNC_NONE). A
+ * server that skips to Sync stays so: only a Sync ends that. */
+void server_group_sent(struct server *s, bool open);
 /* Open the pool's LISTEN connection (listen.c); no pool limit counts it. */
 struct server *server_launch_listener(struct pool *p);
 /* A server lent to a host's check (pool_check_server) is no longer wanted

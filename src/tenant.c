@@ -205,7 +205,7 @@ bool tenant_in_effect(const struct server *s, const struct client *c, bool repli
 	 * names the setting), and what a trusted client's own functions do to
 	 * it is the application's business, as for any setting between its own
 	 * clients. tenant_switch_reset = always asks for the SET every time. */
-	if (!s->ten.known || s->unsynced || s->ten.val != c->tenant)
+	if (!s->ten.known || server_unsynced(s) || s->ten.val != c->tenant)
 		return false;
 	if (s->ten.client != c->id &&
 	    (s->ten.bound || c->user->tenant || S()->tenant_switch_reset == TSR_ALWAYS))
@@ -215,7 +215,7 @@ bool tenant_in_effect(const struct server *s, const struct client *c, bool repli
 	 * block no COMMIT or ROLLBACK was sent to since (a ROLLBACK TO
 	 * SAVEPOINT there brings back only values this client's own
 	 * transaction set). */
-	return !replies_owed || !s->ten.pending || (s->status == 'T' && !s->exit_pending);
+	return !replies_owed || !s->ten.pending || (s->status == 'T' && s->phase != TX_EXITING);
 }
 
 static void set_val(struct tenant **slot, struct tenant *t)

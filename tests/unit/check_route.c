@@ -34,23 +34,12 @@ static void gone_nothing(struct database *d, struct route_target *t)
 	(void)t;
 }
 
-static void resume_nothing(struct client *c)
-{
-	(void)c;
-}
-
-static void probe_nothing(struct database *d)
-{
-	(void)d;
-}
-
 static void setup_with(const char *line, const char *extra)
 {
 	char ini[512];
 	snprintf(ini, sizeof(ini), "[databases]\napp = %s\n[pgtide]\nauth_type = trust\n%s", line, extra ? extra : "");
 	check_load_config(ini);
 	tenant_module_init();
-	ryw_init(resume_nothing, probe_nothing);
 	memset(&db, 0, sizeof(db));
 	db.name = (char *)"app";
 	db.cfg = (struct db_config *)config_find_db(g.cfg, "app");

@@ -26,23 +26,12 @@ static struct pool pool;
 static struct database db;
 static int fake_route; /* ryw_mode only asks whether the database has hosts */
 
-static void resume_nothing(struct client *c)
-{
-	(void)c;
-}
-
-static void probe_nothing(struct database *d)
-{
-	(void)d;
-}
-
 static void setup_mode(const char *mode)
 {
 	char ini[256];
 	snprintf(ini, sizeof(ini), "[databases]\napp = host=x read_your_writes=%s\n[pgtide]\nauth_type = trust\n", mode);
 	check_load_config(ini);
 	tenant_module_init();
-	ryw_init(resume_nothing, probe_nothing);
 	memset(&db, 0, sizeof(db));
 	db.cfg = (struct db_config *)config_find_db(g.cfg, "app");
 	db.route = (struct route_db *)&fake_route;
@@ -123,7 +112,8 @@ static void commit_end(struct server *s, const char *lsn)
 	uint8_t buf[64];
 	struct pmsg m = { .type = 'D', .body = buf, .body_len = (uint32_t)row(buf, lsn, false) };
 	ck_assert(ryw_position_row(s, &m));
-	ryw_commit_done(s, true);
+	ck_assert(ryw_commit_done(s, true)); /* news for reads that wait */
+	ck_assert(!ryw_commit_done(s, true)); /* once */
 }
 
 static void commit(struct server *s, struct client *c, const char *lsn)
@@ -301,6 +291,47 @@ START_TEST(tenant_without_tenant_is_client)
 }
 END_TEST
 
+/* Reads that wait: ryw.c says which may go, oldest first, and resumes
+ * nothing itself (client.c does). A read whose scope has a commit in
+ * flight never goes to a replica; one whose time is up goes (to the
+ * primary: route.c). */
+START_TEST(waiting_reads)
+{
+	struct client *c1 = client_of("a"), *c2 = client_of("b");
+	struct server s;
+	ck_assert_ptr_null(ryw_waiting_next(NULL));
+	ck_assert(!ryw_db_waits(&db));
+	commit_begin(&s, c1); /* c1's tenant has a commit without a position */
+	ryw_hold(c1);
+	ryw_hold(c2);
+	ryw_hold(c1); /* held again when resumed too early: still one entry */
+	ck_assert_ptr_eq(ryw_waiting_next(NULL), c1);
+	ck_assert_ptr_eq(ryw_waiting_next(c1), c2);
+	ck_assert_ptr_null(ryw_waiting_next(c2));
+	ck_assert(ryw_db_waits(&db));
+
+	struct list ready = LIST_INIT(ready);
+	ryw_take_ready(NULL, &ready); /* nobody's time is up */
+	ck_assert_ptr_null(ryw_pop(&ready));
+	ryw_take_ready(&db, &ready); /* c1's position is pending: it waits */
+	for (struct client *c; (c = ryw_pop(&ready));)
+		ck_assert_ptr_ne(c, c1);
+
+	c1->ryw.since = now_usec() - S()->read_your_writes_timeout - 1; /* its time is up */
+	ck_assert(ryw_wait_expired(c1));
+	ryw_take_ready(NULL, &ready);
+	ck_assert_ptr_eq(ryw_pop(&ready), c1);
+	ck_assert_ptr_null(ryw_pop(&ready));
+	ryw_routed(c1, RYW_PRIMARY);
+	ck_assert(!ryw_waiting(c1));
+	ck_assert(ryw_commit_done(&s, false)); /* the server went: news too */
+	client_done(c1);
+	client_done(c2);
+	ck_assert_ptr_null(ryw_waiting_next(NULL));
+	ck_assert(!ryw_db_waits(&db));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ryw");
@@ -312,6 +343,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup_tenant, teardown);
 	tcase_add_test(tc, tenant_scope);
 	tcase_add_test(tc, tenant_without_tenant_is_client);
+	tcase_add_test(tc, waiting_reads);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("client");
 	tcase_add_checked_fixture(tc, setup_client, teardown);
