@@ -589,4 +589,24 @@ static inline bool server_skipping(const struct server *s)
 	return s->sync == SYNC_SKIPPING;
 }
 
+/* No transaction, nothing owed, no group open. */
+static inline bool server_is_idle_for_txn(const struct server *s)
+{
+	return s->status == 'I' && s->rq_len == 0 && s->sync == SYNC_NONE;
+}
+
+/* ... and no COPY, no question of pgtide's in flight, no replies held
+ * back, no half-forwarded message: the only state in which a server may
+ * serve another client (release.c). */
+static inline bool server_is_clean(const struct server *s)
+{
+	return server_is_idle_for_txn(s) && !s->in_copy && s->phase != TX_ASKING && !s->holding && !s->sb.fwd_partial;
+}
+
+/* server_close_later was called: s goes when it is released. */
+static inline bool server_close_due(const struct server *s)
+{
+	return s->close_why != NULL;
+}
+
 #endif

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "route.h"
 #include "ryw.h"
+#include "release.h"
 #include "server.h"
 #include "schedule.h"
 #include "session.h"
@@ -572,71 +573,55 @@ void pool_serve_waiters(struct pool *p)
 	pool_maybe_launch(p, false);
 }
 
+/* The client has read everything, or left: release.c decides where the
+ * server goes, this carries it out. */
 void pool_release_server(struct server *s)
 {
 	struct client *c = s->client;
 	if (g.paused || s->pool->db->paused)
 		defer_call(check_admin_waits, NULL);
-	if (c && sbuf_forwarding_partial(&c->sb)) {
-		/* The client is half way through a message into this server (COPY
-		 * data after the server failed the COPY, say): nobody else may
-		 * have the server before the rest (client.c releases it then). */
-		server_set_phase(s, TX_RELEASING);
+	struct release_verdict v;
+	release_decide(s, c, RM_RELEASE, &v);
+	if (v.what == RV_HOLD) {
+		server_set_phase(s, TX_RELEASING); /* client.c releases it when the message is whole */
 		return;
 	}
-	if (!server_is_clean(s)) {
-		/* What pgtide believes of its protocol state is not "clean": it
-		 * must not serve anyone else. */
+	if (v.what == RV_CLOSE && v.reason == CR_UNCLEAN) {
 		if (c)
 			pool_unlink(c);
-		server_close(s, CR_UNCLEAN, "released in an unclean protocol state (status %c, %u replies owed%s%s%s%s%s%s)",
-			     s->status, rq_count(s), s->sync == SYNC_OPEN ? ", no Sync" : "", server_skipping(s) ? ", skipping to Sync" : "",
-			     s->in_copy ? ", in COPY" : "", s->phase == TX_ASKING ? ", a capture in flight" : "",
-			     s->holding ? ", replies held back" : "",
-			     s->sb.fwd_partial ? ", a message half forwarded" : "");
+		server_close(s, CR_UNCLEAN, "%s", v.why);
 		return;
 	}
-	enum sess_reset r = session_on_release(s, c);
-	bool session_mode = s->ses.dirty && pool_mode_of(s->pool, c ? c->user : NULL) == POOL_SESSION;
+	session_on_release(s, c);
 	if (c)
 		pool_unlink(c);
 	s->release_time = now_usec();
-	if (server_close_due(s)) {
-		/* no reset for a server that goes anyway */
-		server_close(s, (enum close_reason)s->close_reason, "%s", s->close_why);
+	switch (v.what) {
+	case RV_CLOSE:
+		server_close(s, v.reason, "%s", v.why);
 		return;
-	}
-	if (r == SR_CLOSE) {
-		server_close(s, CR_SESSION_STATE, "a client loaded a library with LOAD, which nothing undoes");
-		return;
-	}
-	usec_t life = S()->server_lifetime;
-	if (life > 0 && s->release_time - s->connect_time >= life) {
-		server_close(s, CR_LIFETIME, "server_lifetime (%lld s) reached", (long long)(life / USEC));
-		return;
-	}
-	if (session_mode) {
-		/* never handed on with its session: an empty reset query means
-		 * DISCARD ALL (README "What a session keeps") */
-		const char *reset = S()->server_reset_query;
+	case RV_RESET_SESSION:
 		session_mode_reset(s);
-		server_run_check(s, reset && *reset ? reset : "DISCARD ALL", true);
+		server_run_check(s, v.sql, true);
 		return;
+	default:
+		break;
 	}
-	if (r == SR_DISCARD)
+	if (v.discard)
 		session_state_unknown(s);
-	if (s->cancels) {
-		/* a client's cancel may still land: no one else gets it before */
+	switch (v.what) {
+	case RV_PARK:
 		server_set_state(s, SV_TESTED);
 		s->cancel.parked = true;
 		server_log(s, LV_DEBUG, "held back until its cancel request is done");
 		return;
-	}
-	if (s->ses.reset == SR_DISCARD) {
+	case RV_RESET:
 		reset_server(s, "its last client left session state on it");
 		return;
+	default:
+		pool_server_ready(s);
+		return;
 	}
-	pool_server_ready(s);
 }
 
 void pool_cancel_settled(struct server *s)

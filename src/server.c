@@ -33,6 +33,7 @@
 #include "log.h"
 #include "pool.h"
 #include "prepare.h"
+#include "release.h"
 #include "route.h"
 #include "ryw.h"
 #include "sendplan.h"
@@ -226,15 +227,7 @@ bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstat
 }
 
 
-bool server_is_idle_for_txn(const struct server *s)
-{
-	return s->status == 'I' && rq_empty(s) && s->sync == SYNC_NONE;
-}
-
-bool server_is_clean(const struct server *s)
-{
-	return server_is_idle_for_txn(s) && !s->in_copy && s->phase != TX_ASKING && !s->holding && !s->sb.fwd_partial;
-}
+static bool transaction_ended(struct server *s, struct client *c);
 
 /* Emit the replies pgtide owes for RQ_SYNTH entries now at the head. */
 static void emit_due(struct server *s)
@@ -263,9 +256,9 @@ static void emit_due(struct server *s)
 			c->status = s->status;
 		}
 		sbuf_gen_commit(&c->sb, &pb);
-		if (type == FE_QUERY && rq_empty(s) && !server_unsynced(s) && s->status == 'I' && !session_holds_server(c) &&
-		    !session_capture_due(s))
-			server_set_phase(s, TX_RELEASING);
+		if (type == FE_QUERY && rq_empty(s) && !server_unsynced(s) && s->status == 'I' &&
+		    !transaction_ended(s, c))
+			return;
 	}
 }
 
@@ -804,6 +797,54 @@ static bool ask_position(struct server *s, struct client *c)
 	return true;
 }
 
+/* Ask what the transaction left (release.c said which): the session's
+ * settings, the commit's position, on this server before it goes (its
+ * answers come to on_ready as RQ_CAPTURE). false: nothing was asked. */
+static bool ask_questions(struct server *s, struct client *c, const struct release_verdict *v)
+{
+	bool asking = false;
+	if (v->capture) {
+		const char *sql = session_capture_sql(s);
+		if (!sql || !queue_query(s, sql, RQ_CAPTURE)) {
+			session_capture_drop(s);
+			session_state_unknown(s);
+		} else {
+			server_set_phase(s, TX_ASKING);
+			asking = true;
+		}
+	}
+	if (v->position && ask_position(s, c))
+		asking = true;
+	if (asking)
+		sbuf_flush(&s->sb);
+	return asking;
+}
+
+/* The client's ReadyForQuery ended what it owed (no reply owed, no group
+ * open), or pgtide answered its last Query itself: release.c decides, this
+ * acts. The release itself waits for the client to read its replies
+ * (TX_RELEASING: client_on_drained). false: s and c were closed. */
+static bool transaction_ended(struct server *s, struct client *c)
+{
+	struct release_verdict v;
+	release_decide(s, c, RM_READY, &v);
+	switch (v.what) {
+	case RV_ASK:
+		if (!ask_questions(s, c, &v) && v.otherwise == RV_HOLD)
+			server_set_phase(s, TX_RELEASING);
+		return true;
+	case RV_HOLD:
+		server_set_phase(s, TX_RELEASING);
+		return true;
+	case RV_CLOSE:
+		client_close(c, "08P01", "%s", v.client_msg ? v.client_msg : v.why);
+		server_close(s, v.reason, "%s", v.why);
+		return false;
+	default:
+		return true; /* RV_KEEP */
+	}
+}
+
 static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct rq_entry *e)
 {
 	char st;
@@ -855,14 +896,18 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			struct client *cc = s->client;
 			if (!rq_has_flags(s, RQ_CAPTURE))
 				server_set_phase(s, TX_SERVING); /* both questions answered */
-			if (cc && rq_empty(s) && session_holds_server(cc)) {
-				sbuf_continue(&cc->sb);
-			} else if (cc && rq_empty(s)) {
-				/* the client had its ReadyForQuery: the server may go */
-				if (sbuf_has_output(&cc->sb))
-					server_set_phase(s, TX_RELEASING);
-				else
-					pool_release_server(s);
+			if (cc && rq_empty(s)) {
+				/* the client had its ReadyForQuery; the questions are
+				 * asked once: unless its session keeps the server, it
+				 * goes, when the client has read its replies */
+				struct release_verdict v;
+				release_decide(s, cc, RM_READY, &v);
+				if (v.what != RV_KEEP && v.otherwise != RV_KEEP) {
+					if (sbuf_has_output(&cc->sb))
+						server_set_phase(s, TX_RELEASING);
+					else
+						pool_release_server(s);
+				}
 				sbuf_continue(&cc->sb);
 			}
 			return s->state == SV_JUSTFREE ? SB_CLOSED : SB_DROP;
@@ -906,47 +951,15 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 			}
 			c->xact_start = 0;
 		}
+		/* what the transaction leaves, recorded before the decision */
 		if (st == 'I')
 			session_txn_end(s, c);
-		if (server_close_due(s) && st == 'I' && !session_holds_server(c)) {
-			/* closed at release; a session keeps its server to its end
-			 * (or, with server_fast_close, goes with it: janitor.c) */
-			server_set_phase(s, TX_RELEASING);
-		} else if (session_holds_server(c)) {
-			if (mode == POOL_SESSION)
-				session_mode_used(s);
-			else if (st == 'I') {
-				/* its transactions pick no route: each may have written */
-				ryw_note_write(c);
-				if (ask_position(s, c))
-					sbuf_flush(&s->sb);
-			}
-		} else if (st == 'I') {
-			bool asking = false;
-			if (session_capture_due(s) && !server_unsynced(s)) {
-				/* ask what the transaction left before the server goes
-				 * (not while the client has a group open: the query
-				 * would end it; asked at its Sync's ReadyForQuery) */
-				const char *sql = session_capture_sql(s);
-				if (!sql || !queue_query(s, sql, RQ_CAPTURE)) {
-					session_capture_drop(s);
-					session_state_unknown(s);
-				} else {
-					server_set_phase(s, TX_ASKING);
-					asking = true;
-				}
-			}
-			if (ask_position(s, c))
-				asking = true;
-			if (asking)
-				sbuf_flush(&s->sb);
-			else
-				server_set_phase(s, TX_RELEASING);
-		} else if (mode == POOL_STATEMENT) {
-			client_close(c, "08P01", "transaction blocks not allowed in statement pool mode");
-			server_close(s, CR_SESSION_STATE, "client used a transaction in statement pool mode");
+		if (session_holds_server(c) && mode == POOL_SESSION)
+			session_mode_used(s);
+		else if (session_holds_server(c) && st == 'I')
+			ryw_note_write(c); /* its transactions pick no route: each may have written */
+		if (!transaction_ended(s, c))
 			return SB_CLOSED;
-		}
 		if (st == 'I' && c->notify_sent) {
 			/* Postgres delivers a session's own notifications before the
 			 * ReadyForQuery of the transaction that sent them: this one

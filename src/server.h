@@ -36,11 +36,6 @@ static inline void server_close_later(struct server *s, enum close_reason why, c
 	s->close_reason = (uint8_t)why;
 	s->close_why = words ? words : "close needed";
 }
-/* server_close_later was called: s goes when it is released. */
-static inline bool server_close_due(const struct server *s)
-{
-	return s->close_why != NULL;
-}
 /* The two machines inside a state (enum server_sync, enum server_phase in
  * pgtide.h, with their diagrams): the only writers of s->sync and
  * s->phase; a change the diagram lacks is logged "please report this". */
@@ -76,10 +71,6 @@ void server_run_check(struct server *s, const char *sql, bool reset);
 /* Free servers on the justfree list (deferred). */
 void server_free_pending(void);
 
-bool server_is_idle_for_txn(const struct server *s);
-/* Nothing owed either way, no transaction, no COPY, no half-forwarded
- * message: the only state in which a server may serve another client. */
-bool server_is_clean(const struct server *s);
 
 /* "S-7 db/user@host:port" */
 const char *server_prefix(const struct server *s, char *buf, size_t len);

@@ -367,16 +367,20 @@ void session_linked(struct server *s, const struct client *c)
 	s->ses.used = true;
 }
 
-enum sess_reset session_on_release(struct server *s, struct client *c)
+enum sess_reset session_release_reset(const struct server *s, const struct client *c)
 {
-	enum sess_reset r = (enum sess_reset)s->ses.reset;
-	if (c && c->bound_flags) {
-		/* the client leaves: what it kept on the server goes */
-		r = (c->bound_flags & SE_LOAD) ? SR_CLOSE : SR_DISCARD;
-		client_log(c, LV_DEBUG, "gives up S-%u: %s", s->id, r == SR_CLOSE ? "closing it" : "resetting it");
-		unbind(c, s->pool);
-	}
-	return r;
+	if (c && c->bound_flags) /* the client leaves: what it kept on the server goes */
+		return (c->bound_flags & SE_LOAD) ? SR_CLOSE : SR_DISCARD;
+	return (enum sess_reset)s->ses.reset;
+}
+
+void session_on_release(struct server *s, struct client *c)
+{
+	if (!c || !c->bound_flags)
+		return;
+	client_log(c, LV_DEBUG, "gives up S-%u: %s", s->id,
+		   session_release_reset(s, c) == SR_CLOSE ? "closing it" : "resetting it");
+	unbind(c, s->pool);
 }
 
 void session_txn_end(struct server *s, struct client *c)

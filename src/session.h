@@ -113,9 +113,11 @@ void session_capture_drop(struct server *s);
 bool session_needs_reset(const struct server *s, const struct client *c);
 /* s is linked to c: remember whose session it now carries. */
 void session_linked(struct server *s, const struct client *c);
-/* s goes back to the pool: what must happen first. A client that leaves
- * a bound server gives it up here. */
-enum sess_reset session_on_release(struct server *s, struct client *c);
+/* s goes back to the pool: what must happen first (release.c asks; it
+ * writes nothing). session_on_release: a client that leaves a bound server
+ * gives it up (pool.c, as it acts). */
+enum sess_reset session_release_reset(const struct server *s, const struct client *c);
+void session_on_release(struct server *s, struct client *c);
 /* s was reset with DISCARD ALL: it carries nothing. */
 void session_server_clean(struct server *s);
 /* What s carries is not what pgtide believes (a failed apply or capture, a

@@ -7,8 +7,8 @@
 #                 pgtide.h (the shared types), globals, sendplan (what
 #                 policy wants sent, played by server.c), clientname (how
 #                 logs name a client)
-#   2 policy      tenant, session, prepare, route, schedule, ryw: decide,
-#                 never act
+#   2 policy      tenant, session, prepare, route, schedule, ryw, release:
+#                 decide, never act
 #   3 connections client, server, pool, auth, authq, listen, listener,
 #                 admin, janitor, metrics, peer, health, replyq: the only
 #                 code that sends, closes or queues
@@ -25,7 +25,7 @@ layer() {
 	util/*) echo 0 ;;
 	log | proto | pktbuf | bufpool | scram | sqlclass | admincmd) echo 0 ;;
 	config | authfile | hba | params | sset | sbuf | tls | dns | stats | pgtide | globals | sendplan | clientname) echo 1 ;;
-	tenant | session | prepare | route | schedule | ryw) echo 2 ;;
+	tenant | session | prepare | route | schedule | ryw | release) echo 2 ;;
 	client | server | pool | auth | authq | listen | listener | admin | janitor | metrics | peer | health | replyq) echo 3 ;;
 	main) echo 4 ;;
 	*) echo "?" ;;

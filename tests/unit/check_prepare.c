@@ -25,27 +25,15 @@
 #include "proto.h"
 #include "sendplan.h"
 
-#include "check_load.h"
 #include "check_main.h"
+#include "check_pool.h"
 
-static struct database db;
-static struct pool pool;
-static struct user user;
 static struct sendplan plan;
 
 static void setup(void)
 {
-	check_load_config("[databases]\napp = host=x dbname=x\n[pgtide]\nauth_type = trust\npool_mode = transaction\n"
-			  "max_prepared_statements = 2\n");
-	memset(&db, 0, sizeof(db));
-	db.name = (char *)"app";
-	db.cfg = (struct db_config *)config_find_db(g.cfg, "app");
-	memset(&user, 0, sizeof(user));
-	user.name = (char *)"alice";
-	user.pool_mode = -1;
-	memset(&pool, 0, sizeof(pool));
-	pool.db = &db;
-	pool.user = &user;
+	check_pool_setup("[databases]\napp = host=x dbname=x\n[pgtide]\nauth_type = trust\npool_mode = transaction\n"
+			 "max_prepared_statements = 2\n");
 	memset(&plan, 0, sizeof(plan));
 }
 

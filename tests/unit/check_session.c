@@ -23,12 +23,10 @@
 #include "sqlclass.h"
 #include "tenant.h"
 
-#include "check_load.h"
 #include "check_main.h"
+#include "check_pool.h"
 
-static struct database db;
-static struct pool pool;
-static struct user user, bound_user;
+static struct user bound_user;
 
 static void setup_with(const char *extra)
 {
@@ -37,25 +35,16 @@ static void setup_with(const char *extra)
 		 "[databases]\napp = host=x dbname=x pool_size=4\n[pgtide]\nauth_type = trust\npool_mode = transaction\n"
 		 "max_bound_servers = 1\n%s",
 		 extra ? extra : "");
-	check_load_config(ini);
+	check_pool_setup(ini);
 	static bool params_ready;
 	if (!params_ready)
 		params_init();
 	params_ready = true;
 	tenant_module_init();
 	session_module_init();
-	memset(&db, 0, sizeof(db));
-	db.name = (char *)"app";
-	db.cfg = (struct db_config *)config_find_db(g.cfg, "app");
-	memset(&user, 0, sizeof(user));
-	user.name = (char *)"alice";
-	user.pool_mode = -1;
 	bound_user = user;
 	bound_user.name = (char *)"acme_app";
 	bound_user.tenant = istr_get("acme");
-	memset(&pool, 0, sizeof(pool));
-	pool.db = &db;
-	pool.user = &user;
 }
 
 static void setup(void)
@@ -183,7 +172,9 @@ START_TEST(refusals)
 	/* a client already bound binds nothing more */
 	ck_assert_int_eq(check(c, s, "select pg_advisory_lock(2)", st, msg, sizeof(msg)), SESS_FORWARD);
 	/* it leaves: its server is reset, the pool has room again */
-	ck_assert_int_eq(session_on_release(s, c), SR_DISCARD);
+	ck_assert_int_eq(session_release_reset(s, c), SR_DISCARD);
+	ck_assert_int_eq(pool.n_bound, 1); /* asking changes nothing */
+	session_on_release(s, c);
 	ck_assert_int_eq(pool.n_bound, 0);
 	ck_assert(!session_holds_server(c));
 	ck_assert_int_eq(check(d, NULL, "declare c cursor with hold for select 1", st, msg, sizeof(msg)), SESS_BIND);
@@ -199,7 +190,8 @@ START_TEST(load_closes)
 	struct server *s = server_new();
 	session_bind(c, s, SE_LOAD);
 	/* nothing takes a loaded library out of a session */
-	ck_assert_int_eq(session_on_release(s, c), SR_CLOSE);
+	ck_assert_int_eq(session_release_reset(s, c), SR_CLOSE);
+	session_on_release(s, c);
 	client_done(c);
 	server_done(s);
 }
