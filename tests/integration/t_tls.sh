@@ -419,8 +419,8 @@ s.sendall(struct.pack("!ii", 8, 80877103))
 assert s.recv(1) == b"S"
 s.settimeout(5)
 t0 = time.time()
-assert s.recv(100) == b"", "expected the connection to be closed"
-assert time.time() - t0 < 4
+assert s.recv(100) == b"", "expected the connection to be closed"  # before settimeout's 5 s
+assert time.time() - t0 > 0.9  # by client_login_timeout = 1, not before
 PY
 ok "client_login_timeout closes a stalled TLS handshake"
 stop_pgtide
