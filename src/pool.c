@@ -534,8 +534,7 @@ static bool give_to_waiter(struct pool *p, struct server *s)
 void pool_server_ready(struct server *s)
 {
 	struct pool *p = s->pool;
-	if (s->phase == TX_RELEASING)
-		server_set_phase(s, TX_SERVING);
+	server_set_phase(s, TX_SERVING); /* in the pool: nobody's transaction */
 	if (s->role == ROLE_LISTENER) {
 		/* the pool's LISTEN connection serves no client */
 		server_set_state(s, SV_LISTEN);

@@ -45,7 +45,13 @@ void server_set_phase(struct server *s, enum server_phase to);
  * open: an extended message went (SYNC_NONE -> SYNC_OPEN); not open: a
  * Query or a plan that ends the group went (SYNC_OPEN -> SYNC_NONE). A
  * server that skips to Sync stays so: only a Sync ends that. */
-void server_group_sent(struct server *s, bool open);
+static inline void server_group_sent(struct server *s, bool open)
+{
+	if (open && s->sync == SYNC_NONE)
+		server_set_sync(s, SYNC_OPEN);
+	else if (!open && s->sync == SYNC_OPEN)
+		server_set_sync(s, SYNC_NONE);
+}
 /* Open the pool's LISTEN connection (listen.c); no pool limit counts it. */
 struct server *server_launch_listener(struct pool *p);
 /* A server lent to a host's check (pool_check_server) is no longer wanted
