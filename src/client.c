@@ -53,7 +53,6 @@ static bool id_eq(const struct hnode *n, const void *key)
 	return container_of(n, struct client, id_hn)->id == *(const uint32_t *)key;
 }
 
-/* A read that waited for a replica to catch up (ryw.c) looks again. */
 /* ---- reads that wait for a replica (read_your_writes) ----
  *
  * ryw.c decides which waiting reads may go; this acts: it resumes them,
@@ -344,8 +343,12 @@ void client_close(struct client *c, const char *sqlstate, const char *fmt, ...)
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
 	}
-	if (sqlstate && c->sb.fd >= 0 && !c->sb.fwd_partial)
+	/* no error in the middle of a message either way: the client would
+	 * read it as the rest of that message */
+	if (sqlstate && c->sb.fd >= 0 && !c->sb.fwd_partial && !(c->server && c->server->sb.fwd_partial)) {
 		emit_errorf(c, "FATAL", sqlstate, "%s", msg);
+		c->sb.linger = true; /* the client may still be sending: it gets this error, not a reset */
+	}
 	client_finish_close(c, fmt ? msg : NULL);
 }
 

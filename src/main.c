@@ -756,6 +756,7 @@ int main(int argc, char **argv)
 	free(g.tenant_setting);
 	session_module_free();
 	params_free();
+	sbuf_linger_free();
 	bufpool_free_all();
 	event_base_free(g.base);
 	config_free(g.cfg);

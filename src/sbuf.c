@@ -13,6 +13,10 @@
  * TLS sockets take the same path with SSL_read/SSL_write in place of
  * read/writev; the one extra copy is the small-segment coalescing before
  * encryption, so a batch still leaves as few records as it can.
+ *
+ * A socket its owner closes with an error of its own lingers a moment
+ * (written out, shut for writing, read to its end) so that the peer gets
+ * that error rather than a reset: "lingering close" below.
  */
 #include "autoconf.h"
 
@@ -24,6 +28,8 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bufpool.h"
@@ -401,6 +407,155 @@ bool sbuf_start(struct sbuf *sb)
 	return true;
 }
 
+/*
+ * ---- lingering close ----
+ *
+ * close() on a socket whose peer has sent bytes not yet read makes the
+ * kernel answer with a reset, and a reset makes the peer's stack drop what
+ * it had not read: the error pgtide just sent to say why it closes (to a
+ * client that sent a malformed message and then more) is lost, and with
+ * it the end of the reply before it. So a connection pgtide ends with an
+ * error of its own keeps its socket a moment longer: what was still queued
+ * is copied out and written, then the socket is shut for writing (the
+ * peer sees the end after the last byte), and what the peer still sends is
+ * read and dropped until it closes its side or LINGER_SECONDS pass.
+ *
+ * Bounded: at most LINGER_MAX sockets linger, each with at most
+ * LINGER_OUT_MAX bytes still to write; past either a socket closes at once,
+ * as any other. Not for TLS: its records need the session, which goes (its
+ * close_notify is sent, as before).
+ */
+#define LINGER_MAX 256
+#define LINGER_SECONDS 5
+#define LINGER_OUT_MAX (1u << 20)
+
+struct lingering {
+	struct event ev;         /* assigned whenever the slot is used */
+	int fd;
+	bool used;
+	bool peer_done;          /* the peer closed its side: stop reading */
+	struct timespec deadline;
+	uint8_t *out;            /* still to write (heap), NULL: all written */
+	size_t out_len, out_pos;
+};
+static struct lingering lingers[LINGER_MAX];
+static int n_lingering;
+
+static void linger_end(struct lingering *l)
+{
+	event_del(&l->ev);
+	close(l->fd);
+	l->used = false;
+	free(l->out);
+	l->out = NULL;
+	n_lingering--;
+}
+
+static void linger_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Wait for the next event, or the deadline. */
+static void linger_arm(struct lingering *l)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long left = (long long)(l->deadline.tv_sec - now.tv_sec) * 1000000 +
+			 (l->deadline.tv_nsec - now.tv_nsec) / 1000;
+	short what = (short)((l->peer_done ? 0 : EV_READ) | (l->out ? EV_WRITE : 0));
+	if (left <= 0 || !what) {
+		linger_end(l);
+		return;
+	}
+	struct timeval tv = { (time_t)(left / 1000000), (suseconds_t)(left % 1000000) };
+	event_assign(&l->ev, ev_base, l->fd, what, linger_cb, l);
+	event_add(&l->ev, &tv);
+}
+
+static void linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lingering *l = arg;
+	if (what & EV_TIMEOUT) {
+		linger_end(l);
+		return;
+	}
+	if ((what & EV_WRITE) && l->out) {
+		ssize_t n = write(fd, l->out + l->out_pos, l->out_len - l->out_pos);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			linger_end(l);
+			return;
+		}
+		if (n > 0)
+			l->out_pos += (size_t)n;
+		if (l->out_pos == l->out_len) {
+			free(l->out);
+			l->out = NULL;
+			shutdown(fd, SHUT_WR);
+		}
+	}
+	if (what & EV_READ) {
+		char buf[4096];
+		/* a bounded drain per event: a peer that floods goes at the deadline */
+		for (int i = 0; i < 16; i++) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n > 0)
+				continue;
+			if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+				l->peer_done = true;
+			break;
+		}
+	}
+	linger_arm(l);
+}
+
+/* Hand sb's socket to a linger slot, with what its queue still holds.
+ * false: no room (the caller closes it at once). */
+static bool linger_start(struct sbuf *sb)
+{
+	struct outq *q = sb->out;
+	size_t pending = 0;
+	for (int i = q ? q->head : 0; q && i < q->nseg; i++)
+		pending += q->seg[i].iov_len;
+	if (n_lingering >= LINGER_MAX || pending > LINGER_OUT_MAX || sb->tls)
+		return false;
+	struct lingering *l = NULL;
+	for (int i = 0; i < LINGER_MAX && !l; i++)
+		if (!lingers[i].used)
+			l = &lingers[i];
+	if (!l)
+		return false;
+	uint8_t *out = NULL;
+	if (pending) {
+		out = malloc(pending);
+		if (!out)
+			return false;
+		size_t at = 0;
+		for (int i = q->head; i < q->nseg; i++) {
+			memcpy(out + at, q->seg[i].iov_base, q->seg[i].iov_len);
+			at += q->seg[i].iov_len;
+		}
+	} else {
+		shutdown(sb->fd, SHUT_WR);
+	}
+	l->fd = sb->fd;
+	l->used = true;
+	l->peer_done = false;
+	l->out = out;
+	l->out_len = pending;
+	l->out_pos = 0;
+	clock_gettime(CLOCK_MONOTONIC, &l->deadline);
+	l->deadline.tv_sec += LINGER_SECONDS;
+	n_lingering++;
+	event_assign(&l->ev, ev_base, l->fd, 0, linger_cb, l);
+	linger_arm(l);
+	return true;
+}
+
+void sbuf_linger_free(void)
+{
+	for (int i = 0; i < LINGER_MAX; i++)
+		if (lingers[i].used)
+			linger_end(&lingers[i]);
+}
+
 void sbuf_close(struct sbuf *sb)
 {
 	sb->closing = true;
@@ -409,6 +564,10 @@ void sbuf_close(struct sbuf *sb)
 		event_del(&sb->ev);
 		sb->ev_flags = 0;
 	}
+	/* lingering: what is queued is copied out first; the socket is the
+	 * slot's from here on */
+	if (sb->linger && sb->fd >= 0 && linger_start(sb))
+		sb->fd = -1;
 	if (sb->out)
 		outq_release(sb);
 	/* A peer's queue may still point into our buffer (whether or not the
@@ -874,6 +1033,19 @@ static void sbuf_pump(struct sbuf *sb, bool can_read)
 			/* Output filled up; go on only if the flush emptied it. */
 			if ((sb->dst && sbuf_has_output(sb->dst)) || sbuf_has_output(sb))
 				break;
+			/* Or another connection's queue still holds bytes of our
+			 * buffer (a server handed on before it wrote what our client
+			 * sent it): nothing here can free them, so wait; that queue
+			 * lets go once written, and sbuf_unpinned() resumes us.
+			 * Going round again would spin without end and keep the
+			 * loop from writing that queue. */
+			if (sb->pins && sb->pinned_by != sb->dst)
+				break;
+			if (round >= 15) {
+				/* no progress in sight: yield, retried after the others */
+				sbuf_schedule(sb);
+				break;
+			}
 			continue;
 		}
 		if (sb->tls_state == SB_TLS_HANDSHAKE) {

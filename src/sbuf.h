@@ -104,6 +104,7 @@ struct sbuf {
 	bool in_pump;
 	bool scheduled;
 	bool fwd_partial;        /* a streamed message is being forwarded */
+	bool linger;             /* closed by pgtide with an error: sbuf_close lingers */
 	uint8_t tls_state;       /* enum sb_tls */
 	short tls_want;          /* events the TLS layer waits for (handshake, or a
 	                            read that must write and vice versa) */
@@ -123,8 +124,14 @@ void sbuf_global_init(struct event_base *base);
 void sbuf_init(struct sbuf *sb, int fd, const struct sbuf_ops *ops);
 /* Start watching the socket. */
 bool sbuf_start(struct sbuf *sb);
-/* Release buffers, stop events and close the fd. */
+/* Release buffers, stop events and close the fd. With sb->linger (a
+ * connection pgtide ends with an error of its own) what is still queued is
+ * written and what the peer still sends is read and dropped for a moment
+ * before the fd closes, so that the peer gets the error, not a reset
+ * ("lingering close" in sbuf.c). */
 void sbuf_close(struct sbuf *sb);
+/* Close the sockets that still linger (at exit). */
+void sbuf_linger_free(void);
 
 /* Switch the socket to TLS (after the plain 'S' answer or request): the
  * handshake runs from the event loop, then ops->on_tls reports. Takes

@@ -159,14 +159,6 @@ void server_set_sync(struct server *s, enum server_sync to)
 	s->sync = (uint8_t)to;
 }
 
-void server_group_sent(struct server *s, bool open)
-{
-	if (open && s->sync == SYNC_NONE)
-		server_set_sync(s, SYNC_OPEN);
-	else if (!open && s->sync == SYNC_OPEN)
-		server_set_sync(s, SYNC_NONE);
-}
-
 /* Where a linked server is in its client's transaction (enum
  * server_phase): its diagram in pgtide.h. Any phase may go back to
  * serving (the server is released, relinked or closed). */
@@ -228,6 +220,7 @@ bool server_queue_denial(struct server *s, uint8_t for_type, const char *sqlstat
 
 
 static bool transaction_ended(struct server *s, struct client *c);
+static bool holdback_release(struct server *s, bool keep_replay);
 
 /* Emit the replies pgtide owes for RQ_SYNTH entries now at the head. */
 static void emit_due(struct server *s)
@@ -245,6 +238,10 @@ static void emit_due(struct server *s)
 		struct client *c = s->client;
 		if (!c)
 			continue;
+		/* pgtide answers for the request itself: replies held back until
+		 * it ran come first, and the request can no longer run elsewhere */
+		if (s->holding && !holdback_release(s, false))
+			return; /* closed */
 		struct pktbuf pb;
 		if (!sbuf_gen_begin(&c->sb, &pb)) {
 			client_close(c, "53200", "out of memory");

@@ -104,6 +104,42 @@ assert answer == [42], answer
 PY
 ok "a COPY failed while its client sent a CopyData in pieces: the server waits for the rest, then serves the next client"
 
+# A client closed for a malformed message while it is still sending, and
+# before it has read its last reply: it gets that reply and the FATAL that
+# says why, then the end. (A plain close() with its bytes unread makes the
+# kernel send a reset and drop what pgtide had not sent yet: the client
+# saw a reset after part of the reply and no error.)
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "lingering close"
+import socket, struct, sys, time
+from rawclient import Conn, error_fields, query
+c = Conn(int(sys.argv[1]))
+msgs, last = c.login()
+assert last[0] == "Z", msgs
+c.send(query("select repeat('x', 1000) from generate_series(1, 3000)"))  # 3 MB, not read yet
+time.sleep(0.5)
+c.send(b"q" + struct.pack("!I", 4))  # not a message type: pgtide closes with FATAL 08P01
+try:
+    for _ in range(50):
+        c.send(b"junk" * 4096)  # and the client goes on sending
+except OSError:
+    pass
+rows, err = 0, None
+try:
+    while True:
+        m = c.read_msg()
+        if m is None:
+            break
+        if m[0] == "D":
+            rows += 1
+        elif m[0] == "E":
+            err = error_fields(m[1])
+except ConnectionResetError:
+    raise SystemExit(f"connection reset after {rows} rows: the error was lost")
+assert err and err["S"] == "FATAL" and err["C"] == "08P01", (rows, err)
+print(f"# {rows} rows, then {err['S']} {err['C']}: {err['M']}")
+PY
+ok "a client closed for a malformed message while sending gets its reply, then the FATAL"
+
 # notices reach the client
 out=$(psql -X -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c "do \$\$ begin raise notice 'note-%', 7; end \$\$" 2>&1)
 assert_contains "notice passthrough" "NOTICE:  note-7" "$out"
