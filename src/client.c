@@ -1470,6 +1470,7 @@ struct request {
 	struct msg_parse mp;      /* a Parse's fields */
 	struct sql_session se;    /* what the text does to the session */
 	bool write_attempt;       /* the text may change the tenant setting */
+	bool txn_exit;            /* a COMMIT or ROLLBACK (ready_server) */
 };
 
 /* A stage's answer: go on, or stop with this verdict. */
@@ -1853,8 +1854,10 @@ static struct step ready_server(struct client *c, struct request *rq)
 			return stop(SB_STOP); /* continued when the SET's ReadyForQuery arrives */
 	}
 #undef WAIT
-	if ((rq->se.scan & QS_TXN_END) && (m->type == FE_QUERY || m->type == FE_PARSE) && sql_is_txn_exit(rq->text, rq->tlen))
+	if ((rq->se.scan & QS_TXN_END) && (m->type == FE_QUERY || m->type == FE_PARSE) && sql_is_txn_exit(rq->text, rq->tlen)) {
 		server_set_phase(s, TX_EXITING); /* if the server dies now, the transaction is over anyway */
+		rq->txn_exit = true;
+	}
 	session_note_sent(c, s, &rq->se);
 	if (rq->write_attempt)
 		tenant_server_forget(s);
@@ -1931,7 +1934,9 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 	case FE_SYNC:
 		server_set_sync(s, SYNC_NONE);
 		c->skip_to_sync = false; /* the server's ReadyForQuery ends it */
-		rq_push(s, FE_SYNC, cf);
+		/* a COMMIT or ROLLBACK may be in the group it ends (a Parse of
+		 * one): the exit lasts until its ReadyForQuery */
+		rq_push(s, FE_SYNC, cf)->aux = s->phase == TX_EXITING ? RQ_AUX_EXIT : 0;
 		break;
 	case FE_FLUSH:
 		break;
@@ -1940,7 +1945,7 @@ static enum sb_verdict forward(struct client *c, struct request *rq)
 		/* While the server skips to a Sync it discards these too and
 		 * answers nothing: it still waits for that Sync. */
 		if (!server_skipping(s)) {
-			rq_push(s, m->type, cf);
+			rq_push(s, m->type, cf)->aux = rq->txn_exit ? RQ_AUX_EXIT : 0;
 			server_group_sent(s, false);
 		}
 		if (m->type == FE_QUERY) {

@@ -353,7 +353,9 @@ enum server_sync {
  */
 enum server_phase {
 	TX_SERVING,     /* serving its client's requests (or nobody's) */
-	TX_EXITING,     /* the client's COMMIT or ROLLBACK is in flight */
+	TX_EXITING,     /* the client's COMMIT or ROLLBACK is in flight, until
+			 * the ReadyForQuery that ends it (RQ_AUX_EXIT: an
+			 * earlier request's, in a pipeline, ends nothing) */
 	TX_ASKING,      /* over; pgtide's questions about it are in flight */
 	TX_RELEASING,   /* over; released once the client has its replies */
 };
@@ -390,6 +392,9 @@ struct rq_entry {
 #define RQ_CAPTURE 0x4000    /* asking a server something after a transaction (aux: enum capture_what) */
 enum capture_what { CAP_SETTINGS, CAP_POSITION }; /* session settings (session.c), a commit's position (ryw.c) */
 #define RQ_SIDE 0x8000       /* on a side connection: LISTEN/UNLISTEN (listen.c) or a host check (route.c) */
+/* aux of a client's Query or Sync whose ReadyForQuery ends a transaction
+ * the client ended (COMMIT, ROLLBACK in it): TX_EXITING lasts until then */
+#define RQ_AUX_EXIT 0x80000000u
 
 #define RQ_CAP 512
 

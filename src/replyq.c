@@ -125,6 +125,17 @@ bool rq_has_sync(const struct server *s)
 	return false;
 }
 
+bool rq_has_exit(const struct server *s)
+{
+	for (int i = 0; i < s->rq_len; i++) {
+		const struct rq_entry *e = &s->rq[(s->rq_head + i) % RQ_CAP];
+		if ((e->type == FE_QUERY || e->type == FE_SYNC) && !(e->flags & (RQ_SYNTH | RQ_CAPTURE)) &&
+		    (e->aux & RQ_AUX_EXIT))
+			return true;
+	}
+	return false;
+}
+
 bool rq_has_flags(const struct server *s, uint16_t flags)
 {
 	for (int i = 0; i < s->rq_len; i++)

@@ -46,6 +46,9 @@ void rq_skip_to_sync(struct server *s);
 bool rq_has_sync(const struct server *s);
 /* Is an entry with any of these RQ_* flags queued? */
 bool rq_has_flags(const struct server *s, uint16_t flags);
+/* A ReadyForQuery still owed ends a transaction the client ended
+ * (RQ_AUX_EXIT). */
+bool rq_has_exit(const struct server *s);
 /* Does s owe the client replies (beyond pgtide's own requests)? */
 bool rq_owes_client(struct server *s);
 /* The sync points (Sync, Query, FunctionCall) the client waits for; did

@@ -823,6 +823,8 @@ static bool ask_questions(struct server *s, struct client *c, const struct relea
  * (TX_RELEASING: client_on_drained). false: s and c were closed. */
 static bool transaction_ended(struct server *s, struct client *c)
 {
+	if (s->phase == TX_EXITING && s->status == 'I')
+		server_set_phase(s, TX_SERVING); /* its exit was answered by pgtide */
 	struct release_verdict v;
 	release_decide(s, c, RM_READY, &v);
 	switch (v.what) {
@@ -851,9 +853,12 @@ static enum sb_verdict on_ready(struct server *s, const struct pmsg *m, struct r
 	uint32_t aux = e->aux;
 	s->status = st;
 	s->in_copy = false;
-	if (!(flags & RQ_CONSUME) && s->phase == TX_EXITING)
-		server_set_phase(s, TX_SERVING);
 	rq_pop(s);
+	/* the exit is over at its own ReadyForQuery (an earlier request's,
+	 * in a pipeline, ends nothing), or when nothing more is owed */
+	if (s->phase == TX_EXITING && !(flags & RQ_CONSUME) &&
+	    (((aux & RQ_AUX_EXIT) && !rq_has_exit(s)) || rq_empty(s)))
+		server_set_phase(s, TX_SERVING);
 	if (flags & RQ_MAPPED)
 		prep_mapped_done(s, !(flags & RQ_FAILED));
 	if (flags & RQ_CONSUME) {

@@ -145,9 +145,11 @@ def await_check(c, buf, last, bound):
     """After CHECK: 'answered', 'closed', or 'stuck' with the last errors
     and ReadyForQuery statuses that came back. buf: what was read before,
     unparsed. The check's final queries may fail without running (a server
-    that died under the client fails what was sent to it): once the answers
-    stop, with at least one ReadyForQuery since the check, one more query
-    goes, and its answer counts."""
+    that died under the client fails what was sent to it, the check's
+    ROLLBACK included, and a transaction block it was in stays failed: 25P02
+    for anything but a ROLLBACK): once the answers stop, with at least one
+    ReadyForQuery since the check, a ROLLBACK and one more query go, and
+    that query's answer counts."""
     c.s.settimeout(0.5)
     deadline = time.time() + bound
     seen = [last[0]] if last[0] == "E" else []  # an error read before the check
@@ -162,7 +164,7 @@ def await_check(c, buf, last, bound):
             if z_since and not probed and time.time() - quiet_since > 1.5:
                 probed = True
                 try:
-                    c.send(query("SELECT 'end-3'"))
+                    c.send(query("ROLLBACK") + query("SELECT 'end-3'"))
                 except OSError:
                     return ("closed" if seen and seen[-1].startswith("E") else "closed silently"), seen
             continue

@@ -140,6 +140,38 @@ print(f"# {rows} rows, then {err['S']} {err['C']}: {err['M']}")
 PY
 ok "a client closed for a malformed message while sending gets its reply, then the FATAL"
 
+# A pipeline whose server dies under it, with the block's ROLLBACK among
+# what was sent: the block is over whatever became of the ROLLBACK, so
+# the client is told it is outside one (status I, "did not run"), not in a
+# failed block (25P02) it would have to ROLLBACK again. The BEGIN's answer
+# comes first and ends nothing. (The server dies of a Query sent during
+# its COPY FROM STDIN: Postgres ends the connection.)
+"$PYTHON" - "$PGTIDE_PORT" <<'PY' || fail "an exit in flight when the server dies"
+import sys
+from rawclient import Conn, error_fields, query
+for attempt in range(2):  # the second on a server already logged in (all sent before any reply)
+    c = Conn(int(sys.argv[1]))
+    msgs, last = c.login(db="one")
+    assert last[0] == "Z", msgs
+    c.send(query("BEGIN") + query("COPY copy_k FROM STDIN") + query("SELECT 1") + query("ROLLBACK"))
+    states, codes = [], []
+    while len(states) < 4:
+        m = c.read_msg()
+        assert m is not None, (states, codes)
+        if m[0] == "Z":
+            states.append(m[1].decode())
+        elif m[0] == "E":
+            codes.append(error_fields(m[1])["C"])
+    assert states[0] == "T", states                       # BEGIN
+    assert states[-1] == "I" and "25P02" not in codes, (states, codes)
+    c.send(query("SELECT 2"))
+    msgs, last = c.read_until("Z")
+    assert last == ("Z", b"I") and any(m[0] == "D" for m in msgs), msgs
+    print(f"# ReadyForQuery {states}, errors {codes}")
+    c.close()
+PY
+ok "a server lost with the block's ROLLBACK in flight: the client is outside the block"
+
 # notices reach the client
 out=$(psql -X -h 127.0.0.1 -p "$PGTIDE_PORT" -U postgres app -c "do \$\$ begin raise notice 'note-%', 7; end \$\$" 2>&1)
 assert_contains "notice passthrough" "NOTICE:  note-7" "$out"
